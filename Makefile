@@ -1,0 +1,81 @@
+# gcrt: a garbage-collected heap for C. `make` builds build/libgcrt.{a,so} and build/gcrt.pc.
+# Targets: all demo test bench install clean deps test-asan test-ubsan
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wno-unused-parameter
+ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. $(EXTRA_CFLAGS)
+LIBS     := -pthread -lunwind -ldl
+DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev
+
+SRCS := $(wildcard alloc/*.c gc/*.c runtime/*.c)
+OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
+HDRS := gcrt.h internal.h
+TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/*.c))
+TESTCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -I. $(EXTRA_CFLAGS)
+
+.PHONY: all demo test bench install clean deps check-deps test-asan test-ubsan examples
+all: check-deps $(BUILD)/libgcrt.a $(BUILD)/libgcrt.so $(BUILD)/gcrt.pc examples
+
+# Debian packages: installed with apt-get when run as root, otherwise the command is printed.
+check-deps:
+	@missing=""; for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else echo "gcrt needs Debian packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; fi; fi
+deps: check-deps
+
+$(BUILD)/obj/%.o: %.c $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(BUILD)/libgcrt.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgcrt.so: $(OBJS)
+	$(CC) -shared -o $@ $^ $(LIBS) -Wl,-soname,libgcrt.so
+
+$(BUILD)/gcrt.pc: Makefile
+	@mkdir -p $(BUILD)
+	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -lgcrt\nLibs.private: %s\n' \
+	  "$(abspath .)" "$(abspath $(BUILD))" "$(abspath .)" "$(LIBS)" > $@
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libgcrt.a gcrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS)
+
+demo: all
+	$(BUILD)/examples/demo
+
+# Each test is its own process (the heap is global); test/run.sh prints "N passed, N failed".
+$(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS) -lm
+test: all $(TESTS)
+	@sh test/run.sh $(BUILD)/test
+
+test-asan:
+	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
+	  LIBS="-pthread -lunwind -ldl -fsanitize=address" test
+test-ubsan:
+	$(MAKE) BUILD=build-ubsan EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
+	  LIBS="-pthread -lunwind -ldl -fsanitize=undefined" test
+
+-include test/bench/bench.mk
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 gcrt.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libgcrt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libgcrt.so $(DESTDIR)$(PREFIX)/lib/
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -lgcrt\nLibs.private: %s\n' \
+	  "$(PREFIX)" "$(LIBS)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gcrt.pc
+
+clean:
+	rm -rf build build-asan build-ubsan

@@ -1,0 +1,175 @@
+/*
+ * cache.c: per-thread caches (Go's mcache), the tiny allocator, large objects and the
+ * allocation slow path.
+ *
+ * A cache owns one span per span class; only its thread touches it, inside a critical
+ * section (gcrt_enter/leave), so the fast path needs neither locks nor atomics, and a
+ * stop-the-world never catches a cache half-updated. alloc[] is never NULL: an empty
+ * sentinel span (no slots) sends the fast path here.
+ *
+ * Statistics: the fast path only bumps span.alloccount (and tiny_allocs); objects are
+ * counted when the span leaves the cache (alloccount - alloccount_cached), and folded in
+ * from live caches with the world stopped when stats are read.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+gcrt_span gcrt_empty_span;
+gc_oom_handler_t gcrt_oom_handler;
+
+void gcrt_cache_init(gcrt_cache *c) {
+    memset(c, 0, sizeof *c);
+    for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) c->alloc[i] = &gcrt_empty_span;
+}
+
+static void cache_release(gcrt_cache *c, unsigned spc) {
+    gcrt_span *s = c->alloc[spc];
+    if (s == &gcrt_empty_span) return;
+    c->alloc[spc] = &gcrt_empty_span;
+    c->nmalloc[spanclass_sizeclass(spc)] += (uint64_t)(s->alloccount - s->alloccount_cached);
+    gcrt_central_uncache_span(s);
+}
+
+void gcrt_cache_release_all(gcrt_cache *c) {
+    for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) cache_release(c, i);
+    c->tiny = 0;
+    c->tinyoffset = 0;
+    gcrt_stats_fold_cache(c);
+}
+
+/* Go's nextFreeIndex: advance freeindex past allocated slots, refilling alloccache. */
+size_t gcrt_span_next_free_index(gcrt_span *s) {
+    size_t sfi = s->freeindex, n = s->nelems;
+    if (sfi >= n) return n;
+    uint64_t cache = s->alloccache;
+    while (cache == 0) {
+        sfi = (sfi + 64) & ~(size_t)63;
+        if (sfi >= n) {
+            s->freeindex = (uint16_t)n;
+            return n;
+        }
+        s->freeindex = (uint16_t)sfi;
+        span_refill_alloccache(s);
+        cache = s->alloccache;
+    }
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    size_t result = sfi + bit;
+    if (result >= n) {
+        s->freeindex = (uint16_t)n;
+        return n;
+    }
+    s->alloccache = (cache >> bit) >> 1;
+    s->freeindex = (uint16_t)(result + 1);
+    if ((s->freeindex & 63) == 0 && s->freeindex != n) span_refill_alloccache(s);
+    s->alloccount++;
+    return result;
+}
+
+/* A slot from the cache's span of class spc, refilling from the central list if needed.
+ * Inside a critical section. Sets *refilled when the heap may have grown. */
+static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
+    gcrt_span *s = c->alloc[spc];
+    uintptr_t p = span_next_free_fast(s);
+    if (p) return p;
+    if (s != &gcrt_empty_span) {
+        size_t i = gcrt_span_next_free_index(s);
+        if (i < s->nelems) return s->base + i * s->elemsize;
+        cache_release(c, spc);
+    }
+    *refilled = true;
+    s = gcrt_central_cache_span(spc);
+    if (!s) return 0;
+    c->alloc[spc] = s;
+    size_t i = gcrt_span_next_free_index(s);
+    if (i >= s->nelems) return 0;   /* cannot happen: central hands out spans with room */
+    return s->base + i * s->elemsize;
+}
+
+static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objsize) {
+    size_t npages = (size + GCRT_PAGE_SIZE - 1) >> GCRT_PAGE_SHIFT;
+    if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(npages);
+    gcrt_span *s = gcrt_heap_alloc(npages, spanclass_make(0, kind));
+    if (!s) return NULL;
+    s->freeindex = 1;
+    s->alloccount = 1;
+    s->alloccache = 0;
+    if (s->needzero) memset((void *)s->base, 0, s->elemsize);
+    s->needzero = 0;
+    c->large_allocs++;
+    c->large_bytes += s->elemsize;
+    atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
+    gcrt_central_push_swept(s);
+    *objsize = s->elemsize;
+    return (void *)s->base;
+}
+
+static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type,
+                        size_t count, bool *refilled) {
+    gcrt_cache *c = &t->cache;
+    void *p;
+    size_t objsize;
+    gcrt_enter(t);
+    if (size > GCRT_MAX_SMALL_REQ) {
+        *refilled = true;
+        p = alloc_large(c, size, kind, &objsize);
+    } else if (kind == GCRT_SCAN_NOSCAN && size < GCRT_TINY_SIZE) {
+        /* Tiny: combine pointer-free objects into 16-byte blocks (Go's tiny allocator). */
+        size_t off = c->tinyoffset;
+        if ((size & 7) == 0) off = round_up(off, 8);
+        else if ((size & 3) == 0) off = round_up(off, 4);
+        else if ((size & 1) == 0) off = round_up(off, 2);
+        if (c->tiny && off + size <= GCRT_TINY_SIZE) {
+            p = (void *)(c->tiny + off);
+            c->tinyoffset = off + size;
+            c->tiny_allocs++;
+            gcrt_leave(t);
+            return p;
+        }
+        unsigned spc = spanclass_make(GCRT_TINY_CLASS, GCRT_SCAN_NOSCAN);
+        gcrt_span *s0 = c->alloc[spc];
+        p = (void *)cache_next_free(c, spc, refilled);
+        if (p) {
+            gcrt_span *s = c->alloc[spc];
+            if (s->needzero || s != s0) memset(p, 0, GCRT_TINY_SIZE);
+            if (size < c->tinyoffset || !c->tiny) {
+                c->tiny = (uintptr_t)p;
+                c->tinyoffset = size;
+            }
+        }
+        gcrt_leave(t);
+        return p;
+    } else {
+        unsigned spc = spanclass_make(size_to_class(size), kind);
+        p = (void *)cache_next_free(c, spc, refilled);
+        gcrt_span *s = c->alloc[spc];
+        objsize = s->elemsize;
+        if (p && s->needzero) memset(p, 0, objsize);
+    }
+    if (p && kind == GCRT_SCAN_TYPED) gcrt_type_write_bits(span_of((uintptr_t)p), (uintptr_t)p, type, count, objsize);
+    gcrt_leave(t);
+    return p;
+}
+
+void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type, size_t count) {
+    bool refilled = false;
+    void *p = alloc_once(t, size, kind, type, count, &refilled);
+    if (likely(p)) {
+        if (refilled && (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))
+            gcrt_gc_maybe_start();
+        return p;
+    }
+    /* Out of memory: collect and retry, then tell the handler, then fail. */
+    gcrt_collect(false);
+    p = alloc_once(t, size, kind, type, count, &refilled);
+    if (p) return p;
+    gc_oom_handler_t h = atomic_load_acquire(&gcrt_oom_handler);
+    if (h) {
+        h(size);
+        p = alloc_once(t, size, kind, type, count, &refilled);
+        if (p) return p;
+    }
+    errno = ENOMEM;
+    return NULL;
+}

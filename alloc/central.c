@@ -1,0 +1,110 @@
+/*
+ * central.c: per-span-class central lists (Go's mcentral).
+ *
+ * Each class has partial (free slots) and full lists, one pair swept and one pair unswept,
+ * selected by sweepgen (see internal.h). A span is on at most one list, or owned by exactly
+ * one party (a cache, a sweeper, the collector). Spans popped from an unswept list are
+ * claimed by the popper, who sweeps them with the lock dropped. The page heap is never
+ * grown while this class still has unswept spans worth trying (bounded by SPAN_BUDGET, as
+ * Go bounds it), which keeps the heap from outrunning sweeping.
+ */
+#include "internal.h"
+
+gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
+#define SPAN_BUDGET 100
+
+void gcrt_central_init(void) {
+    for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) pthread_mutex_init(&gcrt_central_[i].lock, NULL);
+}
+
+void gcrt_list_push(gcrt_span_list *l, gcrt_span *s) {
+    s->prev = NULL;
+    s->next = l->first;
+    if (l->first) l->first->prev = s;
+    l->first = s;
+    s->list = l;
+    l->len++;
+}
+
+void gcrt_list_remove(gcrt_span_list *l, gcrt_span *s) {
+    if (s->prev) s->prev->next = s->next;
+    else l->first = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = NULL;
+    l->len--;
+}
+
+gcrt_span *gcrt_list_pop(gcrt_span_list *l) {
+    gcrt_span *s = l->first;
+    if (s) gcrt_list_remove(l, s);
+    return s;
+}
+
+static bool span_has_free(gcrt_span *s) { return s->alloccount < s->nelems; }
+
+void gcrt_central_push_swept(gcrt_span *s) {
+    gcrt_central *c = &gcrt_central_[s->spanclass];
+    unsigned i = sg_swept(atomic_load_relaxed(&gcrt_heap_.sweepgen));
+    pthread_mutex_lock(&c->lock);
+    gcrt_list_push(span_has_free(s) ? &c->partial[i] : &c->full[i], s);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Claim s (popped from an unswept list) and sweep it for the caller. */
+static void sweep_owned(gcrt_span *s, uint32_t sg) {
+    atomic_store_relaxed(&s->sweepgen, sg - 1);
+    __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
+    gcrt_sweep_span(s, true);
+}
+
+static gcrt_span *take(gcrt_span *s, unsigned spc) {
+    s->incache = 1;
+    s->alloccount_cached = s->alloccount;
+    if (spanclass_sizeclass(spc)) {
+        if (s->freeindex >= s->nelems || (s->freeindex & 63) == 0) span_refill_alloccache(s);
+        atomic_add(&gcrt_heap_live, (int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
+    }
+    return s;
+}
+
+gcrt_span *gcrt_central_cache_span(unsigned spc) {
+    gcrt_central *c = &gcrt_central_[spc];
+    uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
+    unsigned sw = sg_swept(sg), un = sg_unswept(sg);
+    int budget = SPAN_BUDGET;
+    gcrt_span *s;
+    pthread_mutex_lock(&c->lock);
+    if ((s = gcrt_list_pop(&c->partial[sw]))) goto have;
+    for (; budget > 0 && (s = gcrt_list_pop(&c->partial[un])); budget--) {
+        pthread_mutex_unlock(&c->lock);
+        sweep_owned(s, sg);
+        if (span_has_free(s)) return take(s, spc);
+        pthread_mutex_lock(&c->lock);
+        gcrt_list_push(&c->full[sw], s);
+    }
+    for (; budget > 0 && (s = gcrt_list_pop(&c->full[un])); budget--) {
+        pthread_mutex_unlock(&c->lock);
+        sweep_owned(s, sg);
+        if (span_has_free(s)) return take(s, spc);
+        pthread_mutex_lock(&c->lock);
+        gcrt_list_push(&c->full[sw], s);
+    }
+    pthread_mutex_unlock(&c->lock);
+    /* Nothing reusable in this class: new pages, after reclaiming what sweeping can. */
+    unsigned sc = spanclass_sizeclass(spc);
+    if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
+    s = gcrt_heap_alloc(gcrt_class_npages[sc], spc);
+    if (!s) return NULL;
+    return take(s, spc);
+have:
+    pthread_mutex_unlock(&c->lock);
+    return take(s, spc);
+}
+
+void gcrt_central_uncache_span(gcrt_span *s) {
+    s->incache = 0;
+    if (spanclass_sizeclass(s->spanclass))
+        atomic_add(&gcrt_heap_live, -(int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
+    gcrt_central_push_swept(s);
+}

@@ -1,0 +1,165 @@
+/*
+ * malloc.c: the public allocation calls, typed layouts, gc_base/gc_size.
+ *
+ * The fast path (alloc_fast) is one class lookup, one ctz over the cached span's
+ * alloccache and a few stores to thread-owned memory, bracketed by the critical-section
+ * counter; everything else (refill, tiny blocks, large objects, the GC trigger, OOM) is
+ * gcrt_alloc_slow in cache.c.
+ *
+ * Typed objects live in spans of kind GCRT_SCAN_TYPED, whose ptrbits hold one bit per word
+ * of the span; the allocation writes the object's bits from its type (repeated per array
+ * element), so the marker traces exactly the declared pointer words.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
+    gcrt_enter(t);
+    gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
+    uintptr_t p = span_next_free_fast(s);
+    if (likely(p) && unlikely(s->needzero)) memset((void *)p, 0, s->elemsize);
+    gcrt_leave(t);
+    return (void *)p;
+}
+
+GCRT_API void *gc_alloc(size_t size) {
+    gcrt_thread *t = gcrt_thread_get();
+    if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
+        void *p = alloc_fast(t, size, GCRT_SCAN_CONS);
+        if (likely(p)) return p;
+    }
+    if (unlikely(size > PTRDIFF_MAX)) goto nomem;
+    return gcrt_alloc_slow(t, size ? size : 1, GCRT_SCAN_CONS, NULL, 1);
+nomem:
+    errno = ENOMEM;
+    return NULL;
+}
+
+GCRT_API void *gc_alloc_noscan(size_t size) {
+    gcrt_thread *t = gcrt_thread_get();
+    if (likely(size - GCRT_TINY_SIZE <= GCRT_MAX_SMALL_REQ - GCRT_TINY_SIZE)) {
+        void *p = alloc_fast(t, size, GCRT_SCAN_NOSCAN);
+        if (likely(p)) return p;
+    }
+    if (unlikely(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return gcrt_alloc_slow(t, size ? size : 1, GCRT_SCAN_NOSCAN, NULL, 1);
+}
+
+GCRT_API gc_type_t *gc_type_new(size_t size, const size_t *offs, size_t n) {
+    if (size == 0 || size > PTRDIFF_MAX || (n && !offs)) goto bad;
+    if (n && size % sizeof(void *)) goto bad;   /* elements of an array must stay aligned */
+    for (size_t i = 0; i < n; i++)
+        if (offs[i] % sizeof(void *) || offs[i] > size - sizeof(void *) || size < sizeof(void *)) goto bad;
+    size_t nwords = (size + 7) / 8;
+    gc_type_t *t = calloc(1, sizeof *t + n * sizeof(size_t) + ((nwords + 63) / 64) * 8);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->size = size;
+    t->nwords = nwords;
+    t->bits = (uint64_t *)(t->offsets + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t w = offs[i] / 8;
+        if (!bit_get(t->bits, w)) t->offsets[t->nptrs++] = offs[i];
+        t->bits[w >> 6] |= (uint64_t)1 << (w & 63);
+    }
+    return t;
+bad:
+    errno = EINVAL;
+    return NULL;
+}
+
+/* Write the pointer bits of `count` elements of t at obj, and clear the rest of the slot. */
+void gcrt_type_write_bits(gcrt_span *s, uintptr_t obj, const gc_type_t *t, size_t count, size_t objsize) {
+    uint64_t *bits = s->ptrbits;
+    size_t w0 = (obj - s->base) / 8, nw = objsize / 8, tw = t ? t->nwords : 1;
+    size_t used = t ? count * tw : 0, k = 0;
+    for (size_t w = 0; w < nw; w++) {
+        size_t i = w0 + w;
+        uint64_t m = (uint64_t)1 << (i & 63);
+        bool ptr = w < used && bit_get(t->bits, k);
+        if (++k == tw) k = 0;
+        if (ptr) bits[i >> 6] |= m;
+        else bits[i >> 6] &= ~m;
+    }
+}
+
+static void *alloc_typed(const gc_type_t *t, size_t count) {
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (count && t->size > PTRDIFF_MAX / count) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t size = t->size * count;
+    if (t->nptrs == 0) return gc_alloc_noscan(size);
+    gcrt_thread *t0 = gcrt_thread_get();
+    return gcrt_alloc_slow(t0, size ? size : 1, GCRT_SCAN_TYPED, t, count);
+}
+
+GCRT_API void *gc_alloc_typed(const gc_type_t *t) { return alloc_typed(t, 1); }
+GCRT_API void *gc_alloc_array(const gc_type_t *t, size_t count) { return alloc_typed(t, count); }
+
+/* The allocated object holding p: its span and base, or NULL. */
+static gcrt_span *find_object(const void *p, uintptr_t *base) {
+    gcrt_span *s = span_of_heap((uintptr_t)p);
+    if (!s) return NULL;
+    size_t i = span_objindex(s, (uintptr_t)p);
+    if (!span_slot_allocated(s, i)) return NULL;
+    *base = s->base + i * s->elemsize;
+    return s;
+}
+
+GCRT_API size_t gc_size(const void *p) {
+    uintptr_t b;
+    gcrt_span *s = find_object(p, &b);
+    return s ? s->elemsize : 0;
+}
+
+GCRT_API void *gc_base(const void *p) {
+    uintptr_t b;
+    return find_object(p, &b) ? (void *)b : NULL;
+}
+
+GCRT_API void *gc_realloc(void *p, size_t size) {
+    if (!p) return gc_alloc(size);
+    uintptr_t base;
+    gcrt_span *s = find_object(p, &base);
+    if (!s || base != (uintptr_t)p)
+        gcrt_fatal("gc_realloc(%p): not the start of a live GC object", p);
+    size_t old = s->elemsize;
+    unsigned kind = spanclass_kind(s->spanclass);
+    if (size <= old && size >= old / 2) {
+        memset((char *)p + size, 0, old - size);   /* no stale pointers past the new end */
+        return p;
+    }
+    gcrt_thread *t = gcrt_thread_get();
+    if (size > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *q = gcrt_alloc_slow(t, size ? size : 1, kind, NULL, 0);
+    if (!q) return NULL;
+    size_t keep = size < old ? size : old;
+    if (kind == GCRT_SCAN_TYPED) {
+        gcrt_span *qs = span_of((uintptr_t)q);
+        size_t w0 = ((uintptr_t)p - s->base) / 8, q0 = ((uintptr_t)q - qs->base) / 8;
+        gcrt_enter(t);
+        for (size_t w = 0; w < keep / 8; w++)
+            if (bit_get(s->ptrbits, w0 + w)) qs->ptrbits[(q0 + w) >> 6] |= (uint64_t)1 << ((q0 + w) & 63);
+        gcrt_leave(t);
+    }
+    memcpy(q, p, keep);
+    return q;
+}
+
+GCRT_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t fn) {
+    return __atomic_exchange_n(&gcrt_oom_handler, fn, __ATOMIC_ACQ_REL);
+}

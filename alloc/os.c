@@ -1,0 +1,115 @@
+/*
+ * os.c: the only place gcrt talks to the kernel about memory, and the off-heap metadata
+ * allocator.
+ *
+ * Fault injection (tests, GODEBUG-free): gcrt_fault_set(kind, n) makes the n-th following
+ * mmap/mprotect (kind MMAP) or madvise (kind MADVISE) fail as if the kernel refused.
+ *
+ * Metadata blocks come from power-of-two free lists carved from 256 KiB mappings, guarded by
+ * meta_lock. They are never scanned: gcrt's own bookkeeping never keeps objects alive.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+
+static long fault_nth[2];
+uint64_t gcrt_meta_sys;
+
+void gcrt_fault_set(int kind, long nth) { atomic_store_relaxed(&fault_nth[kind], nth); }
+
+static bool fault_hit(int kind) {
+    long n = atomic_load_relaxed(&fault_nth[kind]);
+    if (likely(n <= 0)) return false;
+    return __atomic_sub_fetch(&fault_nth[kind], 1, __ATOMIC_RELAXED) == 0;
+}
+
+void *gcrt_os_reserve(size_t size, size_t align) {
+    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+    size_t len = size + align;
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t start = round_up((uintptr_t)p, align), end = start + size;
+    if (start > (uintptr_t)p) munmap(p, start - (uintptr_t)p);
+    if ((uintptr_t)p + len > end) munmap((void *)end, (uintptr_t)p + len - end);
+    return (void *)start;
+}
+
+bool gcrt_os_commit(void *p, size_t size) {
+    if (fault_hit(GCRT_FAULT_MMAP)) return false;
+    return mprotect(p, size, PROT_READ | PROT_WRITE) == 0;
+}
+
+bool gcrt_os_release(void *p, size_t size) {
+    if (fault_hit(GCRT_FAULT_MADVISE)) return false;
+    return madvise(p, size, MADV_DONTNEED) == 0;
+}
+
+void *gcrt_os_map(size_t size) {
+    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void gcrt_os_unmap(void *p, size_t size) { munmap(p, size); }
+
+/* ---- metadata ---- */
+#define META_CHUNK ((size_t)256 << 10)
+#define META_MAX_SHIFT 16
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *meta_free[META_MAX_SHIFT + 1];
+static uintptr_t meta_cur, meta_end;
+
+static unsigned meta_shift(size_t size) {
+    unsigned s = 4;
+    while (((size_t)1 << s) < size) s++;
+    return s;
+}
+
+void *gcrt_meta_alloc(size_t size) {
+    unsigned sh = meta_shift(size);
+    if (sh > META_MAX_SHIFT) {
+        size_t len = round_up(size, 4096);
+        void *p = gcrt_os_map(len);
+        if (p) atomic_add(&gcrt_meta_sys, len);
+        return p;
+    }
+    size_t bsize = (size_t)1 << sh;
+    pthread_mutex_lock(&meta_lock);
+    void *p = meta_free[sh];
+    if (p) {
+        meta_free[sh] = *(void **)p;
+        pthread_mutex_unlock(&meta_lock);
+        memset(p, 0, bsize);
+        return p;
+    }
+    if (meta_cur + bsize > meta_end) {
+        void *c = gcrt_os_map(META_CHUNK);
+        if (!c) {
+            pthread_mutex_unlock(&meta_lock);
+            return NULL;
+        }
+        atomic_add(&gcrt_meta_sys, META_CHUNK);
+        meta_cur = (uintptr_t)c;
+        meta_end = meta_cur + META_CHUNK;
+    }
+    p = (void *)meta_cur;   /* fresh mapping: already zero */
+    meta_cur += bsize;
+    pthread_mutex_unlock(&meta_lock);
+    return p;
+}
+
+void gcrt_meta_free(void *p, size_t size) {
+    if (!p) return;
+    unsigned sh = meta_shift(size);
+    if (sh > META_MAX_SHIFT) {
+        size_t len = round_up(size, 4096);
+        gcrt_os_unmap(p, len);
+        __atomic_sub_fetch(&gcrt_meta_sys, len, __ATOMIC_RELAXED);
+        return;
+    }
+    pthread_mutex_lock(&meta_lock);
+    *(void **)p = meta_free[sh];
+    meta_free[sh] = p;
+    pthread_mutex_unlock(&meta_lock);
+}

@@ -1,0 +1,172 @@
+/*
+ * sweep.c: sweeping (Go's mgcsweep): the mark bits of the last cycle become the
+ * allocation bits, and spans with no marked object go back to the page heap.
+ *
+ * A span is swept exactly once per generation, by whoever claims it: a thread refilling
+ * its cache (central.c), a large allocation reclaiming pages, the background sweeper, or
+ * the collector finishing the sweep. Claiming means popping it from an unswept central list
+ * under that list's lock and setting sweepgen to sg-1; sweeping ends with sweepgen = sg.
+ * gcrt_sweep_pending counts spans not yet claimed; sweepers_active counts sweeps under way.
+ * A cycle starts only when both are zero (gcrt_sweep_wait_idle).
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+
+volatile uint32_t gcrt_sweep_pending;
+static uint32_t sweepers_active;
+static unsigned sweep_cursor;   /* next span class the background sweeper looks at */
+
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static int bg_started, bg_kick;
+
+bool gcrt_sweep_span(gcrt_span *s, bool owned) {
+    uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
+    unsigned sc = spanclass_sizeclass(s->spanclass);
+    size_t words = span_bitmap_words(s);
+    size_t nalloc = 0;
+    for (size_t i = 0; i < words; i++) nalloc += (size_t)__builtin_popcountll(s->markbits[i]);
+    size_t nfreed = s->alloccount - nalloc;
+    if (nfreed) {
+        pthread_mutex_lock(&gcrt_stats_.lock);
+        if (sc) gcrt_stats_.nfree[sc] += nfreed;
+        else {
+            gcrt_stats_.large_frees++;
+            gcrt_stats_.large_freed_bytes += s->elemsize;
+        }
+        pthread_mutex_unlock(&gcrt_stats_.lock);
+    }
+    if (nalloc == 0 && (!owned || !sc)) {
+        atomic_store_release(&s->sweepgen, sg);
+        gcrt_heap_free(s);
+        return false;
+    }
+    uint64_t *old = s->allocbits;
+    s->allocbits = s->markbits;
+    memset(old, 0, words * 8);
+    s->markbits = old;
+    s->alloccount = (uint16_t)nalloc;
+    s->freeindex = 0;
+    if (sc) span_refill_alloccache(s);
+    if (nfreed) s->needzero = 1;
+    atomic_store_release(&s->sweepgen, sg);
+    if (!owned) gcrt_central_push_swept(s);
+    return true;
+}
+
+/* Claim and sweep one span of class spc; returns pages freed + 1, or 0 if none was left. */
+static size_t sweep_class(unsigned spc) {
+    gcrt_central *c = &gcrt_central_[spc];
+    uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
+    unsigned un = sg_unswept(sg);
+    if (!c->partial[un].first && !c->full[un].first) return 0;
+    pthread_mutex_lock(&c->lock);
+    gcrt_span *s = gcrt_list_pop(&c->partial[un]);
+    if (!s) s = gcrt_list_pop(&c->full[un]);
+    if (s) {
+        atomic_add(&sweepers_active, 1);
+        atomic_store_relaxed(&s->sweepgen, sg - 1);
+        __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!s) return 0;
+    size_t np = s->npages;
+    bool kept = gcrt_sweep_span(s, false);
+    __atomic_sub_fetch(&sweepers_active, 1, __ATOMIC_RELEASE);
+    return kept ? 1 : np + 1;
+}
+
+/* Sweep one span of any class (large classes first: they free whole runs). Callers that
+ * are registered threads must be in a critical section. */
+static size_t sweep_any(void) {
+    for (unsigned k = 0; k < GCRT_NUM_SPAN_CLASSES; k++) {
+        unsigned spc = (sweep_cursor + k) % GCRT_NUM_SPAN_CLASSES;
+        size_t r = sweep_class(spc);
+        if (r) {
+            sweep_cursor = spc;
+            return r;
+        }
+    }
+    return 0;
+}
+
+bool gcrt_sweep_one(void) {
+    if (!atomic_load_relaxed(&gcrt_sweep_pending)) return false;
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    size_t r = sweep_any();
+    if (t) gcrt_leave(t);
+    return r != 0;
+}
+
+void gcrt_sweep_reclaim(size_t npages) {
+    size_t got = 0;
+    for (unsigned spc = 0; spc < GCRT_SCAN_KINDS && got < npages; spc++) {   /* large first */
+        size_t r;
+        while (got < npages && (r = sweep_class(spc))) got += r - 1;
+    }
+    while (got < npages && atomic_load_relaxed(&gcrt_sweep_pending)) {
+        size_t r = sweep_any();
+        if (!r) break;
+        got += r - 1;
+    }
+}
+
+void gcrt_sweep_finish(void) {
+    while (gcrt_sweep_one()) {}
+}
+
+/* With the world stopped: finish this generation's sweep and wait for other sweepers. */
+void gcrt_sweep_wait_idle(void) {
+    while (sweep_any()) {}
+    while (atomic_load_acquire(&sweepers_active)) sched_yield();
+}
+
+/* World stopped, caches flushed: every in-use span is on an unswept list after this. */
+void gcrt_sweep_start(void) {
+    atomic_store_release(&gcrt_heap_.sweepgen, gcrt_heap_.sweepgen + 2);
+    atomic_store_release(&gcrt_sweep_pending, (uint32_t)gcrt_heap_.nspans);
+}
+
+/* The background sweeper: sweeps at low priority after each cycle, then releases long-idle
+ * free pages to the OS. */
+#define SCAVENGE_IDLE_NS (5ull * 1000000000)
+static void *bgsweep_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        pthread_mutex_lock(&bg_lock);
+        if (!bg_kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&bg_cond, &bg_lock, &ts);
+        }
+        bg_kick = 0;
+        pthread_mutex_unlock(&bg_lock);
+        for (unsigned n = 0; sweep_any(); n++)
+            if ((n & 7) == 7) sched_yield();
+        gcrt_heap_scavenge(SCAVENGE_IDLE_NS);
+    }
+    return NULL;
+}
+
+void gcrt_bgsweep_wake(void) {
+    pthread_mutex_lock(&bg_lock);
+    if (!bg_started) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &a, bgsweep_main, NULL) == 0) bg_started = 1;
+        pthread_attr_destroy(&a);
+    }
+    bg_kick = 1;
+    pthread_cond_signal(&bg_cond);
+    pthread_mutex_unlock(&bg_lock);
+}

@@ -1,0 +1,125 @@
+/*
+ * gcrt.h: the public interface of gcrt, a garbage-collected heap for C modelled on the Go
+ * runtime's memory manager. This is the only header a program includes; the names here are
+ * fixed by ../shared/CONTRACT.md. See README.md for linking and docs/ for the design.
+ *
+ * Conventions: calls that can fail return 0 or a negative errno; allocation returns zeroed
+ * memory or NULL (errno = ENOMEM); every thread that touches GC memory must be registered
+ * (the main thread by gc_init, others by gc_register_thread or gc_pthread_create).
+ */
+#ifndef GCRT_H
+#define GCRT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GCRT_API __attribute__((visibility("default")))
+#define GCRT_MALLOC __attribute__((malloc, warn_unused_result))
+#else
+#define GCRT_API
+#define GCRT_MALLOC
+#endif
+
+/* ---- Lifecycle and threads ---------------------------------------------------------- */
+
+/* Initialise once (idempotent). Reads GOGC, GOMEMLIMIT and GODEBUG; registers the caller. */
+GCRT_API int gc_init(void);
+/* Make the calling thread's stack and registers roots. Idempotent. */
+GCRT_API int gc_register_thread(void);
+/* Undo gc_register_thread; -EINVAL if the thread is not registered. */
+GCRT_API int gc_unregister_thread(void);
+/* pthread_create whose thread is registered for its whole life. */
+GCRT_API int gc_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+                               void *(*start)(void *), void *arg);
+
+/* ---- Allocation --------------------------------------------------------------------- */
+
+/* A precise object layout; see gc_type_new. Opaque; lives for the program's lifetime. */
+typedef struct gc_type gc_type_t;
+
+/* Object that may hold pointers, scanned conservatively (every aligned word). */
+GCRT_API GCRT_MALLOC void *gc_alloc(size_t size);
+/* Object that holds no pointers to GC memory; never scanned. */
+GCRT_API GCRT_MALLOC void *gc_alloc_noscan(size_t size);
+/* Describe a struct of `size` bytes whose pointer fields sit at the given byte offsets
+ * (each a multiple of sizeof(void *) and below size). NULL (errno EINVAL) on bad input. */
+GCRT_API gc_type_t *gc_type_new(size_t size, const size_t *ptr_offsets, size_t n);
+/* Object of type t, scanned precisely: only the listed words are traced. */
+GCRT_API GCRT_MALLOC void *gc_alloc_typed(const gc_type_t *t);
+/* Array of count elements of type t; NULL (errno ENOMEM) on overflow. */
+GCRT_API GCRT_MALLOC void *gc_alloc_array(const gc_type_t *t, size_t count);
+/* Like realloc; keeps the scan kind of p. NULL p acts as gc_alloc; size 0 returns a
+ * minimal object. The pointer layout of a typed object's kept prefix is preserved; bytes
+ * past the old size are treated as pointer-free. */
+GCRT_API void *gc_realloc(void *p, size_t size);
+/* Usable size of the object p points into (interior pointers allowed), 0 if none. */
+GCRT_API size_t gc_size(const void *p);
+/* Start of the object p points into (interior pointers allowed), NULL if none. */
+GCRT_API void *gc_base(const void *p);
+
+/* ---- Roots and barriers ------------------------------------------------------------- */
+
+/* Scan [start, start+size) conservatively at every cycle. */
+GCRT_API int gc_add_roots(void *start, size_t size);
+/* Undo gc_add_roots for exactly that range; -EINVAL for a range never added. */
+GCRT_API int gc_remove_roots(void *start, size_t size);
+
+/* Store `value` into a pointer field of a GC heap object. Stores into stack variables,
+ * globals, registered roots, and slots still holding NULL need no barrier. */
+#define GC_STORE(lvalue, value) ((void)((lvalue) = (value)))
+
+/* memmove into GC heap memory, applying the barrier to every overwritten pointer. */
+GCRT_API void gc_memmove(void *dst, const void *src, size_t n);
+/* Like Go's runtime.KeepAlive: p stays reachable up to this call. */
+GCRT_API void gc_keep_alive(const void *p);
+
+/* ---- Collection control (Go's runtime/debug) --------------------------------------- */
+
+typedef struct gc_memstats {
+    uint64_t alloc;          /* bytes of allocated heap objects (== heap_alloc) */
+    uint64_t total_alloc;    /* cumulative bytes allocated */
+    uint64_t sys;            /* bytes obtained from the OS: heap_sys + metadata_sys (Go's Sys) */
+    uint64_t mallocs;        /* cumulative objects allocated */
+    uint64_t frees;          /* cumulative objects freed */
+    uint64_t heap_alloc;     /* as alloc */
+    uint64_t heap_sys;       /* heap bytes obtained from the OS: in use, idle or released */
+    uint64_t heap_idle;      /* heap bytes in free spans */
+    uint64_t heap_inuse;     /* heap bytes in in-use spans */
+    uint64_t heap_released;  /* idle heap bytes returned to the OS */
+    uint64_t heap_objects;   /* live + unswept objects: mallocs - frees */
+    uint64_t next_gc;        /* heap goal of the next cycle */
+    uint64_t last_gc;        /* end of the last cycle, ns since the Unix epoch */
+    uint64_t pause_total_ns; /* cumulative stop-the-world time */
+    uint64_t pause_ns[256];  /* recent pauses, circular; the latest at (num_gc+255)%256 */
+    uint64_t pause_end[256]; /* when each pause ended, ns since the Unix epoch */
+    uint32_t num_gc;         /* completed cycles */
+    uint32_t num_forced_gc;  /* cycles started by gc_collect / gc_free_os_memory */
+    double gc_cpu_fraction;  /* fraction of CPU time used by the collector since gc_init */
+    uint64_t metadata_sys;   /* bytes of off-heap metadata (spans, bitmaps, caches) */
+} gc_memstats_t;
+
+/* Like runtime.GC(): a full collection, returning when marking and sweeping are done. */
+GCRT_API void gc_collect(void);
+/* Like debug.SetGCPercent: returns the previous value; negative turns the trigger off. */
+GCRT_API int gc_set_percent(int percent);
+/* Like debug.SetMemoryLimit: returns the previous limit; a negative argument only reads. */
+GCRT_API int64_t gc_set_memory_limit(int64_t bytes);
+/* Like debug.FreeOSMemory: collect, then return as much memory to the OS as possible. */
+GCRT_API void gc_free_os_memory(void);
+/* Fill *ms (exact: per-thread counters are folded in). */
+GCRT_API void gc_read_memstats(gc_memstats_t *ms);
+
+typedef void (*gc_oom_handler_t)(size_t size);
+/* Called when an allocation cannot get memory, before NULL is returned. Returns the old one. */
+GCRT_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t fn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GCRT_H */

@@ -1,0 +1,437 @@
+/*
+ * internal.h: gcrt's one internal types header. Every subsystem's shared state and the hot
+ * inline fast paths live here; slow paths are out of line in their subsystem's file.
+ *
+ * Map (see docs/architecture.md):
+ *   alloc/sizeclass.c  Go's 68 size classes and the size->class tables
+ *   alloc/os.c         mmap/madvise with fault injection; off-heap metadata allocator
+ *   alloc/heap.c       arenas, the page heap (segregated free runs), span descriptors
+ *   alloc/central.c    per-span-class central lists; lazy sweeping on refill
+ *   alloc/cache.c      per-thread caches, the tiny allocator, large objects
+ *   alloc/malloc.c     the public allocation calls, gc_base/gc_size, typed layouts
+ *   gc/mark.c          mark bits, work buffers, parallel mark workers, scanning
+ *   gc/sweep.c         sweeping a span, the background sweeper
+ *   gc/pacer.c         heap goal and trigger (GOGC)
+ *   gc/cycle.c         the collection cycle: phases, pauses, gctrace
+ *   runtime/init.c     gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG)
+ *   runtime/thread.c   thread registry, stop-the-world by signals
+ *   runtime/roots.c    static data segments and registered root ranges
+ *   runtime/stats.c    gc_read_memstats
+ */
+#ifndef GCRT_INTERNAL_H
+#define GCRT_INTERNAL_H
+
+#include "gcrt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define GCRT_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define GCRT_NOINLINE __attribute__((noinline))
+#define GCRT_COLD __attribute__((cold, noinline))
+#define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* ---- Atomics ------------------------------------------------------------------------
+ * Plain __atomic builtins with the memory order spelled out. (libatomic_ops's AO_ names
+ * add nothing on x86-64/gcc/clang; see docs/architecture.md, "Dependencies".) */
+#define atomic_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define atomic_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define atomic_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define atomic_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define atomic_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_cas(p, expp, v) \
+    __atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+/* ---- Sizes -------------------------------------------------------------------------- */
+#define GCRT_PAGE_SHIFT 13
+#define GCRT_PAGE_SIZE ((size_t)1 << GCRT_PAGE_SHIFT)          /* heap page, not OS page */
+#define GCRT_ARENA_SHIFT 26
+#define GCRT_ARENA_SIZE ((size_t)1 << GCRT_ARENA_SHIFT)        /* 64 MiB */
+#define GCRT_PAGES_PER_ARENA (GCRT_ARENA_SIZE / GCRT_PAGE_SIZE) /* 8192 */
+#define GCRT_ADDR_BITS 48
+#define GCRT_ARENA_MAP_LEN ((size_t)1 << (GCRT_ADDR_BITS - GCRT_ARENA_SHIFT))
+#define GCRT_GROW_CHUNK ((size_t)4 << 20)   /* heap commits in 4 MiB steps (Go's chunk) */
+#define GCRT_NUM_CLASSES 68                  /* class 0 = large */
+#define GCRT_MAX_SMALL 32768
+#define GCRT_MAX_SMALL_REQ 32760             /* Go's rule: larger requests are large */
+#define GCRT_TINY_SIZE 16
+#define GCRT_TINY_CLASS 2
+#define GCRT_MAX_OBJS_PER_SPAN 1024
+#define GCRT_MIN_POINTER 4096                /* smaller words are never pointers */
+
+/* Scan kind of an object: part of its span class. */
+enum { GCRT_SCAN_CONS = 0, GCRT_SCAN_NOSCAN = 1, GCRT_SCAN_TYPED = 2, GCRT_SCAN_KINDS = 3 };
+#define GCRT_NUM_SPAN_CLASSES (GCRT_NUM_CLASSES * GCRT_SCAN_KINDS)
+static inline unsigned spanclass_make(unsigned sizeclass, unsigned kind) {
+    return sizeclass * GCRT_SCAN_KINDS + kind;
+}
+static inline unsigned spanclass_sizeclass(unsigned spc) { return spc / GCRT_SCAN_KINDS; }
+static inline unsigned spanclass_kind(unsigned spc) { return spc % GCRT_SCAN_KINDS; }
+
+/* ---- Size classes (alloc/sizeclass.c) ----------------------------------------------- */
+extern GCRT_HIDDEN const uint32_t gcrt_class_size[GCRT_NUM_CLASSES];
+extern GCRT_HIDDEN const uint8_t gcrt_class_npages[GCRT_NUM_CLASSES];
+extern GCRT_HIDDEN uint16_t gcrt_class_nelems[GCRT_NUM_CLASSES];
+extern GCRT_HIDDEN uint32_t gcrt_class_divmagic[GCRT_NUM_CLASSES];
+extern GCRT_HIDDEN uint8_t gcrt_size_to_class8[1024 / 8 + 1];
+extern GCRT_HIDDEN uint8_t gcrt_size_to_class128[(GCRT_MAX_SMALL - 1024) / 128 + 1];
+GCRT_HIDDEN void gcrt_sizeclass_init(void);
+
+/* Smallest class holding `size` bytes; size in 1..GCRT_MAX_SMALL. */
+static inline unsigned size_to_class(size_t size) {
+    if (size <= 1024 - 8) return gcrt_size_to_class8[(size + 7) >> 3];
+    return gcrt_size_to_class128[(size - 1024 + 127) >> 7];
+}
+
+/* ---- OS memory and metadata (alloc/os.c) -------------------------------------------- */
+enum { GCRT_FAULT_MMAP = 0, GCRT_FAULT_MADVISE = 1 };
+GCRT_HIDDEN void gcrt_fault_set(int kind, long nth);
+GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* PROT_NONE */
+GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* make RW */
+GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
+GCRT_HIDDEN void *gcrt_os_map(size_t size);                     /* RW, zeroed */
+GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
+/* Off-heap metadata: zeroed blocks, never scanned, never part of the GC heap. Sizes are
+ * rounded to a power of two (>= 16); blocks above 64 KiB are mapped directly. */
+GCRT_HIDDEN void *gcrt_meta_alloc(size_t size);
+GCRT_HIDDEN void gcrt_meta_free(void *p, size_t size);
+extern GCRT_HIDDEN uint64_t gcrt_meta_sys;    /* bytes mapped for metadata (atomic) */
+
+/* ---- Spans (alloc/heap.c) ------------------------------------------------------------
+ * A span is a run of pages: free (in the page heap), or in use holding objects of one
+ * span class (small) or a single object (large, class 0).
+ *
+ * Allocation state (Go's mspan): slot i is allocated iff i < freeindex || allocbits[i].
+ * alloccache holds the complement of the 64 allocbits starting at the 64-aligned word that
+ * contains freeindex, shifted so bit 0 is slot freeindex. markbits are this cycle's marks;
+ * sweeping turns them into allocbits (a pointer swap) and clears the old allocbits to
+ * become the next markbits.
+ *
+ * Sweep generations (Go's): with sg = gcrt_heap.sweepgen,
+ *   span.sweepgen == sg-2: needs sweeping;   sg-1: being swept;   sg: swept, usable.
+ * sweepgen advances by 2 only with the world stopped and no span in a cache, so a cached
+ * span is always swept. */
+enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2 };
+
+typedef struct gcrt_span gcrt_span;
+struct gcrt_span {
+    uintptr_t base;          /* first byte */
+    uintptr_t limit;         /* end of the object area: base + nelems * elemsize */
+    size_t npages;
+    size_t elemsize;         /* slot size; the whole span for a large object */
+    uint16_t nelems;
+    uint16_t freeindex;
+    uint16_t alloccount;     /* allocated slots (exact unless cached: see cache.c) */
+    uint16_t alloccount_cached; /* alloccount when a cache took the span (for stats) */
+    uint8_t spanclass;
+    uint8_t state;           /* SPAN_*; published last (release) */
+    uint8_t needzero;        /* free slots may be dirty */
+    uint8_t incache;         /* owned by a thread cache */
+    uint32_t sweepgen;       /* see above; atomic */
+    uint32_t divmagic;       /* objindex = ((p - base) * divmagic) >> 32 */
+    uint64_t alloccache;
+    uint64_t *allocbits;     /* ceil(nelems/64) words */
+    uint64_t *markbits;      /* same size; set atomically while marking */
+    uint64_t *ptrbits;       /* typed spans: one bit per word of the span; 1 = pointer */
+    gcrt_span *next, *prev;  /* central list, or free list in the page heap */
+    void *list;              /* the list holding this span, NULL if none */
+    uint64_t freed_at;       /* free spans: when freed (ns), for the scavenger */
+    size_t released;         /* free spans: bytes of this run returned to the OS */
+};
+
+static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->nelems + 63) / 64; }
+
+/* Arena metadata: page -> span. Every committed page maps to the span, free or in use,
+ * that holds it; never-committed pages are NULL. */
+typedef struct gcrt_arena {
+    gcrt_span *spans[GCRT_PAGES_PER_ARENA];
+    uint64_t released[GCRT_PAGES_PER_ARENA / 64];  /* free page returned to the OS (zero) */
+    uintptr_t base;
+} gcrt_arena;
+
+typedef struct gcrt_span_list {
+    gcrt_span *first;
+    size_t len;
+} gcrt_span_list;
+
+/* The page heap. `lock` guards the free runs, arena growth, span descriptor allocation and
+ * the heap_* counters below it. Lock order: central[i].lock before heap.lock. */
+#define GCRT_FREE_BINS 64
+typedef struct gcrt_heap {
+    pthread_mutex_t lock;
+    uint32_t sweepgen;                  /* advanced by 2 per cycle, world stopped */
+    uint64_t bin_mask;                  /* non-empty free bins */
+    gcrt_span_list free_bins[GCRT_FREE_BINS];
+    uintptr_t cur_base, cur_end;        /* committed-but-unused tail of the newest arena */
+    uintptr_t arena_lo, arena_hi;       /* bounds of all arenas: a fast reject for pointers */
+    gcrt_span *span_free;               /* recycled span descriptors */
+    size_t heap_sys;                    /* bytes committed to the heap */
+    size_t heap_inuse;                  /* bytes in in-use spans */
+    size_t heap_free;                   /* bytes in free spans, not released */
+    size_t heap_released;               /* bytes in free spans, released to the OS */
+    size_t nspans;
+    gcrt_span **allspans;               /* every in-use span at the start of sweep */
+} gcrt_heap;
+
+extern GCRT_HIDDEN gcrt_heap gcrt_heap_;
+extern GCRT_HIDDEN gcrt_arena **gcrt_arena_map;   /* GCRT_ARENA_MAP_LEN entries, lazily paged */
+
+GCRT_HIDDEN void gcrt_heap_init(void);
+/* Allocate npages for an in-use span of `spanclass` (0 for large). Returns NULL on OOM.
+ * The span is initialised (bitmaps, sweepgen) but not on any list. */
+GCRT_HIDDEN gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spanclass);
+/* Return an in-use span's pages to the page heap. */
+GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
+/* Release free pages idle for at least `idle_ns` (0: all) to the OS; returns bytes. */
+GCRT_HIDDEN size_t gcrt_heap_scavenge(uint64_t idle_ns);
+
+/* spanOf: the span whose pages hold p, or NULL. May be a free span. */
+static inline gcrt_span *span_of(uintptr_t p) {
+    if (p < gcrt_heap_.arena_lo || p >= gcrt_heap_.arena_hi) return NULL;
+    gcrt_arena *a = gcrt_arena_map[p >> GCRT_ARENA_SHIFT];
+    if (!a) return NULL;
+    return a->spans[(p >> GCRT_PAGE_SHIFT) & (GCRT_PAGES_PER_ARENA - 1)];
+}
+
+/* The in-use span whose object area holds p, or NULL. */
+static inline gcrt_span *span_of_heap(uintptr_t p) {
+    gcrt_span *s = span_of(p);
+    if (!s || atomic_load_acquire(&s->state) != SPAN_INUSE || p < s->base || p >= s->limit)
+        return NULL;
+    return s;
+}
+
+static inline size_t span_objindex(const gcrt_span *s, uintptr_t p) {
+    return (size_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32);
+}
+
+static inline bool bit_get(const uint64_t *bits, size_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+
+static inline bool span_slot_allocated(const gcrt_span *s, size_t i) {
+    return i < atomic_load_relaxed(&s->freeindex) || bit_get(s->allocbits, i);
+}
+
+/* Refill alloccache from allocbits at the 64-slot word containing freeindex. */
+static inline void span_refill_alloccache(gcrt_span *s) {
+    size_t w = s->freeindex >> 6;
+    uint64_t c = ~s->allocbits[w];
+    s->alloccache = c >> (s->freeindex & 63);
+}
+
+GCRT_HIDDEN size_t gcrt_span_next_free_index(gcrt_span *s);   /* Go's nextFreeIndex */
+
+/* Go's nextFreeFast: the next free slot from alloccache, or 0 when the slow path must
+ * refill the cache word or the span is full. No lock, no atomic: the span is the caller's. */
+static inline uintptr_t span_next_free_fast(gcrt_span *s) {
+    uint64_t cache = s->alloccache;
+    if (unlikely(cache == 0)) return 0;
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    size_t result = (size_t)s->freeindex + bit;
+    if (unlikely(result >= s->nelems)) return 0;
+    size_t next = result + 1;
+    if (unlikely((next & 63) == 0 && next != s->nelems)) return 0;
+    s->alloccache = (cache >> bit) >> 1;
+    s->freeindex = (uint16_t)next;
+    s->alloccount++;
+    return s->base + result * s->elemsize;
+}
+
+/* ---- Central lists (alloc/central.c) ------------------------------------------------
+ * Per span class. partial[] holds spans with free slots, full[] spans without; index
+ * (sweepgen/2)&1 holds swept spans, the other index unswept ones, so advancing sweepgen
+ * turns every swept list into an unswept one. `lock` guards the four lists. */
+typedef struct gcrt_central {
+    pthread_mutex_t lock;
+    gcrt_span_list partial[2];
+    gcrt_span_list full[2];
+    char pad[64];
+} gcrt_central;
+
+extern GCRT_HIDDEN gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
+GCRT_HIDDEN void gcrt_central_init(void);
+/* A swept span of class spc with a free slot, owned by the caller; NULL on OOM. */
+GCRT_HIDDEN gcrt_span *gcrt_central_cache_span(unsigned spc);
+/* Give back a span a cache owned. */
+GCRT_HIDDEN void gcrt_central_uncache_span(gcrt_span *s);
+/* Put a freshly swept (or large, freshly allocated) span on its class's swept list. */
+GCRT_HIDDEN void gcrt_central_push_swept(gcrt_span *s);
+GCRT_HIDDEN void gcrt_list_push(gcrt_span_list *l, gcrt_span *s);
+GCRT_HIDDEN void gcrt_list_remove(gcrt_span_list *l, gcrt_span *s);
+GCRT_HIDDEN gcrt_span *gcrt_list_pop(gcrt_span_list *l);
+static inline unsigned sg_swept(uint32_t sg) { return (sg >> 1) & 1; }
+static inline unsigned sg_unswept(uint32_t sg) { return ((sg >> 1) & 1) ^ 1; }
+
+/* ---- Per-thread state (runtime/thread.c, alloc/cache.c) ----------------------------- */
+typedef struct gcrt_cache {
+    gcrt_span *alloc[GCRT_NUM_SPAN_CLASSES];  /* never NULL: &gcrt_empty_span when none */
+    uintptr_t tiny;                           /* current 16-byte tiny block, or 0 */
+    size_t tinyoffset;
+    uint64_t tiny_allocs;                     /* tiny sub-allocations (counted as mallocs) */
+    /* Counters of spans the cache has released; folded into the stats when read. */
+    uint64_t nmalloc[GCRT_NUM_CLASSES];       /* small objects, by size class */
+    uint64_t large_allocs, large_bytes;
+} gcrt_cache;
+
+typedef struct gcrt_thread gcrt_thread;
+struct gcrt_thread {
+    gcrt_thread *next, *prev;
+    pthread_t pthread;
+    pid_t tid;
+    uintptr_t stack_lo, stack_hi;             /* the thread's stack mapping */
+    volatile uintptr_t stop_sp;               /* sp saved by the suspend handler */
+    volatile int in_gcrt;                     /* inside an allocator critical section */
+    volatile int suspend_pending;             /* a stop arrived during the section */
+    uintptr_t regs[32];                       /* registers saved when suspended */
+    int nregs;
+    gcrt_cache cache;
+};
+
+extern GCRT_HIDDEN GCRT_TLS gcrt_thread *gcrt_self;
+extern GCRT_HIDDEN gcrt_span gcrt_empty_span;
+
+/* A signal-safe critical section: a stop-the-world request that arrives inside it is
+ * deferred to its end, so a stopped thread never holds a gcrt lock or a half-updated cache.
+ * Sections nest by count. Never wait for a collection inside one. */
+static inline void gcrt_enter(gcrt_thread *t) {
+    t->in_gcrt++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+GCRT_HIDDEN void gcrt_suspend_deferred(gcrt_thread *t);
+static inline void gcrt_leave(gcrt_thread *t) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->in_gcrt--;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (unlikely(t->suspend_pending) && t->in_gcrt == 0) gcrt_suspend_deferred(t);
+}
+
+GCRT_HIDDEN void gcrt_threads_init(void);
+GCRT_HIDDEN gcrt_thread *gcrt_thread_slow(void);   /* gcrt_self, or abort if unregistered */
+static inline gcrt_thread *gcrt_thread_get(void) {
+    gcrt_thread *t = gcrt_self;
+    if (unlikely(!t)) t = gcrt_thread_slow();
+    return t;
+}
+/* Stop every registered thread but the caller (which must be registered or a gcrt
+ * thread); returns with gcrt_threads_lock held. */
+GCRT_HIDDEN void gcrt_stop_world(void);
+GCRT_HIDDEN void gcrt_start_world(void);
+extern GCRT_HIDDEN pthread_mutex_t gcrt_threads_lock;
+extern GCRT_HIDDEN gcrt_thread *gcrt_threads;        /* registered threads */
+extern GCRT_HIDDEN int gcrt_nthreads;
+
+GCRT_HIDDEN void gcrt_cache_init(gcrt_cache *c);
+/* Give back every span and fold counters into the global stats. Caller: the owner inside a
+ * critical section, or the collector with the world stopped. */
+GCRT_HIDDEN void gcrt_cache_release_all(gcrt_cache *c);
+GCRT_HIDDEN void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type,
+                                  size_t count);
+
+/* ---- Types ---------------------------------------------------------------------------- */
+struct gc_type {
+    size_t size;          /* bytes per element */
+    size_t nptrs;
+    size_t nwords;        /* ceil(size/8) */
+    uint64_t *bits;       /* nwords bits: 1 = pointer word */
+    size_t offsets[];     /* the pointer offsets, sorted */
+};
+GCRT_HIDDEN void gcrt_type_write_bits(gcrt_span *s, uintptr_t obj, const gc_type_t *t, size_t count,
+                                      size_t objsize);
+
+/* ---- Statistics (runtime/stats.c) ----------------------------------------------------
+ * Counters of released caches and of sweeping; guarded by gcrt_stats_lock except where
+ * noted. Exact values come from folding in live caches with the world stopped. */
+typedef struct gcrt_stats {
+    pthread_mutex_t lock;
+    uint64_t nmalloc[GCRT_NUM_CLASSES];
+    uint64_t nfree[GCRT_NUM_CLASSES];
+    uint64_t tiny_allocs;
+    uint64_t large_allocs, large_bytes, large_frees, large_freed_bytes;
+    /* GC */
+    uint32_t num_gc, num_forced_gc;
+    uint64_t last_gc_ns;
+    uint64_t pause_total_ns;
+    uint64_t pause_ns[256], pause_end[256];
+    uint64_t gc_cpu_ns;           /* collector CPU, all threads */
+    uint64_t start_ns;            /* gc_init, monotonic */
+} gcrt_stats;
+extern GCRT_HIDDEN gcrt_stats gcrt_stats_;
+GCRT_HIDDEN void gcrt_stats_fold_cache(gcrt_cache *c);
+
+/* heap_live: bytes in spans handed to caches plus large objects, minus what sweeping freed;
+ * Go's heapLive. Updated at refill, release and sweep (atomic), never on the fast path. */
+extern GCRT_HIDDEN int64_t gcrt_heap_live;
+
+/* ---- Collector (gc/) ----------------------------------------------------------------- */
+typedef struct gcrt_gcstate {
+    pthread_mutex_t lock;          /* one cycle at a time; never taken in a critical section */
+    pthread_cond_t done;
+    uint32_t cycle;                /* completed cycles (started cycles while running) */
+    volatile int running;
+    int percent;                   /* GOGC; < 0 off */
+    int64_t memory_limit;          /* GOMEMLIMIT; INT64_MAX off */
+    uint64_t heap_marked;          /* live bytes marked by the last cycle */
+    uint64_t goal;                 /* heap goal for the next cycle */
+    uint64_t trigger;              /* heap_live at which the next cycle starts */
+    uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
+    int nmarkers;                  /* mark threads, including the collecting thread */
+    int gctrace, gcstoptheworld, gccheckmark, scavtrace;
+    int sweep_done;                /* all spans of the current sweepgen swept */
+} gcrt_gcstate;
+extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
+
+GCRT_HIDDEN void gcrt_gc_init(void);
+GCRT_HIDDEN void gcrt_gc_maybe_start(void);       /* outside critical sections only */
+GCRT_HIDDEN void gcrt_collect(bool forced);
+GCRT_HIDDEN uint64_t gcrt_now_ns(void);            /* CLOCK_MONOTONIC */
+GCRT_HIDDEN uint64_t gcrt_thread_cpu_ns(void);
+
+/* mark.c */
+GCRT_HIDDEN void gcrt_mark_init(int nworkers);
+/* Mark everything reachable from the roots; world stopped. Returns bytes marked. */
+GCRT_HIDDEN uint64_t gcrt_mark_world_stopped(uint64_t *cpu_ns, uint64_t *stack_bytes, uint64_t *global_bytes);
+GCRT_HIDDEN void gcrt_mark_range(uintptr_t lo, uintptr_t hi);   /* root range (collector) */
+
+/* sweep.c */
+/* Sweep s (claimed by the caller: sweepgen == sg-1). Returns true if it still holds
+ * objects, false if its pages went back to the heap. */
+GCRT_HIDDEN bool gcrt_sweep_span(gcrt_span *s, bool preserve);
+GCRT_HIDDEN bool gcrt_sweep_one(void);           /* sweep one unswept span; false when none */
+GCRT_HIDDEN void gcrt_sweep_finish(void);        /* sweep everything of this generation */
+GCRT_HIDDEN void gcrt_sweep_wait_idle(void);     /* world stopped: no unswept span, no sweeper */
+/* Sweep unswept spans until npages went back to the page heap or none are left. */
+GCRT_HIDDEN void gcrt_sweep_reclaim(size_t npages);
+GCRT_HIDDEN void gcrt_sweep_start(void);         /* world stopped: new generation */
+GCRT_HIDDEN void gcrt_bgsweep_wake(void);
+extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
+
+/* pacer.c */
+GCRT_HIDDEN void gcrt_pacer_cycle_end(uint64_t marked);
+GCRT_HIDDEN void gcrt_pacer_update(void);
+
+/* roots.c */
+GCRT_HIDDEN void gcrt_roots_init(void);
+GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */
+GCRT_HIDDEN void gcrt_roots_done(void);      /* after starting it */
+/* Call fn for each prepared static-data and registered range; returns bytes visited. */
+GCRT_HIDDEN size_t gcrt_roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+
+/* init.c */
+GCRT_HIDDEN void gcrt_ensure_init(void);
+extern GCRT_HIDDEN volatile int gcrt_inited;
+GCRT_HIDDEN int gcrt_parse_gogc(const char *s, int *out);
+GCRT_HIDDEN int gcrt_parse_memlimit(const char *s, int64_t *out);
+extern GCRT_HIDDEN gc_oom_handler_t gcrt_oom_handler;
+
+GCRT_HIDDEN __attribute__((noreturn, format(printf, 1, 2))) void gcrt_fatal(const char *fmt, ...);
+GCRT_HIDDEN __attribute__((format(printf, 1, 2))) void gcrt_warn(const char *fmt, ...);
+
+static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+
+#endif /* GCRT_INTERNAL_H */

@@ -1,0 +1,151 @@
+/*
+ * init.c: gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG, GOMAXPROCS), with Go's
+ * syntax. A malformed value is reported on stderr with the variable's name and the
+ * default is kept. Initialisation runs once, under init_lock; gcrt_inited is set last.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+volatile int gcrt_inited;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gcrt_fatal(const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+    /* write(2): stdio may be locked by a stopped thread. */
+    (void)!write(2, "gcrt: fatal: ", 13);
+    (void)!write(2, buf, (size_t)n);
+    (void)!write(2, "\n", 1);
+    abort();
+}
+
+void gcrt_warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gcrt: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* GOGC: "off" or a decimal integer (negative also means off), as Go's readGOGC. */
+int gcrt_parse_gogc(const char *s, int *out) {
+    if (!strcmp(s, "off")) {
+        *out = -1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v > INT_MAX || v < INT_MIN || isspace((unsigned char)*s)) return -EINVAL;
+    *out = v < 0 ? -1 : (int)v;
+    return 0;
+}
+
+/* GOMEMLIMIT: "off", or digits with an optional B, KiB, MiB, GiB or TiB suffix. */
+int gcrt_parse_memlimit(const char *s, int64_t *out) {
+    if (!strcmp(s, "off")) {
+        *out = INT64_MAX;
+        return 0;
+    }
+    const char *p = s;
+    if (!isdigit((unsigned char)*p)) return -EINVAL;
+    uint64_t v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (UINT64_MAX - 9) / 10) return -ERANGE;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    static const struct { const char *suf; unsigned shift; } sufs[] = {
+        {"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++) {
+        if (strcmp(p, sufs[i].suf)) continue;
+        if (sufs[i].shift && v > (uint64_t)INT64_MAX >> sufs[i].shift) return -ERANGE;
+        v <<= sufs[i].shift;
+        if (v > (uint64_t)INT64_MAX) return -ERANGE;
+        *out = (int64_t)v;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* GODEBUG: comma-separated key=value; unknown keys are ignored, as Go does. */
+static void parse_godebug(const char *s) {
+    static const struct { const char *key; size_t off; } keys[] = {
+        {"gctrace", offsetof(gcrt_gcstate, gctrace)},
+        {"gcstoptheworld", offsetof(gcrt_gcstate, gcstoptheworld)},
+        {"gccheckmark", offsetof(gcrt_gcstate, gccheckmark)},
+        {"scavtrace", offsetof(gcrt_gcstate, scavtrace)},
+    };
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            gcrt_warn("GODEBUG: malformed entry \"%s\" (want key=value); ignored", tok);
+            continue;
+        }
+        *eq = 0;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            if (strcmp(tok, keys[i].key)) continue;
+            char *end;
+            long v = strtol(eq + 1, &end, 10);
+            if (!eq[1] || *end || v < 0 || v > INT_MAX)
+                gcrt_warn("GODEBUG: %s=%s is not a non-negative integer; ignored", tok, eq + 1);
+            else *(int *)((char *)&gcrt_gc + keys[i].off) = (int)v;
+        }
+    }
+}
+
+static void read_env(void) {
+    const char *s;
+    if ((s = getenv("GOGC")) && gcrt_parse_gogc(s, &gcrt_gc.percent))
+        gcrt_warn("GOGC=%s: malformed (want an integer or \"off\"); using %d", s, gcrt_gc.percent);
+    if ((s = getenv("GOMEMLIMIT")) && gcrt_parse_memlimit(s, &gcrt_gc.memory_limit))
+        gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
+                  "or \"off\"); limit stays off", s);
+    if ((s = getenv("GODEBUG"))) parse_godebug(s);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int markers = ncpu > 0 ? (int)ncpu : 1;
+    if ((s = getenv("GOMAXPROCS")) && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v < 1 || v > 1024) gcrt_warn("GOMAXPROCS=%s: malformed (want a positive integer); using %d", s, markers);
+        else markers = (int)v;
+    }
+    gcrt_gc.nmarkers = markers;
+}
+
+void gcrt_ensure_init(void) {
+    if (likely(atomic_load_acquire(&gcrt_inited))) return;
+    pthread_mutex_lock(&init_lock);
+    if (!gcrt_inited) {
+        gcrt_stats_.start_ns = gcrt_now_ns();
+        gcrt_sizeclass_init();
+        gcrt_heap_init();
+        gcrt_central_init();
+        gcrt_threads_init();
+        gcrt_roots_init();
+        read_env();
+        gcrt_mark_init(gcrt_gc.nmarkers);
+        gcrt_pacer_update();
+        atomic_store_release(&gcrt_inited, 1);
+    }
+    pthread_mutex_unlock(&init_lock);
+}
+
+GCRT_API int gc_init(void) {
+    gcrt_ensure_init();
+    return gc_register_thread();
+}

@@ -1,0 +1,82 @@
+/*
+ * stats.c: gc_read_memstats (Go's ReadMemStats).
+ *
+ * Objects are counted when spans leave caches and when sweeping frees them, never on the
+ * fast path. To be exact, a read stops the world and adds what live caches have handed out
+ * since they took their spans (alloccount - alloccount_cached). Tiny sub-allocations count
+ * in both mallocs and frees, as in Go, so heap_objects counts their 16-byte blocks.
+ */
+#include "internal.h"
+
+gcrt_stats gcrt_stats_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Move a cache's released-span counters into the global ones. Owner or world stopped. */
+void gcrt_stats_fold_cache(gcrt_cache *c) {
+    gcrt_stats *st = &gcrt_stats_;
+    pthread_mutex_lock(&st->lock);
+    for (unsigned i = 0; i < GCRT_NUM_CLASSES; i++) {
+        st->nmalloc[i] += c->nmalloc[i];
+        c->nmalloc[i] = 0;
+    }
+    st->tiny_allocs += c->tiny_allocs;
+    st->large_allocs += c->large_allocs;
+    st->large_bytes += c->large_bytes;
+    c->tiny_allocs = c->large_allocs = c->large_bytes = 0;
+    pthread_mutex_unlock(&st->lock);
+}
+
+GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
+    gcrt_ensure_init();
+    memset(ms, 0, sizeof *ms);
+    uint64_t inflight[GCRT_NUM_CLASSES] = {0};
+    pthread_mutex_lock(&gcrt_gc.lock);
+    gcrt_stop_world();
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
+        gcrt_stats_fold_cache(&t->cache);
+        for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
+            gcrt_span *s = t->cache.alloc[spc];
+            if (s != &gcrt_empty_span) inflight[spanclass_sizeclass(spc)] += (uint64_t)(s->alloccount - s->alloccount_cached);
+        }
+    }
+    gcrt_stats *st = &gcrt_stats_;
+    pthread_mutex_lock(&st->lock);
+    uint64_t mallocs = 0, frees = 0, total = 0, freed = 0;
+    for (unsigned i = 1; i < GCRT_NUM_CLASSES; i++) {
+        uint64_t n = st->nmalloc[i] + inflight[i];
+        mallocs += n;
+        frees += st->nfree[i];
+        total += n * gcrt_class_size[i];
+        freed += st->nfree[i] * gcrt_class_size[i];
+    }
+    mallocs += st->large_allocs + st->tiny_allocs;
+    frees += st->large_frees + st->tiny_allocs;
+    total += st->large_bytes;
+    freed += st->large_freed_bytes;
+    ms->mallocs = mallocs;
+    ms->frees = frees;
+    ms->heap_objects = mallocs - frees;
+    ms->total_alloc = total;
+    ms->heap_alloc = ms->alloc = total - freed;
+    ms->num_gc = st->num_gc;
+    ms->num_forced_gc = st->num_forced_gc;
+    ms->last_gc = st->last_gc_ns;
+    ms->pause_total_ns = st->pause_total_ns;
+    memcpy(ms->pause_ns, st->pause_ns, sizeof ms->pause_ns);
+    memcpy(ms->pause_end, st->pause_end, sizeof ms->pause_end);
+    uint64_t elapsed = gcrt_now_ns() - st->start_ns;
+    long ncpu = gcrt_gc.nmarkers > 0 ? gcrt_gc.nmarkers : 1;
+    ms->gc_cpu_fraction = elapsed ? (double)st->gc_cpu_ns / ((double)elapsed * (double)ncpu) : 0;
+    pthread_mutex_unlock(&st->lock);
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    ms->heap_sys = h->heap_sys;
+    ms->heap_inuse = h->heap_inuse;
+    ms->heap_idle = h->heap_free + h->heap_released;
+    ms->heap_released = h->heap_released;
+    pthread_mutex_unlock(&h->lock);
+    ms->metadata_sys = atomic_load_relaxed(&gcrt_meta_sys);
+    ms->sys = ms->heap_sys + ms->metadata_sys;
+    ms->next_gc = gcrt_gc.goal;
+    gcrt_start_world();
+    pthread_mutex_unlock(&gcrt_gc.lock);
+}

@@ -1,0 +1,212 @@
+/*
+ * thread.c: the thread registry and stopping the world (bdwgc's way, with one signal).
+ *
+ * Stopping: the collector bumps stw_seq to an odd value and sends SIG_SUSPEND (SIGPWR by
+ * default; GCRT_SIG_SUSPEND=N picks another) to every other registered thread. The handler
+ * saves the interrupted registers and stack pointer, posts ack_sem, and sleeps on a futex
+ * until stw_seq changes; starting the world bumps stw_seq and wakes them all. No restart
+ * signal is needed, so no restart can be lost or merged with the next stop.
+ *
+ * Safe points: a thread inside a gcrt critical section (allocator fast or slow path,
+ * holding any gcrt lock) is not stopped by the handler; it notes suspend_pending and stops
+ * itself when the section ends. Hence a stopped thread never holds a gcrt lock and never
+ * has a half-updated cache, and the collector may take any allocator lock and flush every
+ * cache once the world is stopped. Critical sections never wait for a collection, so they
+ * always end.
+ *
+ * gcrt_threads_lock guards the registry; the collector holds it from stop to start, so a
+ * thread registering or unregistering during a collection waits (stoppable) until it ends.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+GCRT_TLS gcrt_thread *gcrt_self;
+pthread_mutex_t gcrt_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+gcrt_thread *gcrt_threads;
+int gcrt_nthreads;
+
+static int sig_suspend = SIGPWR;
+static uint32_t stw_seq;
+static sem_t ack_sem;
+static pthread_key_t exit_key;
+
+static void save_context(gcrt_thread *t, const ucontext_t *uc) {
+    const greg_t *g = uc->uc_mcontext.gregs;
+    t->nregs = NGREG < 32 ? NGREG : 32;
+    for (int i = 0; i < t->nregs; i++) t->regs[i] = (uintptr_t)g[i];
+}
+
+/* Park until the world restarts. Async-signal-safe: sem_post and futex only. */
+static void park(gcrt_thread *t, const ucontext_t *uc) {
+    uint32_t seq = atomic_load_acquire(&stw_seq);
+    if (!(seq & 1)) return;   /* a stale signal: the world already restarted */
+    save_context(t, uc);
+    t->stop_sp = (uintptr_t)__builtin_frame_address(0);
+    sem_post(&ack_sem);
+    while (atomic_load_acquire(&stw_seq) == seq)
+        syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+}
+
+static void suspend_handler(int sig, siginfo_t *si, void *ucv) {
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    gcrt_thread *t = gcrt_self;
+    if (t) {
+        if (t->in_gcrt) t->suspend_pending = 1;
+        else park(t, ucv);
+    }
+    errno = saved;
+}
+
+void gcrt_suspend_deferred(gcrt_thread *t) {
+    t->suspend_pending = 0;
+    ucontext_t uc;
+    getcontext(&uc);   /* spills callee-saved registers where the stack scan sees them */
+    park(t, &uc);
+}
+
+static void thread_exit_hook(void *arg) {
+    gcrt_thread *t = arg;
+    if (gcrt_self == t) gc_unregister_thread();
+}
+
+void gcrt_threads_init(void) {
+    const char *s = getenv("GCRT_SIG_SUSPEND");
+    if (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v < 1 || v > SIGRTMAX || v == SIGKILL || v == SIGSTOP || v == SIGSEGV)
+            gcrt_warn("GCRT_SIG_SUSPEND=%s: not a usable signal number; using SIGPWR", s);
+        else sig_suspend = (int)v;
+    }
+    sem_init(&ack_sem, 0, 0);
+    pthread_key_create(&exit_key, thread_exit_hook);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = suspend_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);   /* nothing interrupts a parked thread but the futex wake */
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGILL);
+    sigdelset(&sa.sa_mask, SIGFPE);
+    if (sigaction(sig_suspend, &sa, NULL) != 0) gcrt_fatal("cannot install the suspend signal handler");
+}
+
+gcrt_thread *gcrt_thread_slow(void) {
+    if (!atomic_load_acquire(&gcrt_inited)) {
+        gc_init();
+        if (gcrt_self) return gcrt_self;
+    }
+    gcrt_fatal("allocation from a thread that is not registered with gcrt: call "
+               "gc_register_thread() in the thread first, or create it with gc_pthread_create()");
+}
+
+GCRT_API int gc_register_thread(void) {
+    gcrt_ensure_init();
+    if (gcrt_self) return 0;
+    gcrt_thread *t = gcrt_meta_alloc(sizeof *t);
+    if (!t) return -ENOMEM;
+    gcrt_cache_init(&t->cache);
+    t->pthread = pthread_self();
+    t->tid = (pid_t)syscall(SYS_gettid);
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+        gcrt_meta_free(t, sizeof *t);
+        return -EAGAIN;
+    }
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    t->stack_lo = (uintptr_t)addr;
+    t->stack_hi = (uintptr_t)addr + size;
+    pthread_mutex_lock(&gcrt_threads_lock);
+    t->next = gcrt_threads;
+    if (gcrt_threads) gcrt_threads->prev = t;
+    gcrt_threads = t;
+    gcrt_nthreads++;
+    gcrt_self = t;
+    pthread_mutex_unlock(&gcrt_threads_lock);
+    pthread_setspecific(exit_key, t);
+    return 0;
+}
+
+GCRT_API int gc_unregister_thread(void) {
+    gcrt_thread *t = gcrt_self;
+    if (!t) return -EINVAL;
+    gcrt_enter(t);
+    gcrt_cache_release_all(&t->cache);
+    gcrt_leave(t);
+    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_enter(t);   /* from here no stop may park this thread: it is leaving the list */
+    if (t->prev) t->prev->next = t->next;
+    else gcrt_threads = t->next;
+    if (t->next) t->next->prev = t->prev;
+    gcrt_nthreads--;
+    gcrt_self = NULL;
+    pthread_mutex_unlock(&gcrt_threads_lock);
+    pthread_setspecific(exit_key, NULL);
+    gcrt_meta_free(t, sizeof *t);
+    return 0;
+}
+
+struct start_arg {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *thread_start(void *p) {
+    struct start_arg a = *(struct start_arg *)p;
+    free(p);
+    gc_register_thread();
+    void *r = a.fn(a.arg);
+    gc_unregister_thread();
+    return r;
+}
+
+GCRT_API int gc_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    gcrt_ensure_init();
+    struct start_arg *a = malloc(sizeof *a);
+    if (!a) return EAGAIN;
+    a->fn = fn;
+    a->arg = arg;
+    int r = pthread_create(th, attr, thread_start, a);
+    if (r) free(a);
+    return r;
+}
+
+void gcrt_stop_world(void) {
+    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_thread *me = gcrt_self;
+    atomic_add(&stw_seq, 1);   /* odd: stopped */
+    int n = 0;
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
+        if (t == me) continue;
+        int r = pthread_kill(t->pthread, sig_suspend);
+        if (r == 0) n++;
+        else if (r != ESRCH) gcrt_fatal("cannot signal thread %d: %s", (int)t->tid, strerror(r));
+        else gcrt_fatal("registered thread %d exited without gc_unregister_thread()", (int)t->tid);
+    }
+    for (int i = 0; i < n; i++)
+        while (sem_wait(&ack_sem) != 0 && errno == EINTR) {}
+}
+
+void gcrt_start_world(void) {
+    atomic_add(&stw_seq, 1);   /* even: running */
+    syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    pthread_mutex_unlock(&gcrt_threads_lock);
+}
