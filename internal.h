@@ -36,6 +36,10 @@
 #define GCRT_NOINLINE __attribute__((noinline))
 #define GCRT_COLD __attribute__((cold, noinline))
 #define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))
+/* gcrt's global state lives in its own section, which the root scan skips: the heap's own
+ * bookkeeping (arena bounds, the growth cursor) holds heap addresses that must not keep
+ * objects alive. */
+#define GCRT_STATE __attribute__((section("gcrt_state")))
 
 /* ---- Atomics ------------------------------------------------------------------------
  * Plain __atomic builtins with the memory order spelled out. (libatomic_ops's AO_ names
@@ -135,6 +139,7 @@ struct gcrt_span {
     uint8_t needzero;        /* free slots may be dirty */
     uint8_t incache;         /* owned by a thread cache */
     uint32_t sweepgen;       /* see above; atomic */
+    uint32_t sweepseq;       /* odd while sweeping rewrites the bits: gc_base's seqlock */
     uint32_t divmagic;       /* objindex = ((p - base) * divmagic) >> 32 */
     uint64_t alloccache;
     uint64_t *allocbits;     /* ceil(nelems/64) words */
@@ -381,7 +386,7 @@ typedef struct gcrt_gcstate {
     uint64_t trigger;              /* heap_live at which the next cycle starts */
     uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
     int nmarkers;                  /* mark threads, including the collecting thread */
-    int gctrace, gcstoptheworld, gccheckmark, scavtrace;
+    int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int sweep_done;                /* all spans of the current sweepgen swept */
 } gcrt_gcstate;
 extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
@@ -397,6 +402,9 @@ GCRT_HIDDEN void gcrt_mark_init(int nworkers);
 /* Mark everything reachable from the roots; world stopped. Returns bytes marked. */
 GCRT_HIDDEN uint64_t gcrt_mark_world_stopped(uint64_t *cpu_ns, uint64_t *stack_bytes, uint64_t *global_bytes);
 GCRT_HIDDEN void gcrt_mark_range(uintptr_t lo, uintptr_t hi);   /* root range (collector) */
+
+/* verify.c */
+GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */
 
 /* sweep.c */
 /* Sweep s (claimed by the caller: sweepgen == sg-1). Returns true if it still holds

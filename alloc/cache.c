@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-gcrt_span gcrt_empty_span;
+GCRT_STATE gcrt_span gcrt_empty_span;
 gc_oom_handler_t gcrt_oom_handler;
 
 void gcrt_cache_init(gcrt_cache *c) {
@@ -114,12 +114,12 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
     if (size > GCRT_MAX_SMALL_REQ) {
         *refilled = true;
         p = alloc_large(c, size, kind, &objsize);
-    } else if (kind == GCRT_SCAN_NOSCAN && size < GCRT_TINY_SIZE) {
-        /* Tiny: combine pointer-free objects into 16-byte blocks (Go's tiny allocator). */
-        size_t off = c->tinyoffset;
-        if ((size & 7) == 0) off = round_up(off, 8);
-        else if ((size & 3) == 0) off = round_up(off, 4);
-        else if ((size & 1) == 0) off = round_up(off, 2);
+    } else if (kind == GCRT_SCAN_NOSCAN && size <= 8 && gcrt_gc.tinyalloc) {
+        /* Tiny (GODEBUG=tinyalloc=1): pointer-free objects of up to 8 bytes share 16-byte
+         * blocks, two to a block. Go packs at the object's natural alignment; the contract
+         * promises 8, so every sub-object starts on an 8-byte boundary. gc_base/gc_size then
+         * report the block, which is why this is off by default (docs/architecture.md). */
+        size_t off = round_up(c->tinyoffset, 8);
         if (c->tiny && off + size <= GCRT_TINY_SIZE) {
             p = (void *)(c->tiny + off);
             c->tinyoffset = off + size;
@@ -133,10 +133,8 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
         if (p) {
             gcrt_span *s = c->alloc[spc];
             if (s->needzero || s != s0) memset(p, 0, GCRT_TINY_SIZE);
-            if (size < c->tinyoffset || !c->tiny) {
-                c->tiny = (uintptr_t)p;
-                c->tinyoffset = size;
-            }
+            c->tiny = (uintptr_t)p;
+            c->tinyoffset = size;
         }
         gcrt_leave(t);
         return p;

@@ -10,7 +10,7 @@
  */
 #include "internal.h"
 
-gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
+GCRT_STATE gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
 #define SPAN_BUDGET 100
 
 void gcrt_central_init(void) {

@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 
-gcrt_heap gcrt_heap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+GCRT_STATE gcrt_heap gcrt_heap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 gcrt_arena **gcrt_arena_map;
 
 static uint64_t heap_now(void) { return gcrt_now_ns(); }

@@ -38,7 +38,7 @@ nomem:
 
 GCRT_API void *gc_alloc_noscan(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
-    if (likely(size - GCRT_TINY_SIZE <= GCRT_MAX_SMALL_REQ - GCRT_TINY_SIZE)) {
+    if (likely(size - 9 <= GCRT_MAX_SMALL_REQ - 9)) {   /* sizes <= 8 may be tiny: slow path */
         void *p = alloc_fast(t, size, GCRT_SCAN_NOSCAN);
         if (likely(p)) return p;
     }
@@ -112,7 +112,14 @@ static gcrt_span *find_object(const void *p, uintptr_t *base) {
     gcrt_span *s = span_of_heap((uintptr_t)p);
     if (!s) return NULL;
     size_t i = span_objindex(s, (uintptr_t)p);
-    if (!span_slot_allocated(s, i)) return NULL;
+    bool alloc;
+    uint32_t seq;
+    do {   /* a concurrent sweep swaps the bits: read them between two equal even seqs */
+        while ((seq = atomic_load_acquire(&s->sweepseq)) & 1) __builtin_ia32_pause();
+        alloc = span_slot_allocated(s, i);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while (atomic_load_relaxed(&s->sweepseq) != seq);
+    if (!alloc) return NULL;
     *base = s->base + i * s->elemsize;
     return s;
 }

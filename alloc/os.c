@@ -2,8 +2,9 @@
  * os.c: the only place gcrt talks to the kernel about memory, and the off-heap metadata
  * allocator.
  *
- * Fault injection (tests, GODEBUG-free): gcrt_fault_set(kind, n) makes the n-th following
- * mmap/mprotect (kind MMAP) or madvise (kind MADVISE) fail as if the kernel refused.
+ * Fault injection (tests): gcrt_fault_set(kind, n) makes the n-th following mmap/mprotect
+ * (kind MMAP) or madvise (kind MADVISE) fail as if the kernel refused, and every later one
+ * too, until gcrt_fault_set(kind, 0): memory stays unavailable until it "returns".
  *
  * Metadata blocks come from power-of-two free lists carved from 256 KiB mappings, guarded by
  * meta_lock. They are never scanned: gcrt's own bookkeeping never keeps objects alive.
@@ -20,8 +21,11 @@ void gcrt_fault_set(int kind, long nth) { atomic_store_relaxed(&fault_nth[kind],
 
 static bool fault_hit(int kind) {
     long n = atomic_load_relaxed(&fault_nth[kind]);
-    if (likely(n <= 0)) return false;
-    return __atomic_sub_fetch(&fault_nth[kind], 1, __ATOMIC_RELAXED) == 0;
+    if (likely(n == 0)) return false;
+    if (n < 0) return true;
+    if (__atomic_sub_fetch(&fault_nth[kind], 1, __ATOMIC_RELAXED) > 0) return false;
+    atomic_store_relaxed(&fault_nth[kind], -1);
+    return true;
 }
 
 void *gcrt_os_reserve(size_t size, size_t align) {

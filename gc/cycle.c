@@ -21,7 +21,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER, .percent = 100,
+GCRT_STATE gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER, .percent = 100,
                         .memory_limit = INT64_MAX};
 int64_t gcrt_heap_live;
 
@@ -124,6 +124,7 @@ void gcrt_collect(bool forced) {
     uint64_t stacks, globals;
     ti.marked = gcrt_mark_world_stopped(&ti.markcpu, &stacks, &globals);
     uint64_t tterm = gcrt_now_ns();
+    if (g->gcverify) gcrt_verify_marks();
 
     ti.heap1 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
     ti.goal = g->goal;

@@ -26,11 +26,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define WB_ENTRIES 510
 #define OBLET_BYTES ((size_t)128 << 10)
 #define ROOT_SHARD ((size_t)256 << 10)
+#define PREFETCH_RING 8
 
 typedef struct workbuf {
     struct workbuf *next;
@@ -46,7 +48,7 @@ typedef struct gcw {
     uint64_t nscanned;
 } gcw;
 
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;      /* guards full, empty */
     workbuf *full, *empty;
     int nmarkers;              /* markers in this drain */
@@ -123,11 +125,13 @@ static inline uintptr_t pop(gcw *w) {
 /* Share half of a local buffer when peers are idle and the global list is empty. */
 static void balance(gcw *w) {
     workbuf *b = w->cur;
-    if (b->n < 8 || !atomic_load_relaxed(&M.nwait) || atomic_load_relaxed(&M.full)) return;
+    if (b->n < 2 || !atomic_load_relaxed(&M.nwait) || atomic_load_relaxed(&M.full)) return;
     workbuf *nb = getempty();
     if (!nb) return;
+    /* Give away the oldest entries: nearest the roots, they lead to the most work. */
     size_t half = b->n / 2;
-    memcpy(nb->obj, b->obj + b->n - half, half * sizeof(uintptr_t));
+    memcpy(nb->obj, b->obj, half * sizeof(uintptr_t));
+    memmove(b->obj, b->obj + half, (b->n - half) * sizeof(uintptr_t));
     nb->n = half;
     b->n -= half;
     putfull(nb);
@@ -192,8 +196,21 @@ static void drain(gcw *w) {
             scan_words(w, M.jobs[j].lo, M.jobs[j].hi);
             balance(w);
         }
-        uintptr_t obj;
-        while ((obj = pop(w))) {
+        /* Objects pass through a small FIFO whose entries are prefetched on the way in, so
+         * the cache miss on an object's first line overlaps the scanning of the ones
+         * before it (LIFO order alone would scan each right after fetching it). */
+        uintptr_t ring[PREFETCH_RING];
+        unsigned head = 0, n = 0;
+        for (;;) {
+            uintptr_t obj;
+            while (n < PREFETCH_RING && (obj = pop(w))) {
+                __builtin_prefetch((const void *)obj);
+                ring[(head + n++) % PREFETCH_RING] = obj;
+            }
+            if (!n) break;
+            obj = ring[head];
+            head = (head + 1) % PREFETCH_RING;
+            n--;
             scan_object(w, obj);
             if ((++w->nscanned & 31) == 0) balance(w);
         }
@@ -245,6 +262,17 @@ static void *worker_main(void *arg) {
 void gcrt_mark_init(int nmarkers) {
     /* Workers start lazily, at the first cycle that needs them. */
     M.nmarkers = nmarkers < 1 ? 1 : nmarkers;
+}
+
+/* Keep a reserve of buffers from the first cycle on, so a cycle run because memory ran
+ * out can still mark (overflow recovery needs one buffer per marker). */
+static void ensure_reserve(void) {
+    static int have;
+    for (; have < 4 * M.nmarkers + 4; have++) {
+        workbuf *b = gcrt_meta_alloc(sizeof(workbuf));
+        if (!b) break;
+        putempty(b);
+    }
 }
 
 static void ensure_workers(void) {
@@ -340,6 +368,7 @@ static void recover_overflow(void) {
 
 uint64_t gcrt_mark_world_stopped(uint64_t *cpu_ns, uint64_t *stack_bytes, uint64_t *global_bytes) {
     ensure_workers();
+    ensure_reserve();
     M.njobs = 0;
     M.bytes_marked = 0;
     M.cpu_ns = 0;

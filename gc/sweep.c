@@ -6,8 +6,14 @@
  * its cache (central.c), a large allocation reclaiming pages, the background sweeper, or
  * the collector finishing the sweep. Claiming means popping it from an unswept central list
  * under that list's lock and setting sweepgen to sg-1; sweeping ends with sweepgen = sg.
- * gcrt_sweep_pending counts spans not yet claimed; sweepers_active counts sweeps under way.
- * A cycle starts only when both are zero (gcrt_sweep_wait_idle).
+ * gcrt_sweep_pending counts spans not yet claimed.
+ *
+ * sweepgen must not advance between a sweeper reading it and finishing the span it claimed,
+ * or the sweeper would "sweep" an already-swept span (its mark bits clear) and free live
+ * objects. Registered threads sweep inside critical sections, which a stop-the-world waits
+ * out. Unregistered sweepers (the background sweeper, gc_collect from an unregistered
+ * thread) hold sweep_gate around each span; the collector takes the gate with the world
+ * stopped and keeps it until sweepgen has advanced.
  */
 #include "internal.h"
 
@@ -16,7 +22,7 @@
 #include <time.h>
 
 volatile uint32_t gcrt_sweep_pending;
-static uint32_t sweepers_active;
+static pthread_mutex_t sweep_gate = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sweep_cursor;   /* next span class the background sweeper looks at */
 
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +50,9 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
         gcrt_heap_free(s);
         return false;
     }
+    /* gc_base/gc_size may read these bits from other threads: bracket by sweepseq. */
+    atomic_store_relaxed(&s->sweepseq, s->sweepseq + 1);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     uint64_t *old = s->allocbits;
     s->allocbits = s->markbits;
     memset(old, 0, words * 8);
@@ -51,6 +60,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     s->alloccount = (uint16_t)nalloc;
     s->freeindex = 0;
     if (sc) span_refill_alloccache(s);
+    atomic_store_release(&s->sweepseq, s->sweepseq + 1);
     if (nfreed) s->needzero = 1;
     atomic_store_release(&s->sweepgen, sg);
     if (!owned) gcrt_central_push_swept(s);
@@ -67,7 +77,6 @@ static size_t sweep_class(unsigned spc) {
     gcrt_span *s = gcrt_list_pop(&c->partial[un]);
     if (!s) s = gcrt_list_pop(&c->full[un]);
     if (s) {
-        atomic_add(&sweepers_active, 1);
         atomic_store_relaxed(&s->sweepgen, sg - 1);
         __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
     }
@@ -75,7 +84,6 @@ static size_t sweep_class(unsigned spc) {
     if (!s) return 0;
     size_t np = s->npages;
     bool kept = gcrt_sweep_span(s, false);
-    __atomic_sub_fetch(&sweepers_active, 1, __ATOMIC_RELEASE);
     return kept ? 1 : np + 1;
 }
 
@@ -96,9 +104,16 @@ static size_t sweep_any(void) {
 bool gcrt_sweep_one(void) {
     if (!atomic_load_relaxed(&gcrt_sweep_pending)) return false;
     gcrt_thread *t = gcrt_self;
-    if (t) gcrt_enter(t);
-    size_t r = sweep_any();
-    if (t) gcrt_leave(t);
+    size_t r;
+    if (t) {
+        gcrt_enter(t);
+        r = sweep_any();
+        gcrt_leave(t);
+    } else {
+        pthread_mutex_lock(&sweep_gate);
+        r = sweep_any();
+        pthread_mutex_unlock(&sweep_gate);
+    }
     return r != 0;
 }
 
@@ -119,16 +134,18 @@ void gcrt_sweep_finish(void) {
     while (gcrt_sweep_one()) {}
 }
 
-/* With the world stopped: finish this generation's sweep and wait for other sweepers. */
+/* With the world stopped: shut out unregistered sweepers and finish this generation. The
+ * gate stays held until gcrt_sweep_start. */
 void gcrt_sweep_wait_idle(void) {
+    pthread_mutex_lock(&sweep_gate);
     while (sweep_any()) {}
-    while (atomic_load_acquire(&sweepers_active)) sched_yield();
 }
 
 /* World stopped, caches flushed: every in-use span is on an unswept list after this. */
 void gcrt_sweep_start(void) {
     atomic_store_release(&gcrt_heap_.sweepgen, gcrt_heap_.sweepgen + 2);
     atomic_store_release(&gcrt_sweep_pending, (uint32_t)gcrt_heap_.nspans);
+    pthread_mutex_unlock(&sweep_gate);
 }
 
 /* The background sweeper: sweeps at low priority after each cycle, then releases long-idle
@@ -149,7 +166,7 @@ static void *bgsweep_main(void *arg) {
         }
         bg_kick = 0;
         pthread_mutex_unlock(&bg_lock);
-        for (unsigned n = 0; sweep_any(); n++)
+        for (unsigned n = 0; gcrt_sweep_one(); n++)
             if ((n & 7) == 7) sched_yield();
         gcrt_heap_scavenge(SCAVENGE_IDLE_NS);
     }

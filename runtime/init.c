@@ -87,6 +87,8 @@ static void parse_godebug(const char *s) {
         {"gcstoptheworld", offsetof(gcrt_gcstate, gcstoptheworld)},
         {"gccheckmark", offsetof(gcrt_gcstate, gccheckmark)},
         {"scavtrace", offsetof(gcrt_gcstate, scavtrace)},
+        {"tinyalloc", offsetof(gcrt_gcstate, tinyalloc)},
+        {"gcverify", offsetof(gcrt_gcstate, gcverify)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);

@@ -77,6 +77,20 @@ static void snap_add(uintptr_t lo, uintptr_t hi) {
     snap[n_snap++] = (range){lo, hi};
 }
 
+extern char __start_gcrt_state[] GCRT_HIDDEN, __stop_gcrt_state[] GCRT_HIDDEN;
+
+/* Add [lo, hi) less gcrt's own state section. */
+static void add_static(uintptr_t lo, uintptr_t hi) {
+    uintptr_t xlo = (uintptr_t)__start_gcrt_state, xhi = (uintptr_t)__stop_gcrt_state;
+    if (xhi <= lo || xlo >= hi) {
+        snap_add(lo, hi);
+        snap_static_bytes += hi - lo;
+        return;
+    }
+    if (xlo > lo) add_static(lo, xlo & ~(uintptr_t)7);
+    if (xhi < hi) add_static(round_up(xhi, 8), hi);
+}
+
 static int phdr_cb(struct dl_phdr_info *info, size_t sz, void *p) {
     (void)sz;
     (void)p;
@@ -85,9 +99,7 @@ static int phdr_cb(struct dl_phdr_info *info, size_t sz, void *p) {
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
         uintptr_t lo = round_up(info->dlpi_addr + ph->p_vaddr, sizeof(void *));
         uintptr_t hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)7;
-        if (hi <= lo) continue;
-        snap_add(lo, hi);
-        snap_static_bytes += hi - lo;
+        if (hi > lo) add_static(lo, hi);
     }
     return 0;
 }

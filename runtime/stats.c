@@ -8,7 +8,7 @@
  */
 #include "internal.h"
 
-gcrt_stats gcrt_stats_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
+GCRT_STATE gcrt_stats gcrt_stats_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Move a cache's released-span counters into the global ones. Owner or world stopped. */
 void gcrt_stats_fold_cache(gcrt_cache *c) {
