@@ -136,7 +136,8 @@ struct gcrt_span {
     uint16_t alloccount_cached; /* alloccount when a cache took the span (for stats) */
     uint8_t spanclass;
     uint8_t state;           /* SPAN_*; published last (release) */
-    uint8_t needzero;        /* free slots may be dirty */
+    uint8_t needzero;        /* free pages may be dirty (free and large spans; small spans
+                                keep free slots zero: sweeping clears what it frees) */
     uint8_t incache;         /* owned by a thread cache */
     uint32_t sweepgen;       /* see above; atomic */
     uint32_t sweepseq;       /* odd while sweeping rewrites the bits: gc_base's seqlock */

@@ -128,11 +128,8 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
             return p;
         }
         unsigned spc = spanclass_make(GCRT_TINY_CLASS, GCRT_SCAN_NOSCAN);
-        gcrt_span *s0 = c->alloc[spc];
         p = (void *)cache_next_free(c, spc, refilled);
         if (p) {
-            gcrt_span *s = c->alloc[spc];
-            if (s->needzero || s != s0) memset(p, 0, GCRT_TINY_SIZE);
             c->tiny = (uintptr_t)p;
             c->tinyoffset = size;
         }
@@ -141,9 +138,7 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
     } else {
         unsigned spc = spanclass_make(size_to_class(size), kind);
         p = (void *)cache_next_free(c, spc, refilled);
-        gcrt_span *s = c->alloc[spc];
-        objsize = s->elemsize;
-        if (p && s->needzero) memset(p, 0, objsize);
+        objsize = c->alloc[spc]->elemsize;   /* free slots are zero (sweep.c) */
     }
     if (p && kind == GCRT_SCAN_TYPED) gcrt_type_write_bits(span_of((uintptr_t)p), (uintptr_t)p, type, count, objsize);
     gcrt_leave(t);

@@ -237,24 +237,25 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
         }
     }
     bin_remove(s);
-    if (s->npages > npages) {   /* split: the tail stays free */
-        gcrt_span *t = span_desc_alloc();
-        if (!t) {
-            bin_insert(s);
-            pthread_mutex_unlock(&h->lock);
-            return NULL;
-        }
+    gcrt_span *t = NULL;
+    if (s->npages > npages && !(t = span_desc_alloc())) {
+        bin_insert(s);
+        pthread_mutex_unlock(&h->lock);
+        return NULL;
+    }
+    /* Only the pages taken are counted: the tail's count follows from the run's total. */
+    size_t rel = released_pages(s->base, npages, true);
+    if (t) {   /* split: the tail stays free */
         t->base = s->base + npages * GCRT_PAGE_SIZE;
         t->npages = s->npages - npages;
         t->state = SPAN_FREE;
         t->needzero = s->needzero;
         t->freed_at = s->freed_at;
-        t->released = released_pages(t->base, t->npages, false) * GCRT_PAGE_SIZE;
+        t->released = s->released - rel * GCRT_PAGE_SIZE;
         map_pages(t);
         bin_insert(t);
         s->npages = npages;
     }
-    size_t rel = released_pages(s->base, npages, true);
     size_t bytes = npages * GCRT_PAGE_SIZE;
     h->heap_released -= rel * GCRT_PAGE_SIZE;
     h->heap_free -= bytes - rel * GCRT_PAGE_SIZE;
@@ -286,6 +287,10 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
         return NULL;
     }
     s->alloccache = ~(uint64_t)0;
+    if (sc && needzero) {   /* small spans keep every free slot zero (see sweep.c) */
+        memset((void *)base, 0, bytes);
+        s->needzero = 0;
+    }
     s->sweepgen = atomic_load_relaxed(&h->sweepgen);
     atomic_store_release(&s->state, SPAN_INUSE);
     return s;

@@ -8,8 +8,10 @@
  * Work: each marker owns one work buffer (LIFO, no locks); full buffers go to a global
  * list (M.lock) where idle markers take them, and a marker that sees idle peers and an
  * empty global list donates half of its buffer. Marking never recurses on the C stack.
- * Termination: a marker with no local and no global work increments nwait; when nwait
- * equals the number of markers, no one holds work and no one can create it, so all stop.
+ * Termination: markers join a drain under M.lock (nactive++) unless it is already done; a
+ * marker with no local and no global work counts itself in nwait, and when nwait equals
+ * nactive under M.lock, no one holds work and no one can create it: the drain is done. A
+ * worker the OS schedules late finds it done and never delays the pause.
  *
  * Overflow: if a buffer cannot be had, the object stays marked but unscanned and overflow
  * is set; after draining, every marked scannable object in the heap is rescanned until no
@@ -51,8 +53,10 @@ typedef struct gcw {
 static GCRT_STATE struct {
     pthread_mutex_t lock;      /* guards full, empty */
     workbuf *full, *empty;
-    int nmarkers;              /* markers in this drain */
-    int nwait;
+    int nmarkers;              /* marker threads, including the collector */
+    int nactive;               /* markers that joined this drain (M.lock) */
+    int nwait;                 /* joined markers out of work */
+    int done;                  /* this drain has terminated (M.lock) */
     int overflow;
     job *jobs;
     size_t njobs, capjobs, next_job;
@@ -61,7 +65,7 @@ static GCRT_STATE struct {
     pthread_mutex_t wlock;
     pthread_cond_t wcond, wdone;
     uint32_t epoch;
-    int nthreads, ndone;
+    int nthreads;
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER, .wlock = PTHREAD_MUTEX_INITIALIZER,
        .wcond = PTHREAD_COND_INITIALIZER, .wdone = PTHREAD_COND_INITIALIZER};
 
@@ -220,7 +224,14 @@ static void drain(gcw *w) {
                 atomic_add(&M.nwait, -1);
                 break;
             }
-            if (atomic_load_acquire(&M.nwait) == M.nmarkers) return;
+            if (atomic_load_acquire(&M.nwait) == atomic_load_relaxed(&M.nactive)) {
+                pthread_mutex_lock(&M.lock);
+                if (M.nwait == M.nactive && !M.full) M.done = 1;
+                int done = M.done;
+                pthread_mutex_unlock(&M.lock);
+                if (done) return;
+            }
+            if (atomic_load_relaxed(&M.done)) return;
             if (spins < 64) __builtin_ia32_pause();
             else sched_yield();
         }
@@ -229,13 +240,33 @@ static void drain(gcw *w) {
 
 static uint64_t thread_cpu(void) { return gcrt_thread_cpu_ns(); }
 
+/* Join the current drain unless it is over; returns false if it was. */
+static bool join(void) {
+    pthread_mutex_lock(&M.lock);
+    bool ok = !M.done;
+    if (ok) M.nactive++;
+    pthread_mutex_unlock(&M.lock);
+    return ok;
+}
+
+static void leave(void) {
+    pthread_mutex_lock(&M.lock);
+    M.nactive--;
+    pthread_mutex_unlock(&M.lock);
+    pthread_mutex_lock(&M.wlock);
+    pthread_cond_broadcast(&M.wdone);
+    pthread_mutex_unlock(&M.wlock);
+}
+
 static void drain_as_marker(void) {
+    if (!join()) return;
     uint64_t c0 = thread_cpu();
     gcw w = {0};
     w.cur = getempty();
     if (!w.cur) gcrt_fatal("out of memory for mark work buffers");
     drain(&w);
     putempty(w.cur);
+    leave();
     atomic_add(&M.bytes_marked, w.bytes_marked);
     atomic_add(&M.cpu_ns, thread_cpu() - c0);
 }
@@ -252,9 +283,6 @@ static void *worker_main(void *arg) {
         seen = M.epoch;
         pthread_mutex_unlock(&M.wlock);
         drain_as_marker();
-        pthread_mutex_lock(&M.wlock);
-        if (++M.ndone == M.nmarkers - 1) pthread_cond_signal(&M.wdone);
-        pthread_mutex_unlock(&M.wlock);
     }
     return NULL;
 }
@@ -314,23 +342,24 @@ static void add_root_cb(uintptr_t lo, uintptr_t hi, void *arg) {
     add_job(lo, hi);
 }
 
-/* Run one parallel drain over the prepared jobs and whatever is on the full list. */
+/* Run one parallel drain over the prepared jobs and whatever is on the full list. The
+ * collector marks too; workers join as the OS schedules them. Returns when the drain is
+ * done and every marker that joined has left. */
 static void run_markers(void) {
     M.nwait = 0;
+    M.nactive = 0;
+    M.done = 0;
     M.next_job = 0;
     if (M.nmarkers > 1) {
         pthread_mutex_lock(&M.wlock);
-        M.ndone = 0;
         M.epoch++;
         pthread_cond_broadcast(&M.wcond);
         pthread_mutex_unlock(&M.wlock);
     }
     drain_as_marker();
-    if (M.nmarkers > 1) {
-        pthread_mutex_lock(&M.wlock);
-        while (M.ndone < M.nmarkers - 1) pthread_cond_wait(&M.wdone, &M.wlock);
-        pthread_mutex_unlock(&M.wlock);
-    }
+    pthread_mutex_lock(&M.wlock);
+    while (atomic_load_acquire(&M.nactive) > 0) pthread_cond_wait(&M.wdone, &M.wlock);
+    pthread_mutex_unlock(&M.wlock);
 }
 
 /* Overflow recovery: rescan every marked scannable object; its unmarked children get

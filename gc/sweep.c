@@ -50,6 +50,19 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
         gcrt_heap_free(s);
         return false;
     }
+    /* Free slots of small spans are always zero (the allocation fast path never zeroes):
+     * clear each slot allocated before this sweep and not marked by it. */
+    if (sc && nfreed) {
+        for (size_t w = 0; w < words; w++) {
+            uint64_t was = s->allocbits[w];
+            size_t fi = s->freeindex;
+            if (fi > w * 64) was |= fi >= w * 64 + 64 ? ~(uint64_t)0 : ((uint64_t)1 << (fi - w * 64)) - 1;
+            for (uint64_t f = was & ~s->markbits[w]; f; f &= f - 1) {
+                size_t i = w * 64 + (size_t)__builtin_ctzll(f);
+                if (i < s->nelems) memset((void *)(s->base + i * s->elemsize), 0, s->elemsize);
+            }
+        }
+    }
     /* gc_base/gc_size may read these bits from other threads: bracket by sweepseq. */
     atomic_store_relaxed(&s->sweepseq, s->sweepseq + 1);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -61,7 +74,6 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     s->freeindex = 0;
     if (sc) span_refill_alloccache(s);
     atomic_store_release(&s->sweepseq, s->sweepseq + 1);
-    if (nfreed) s->needzero = 1;
     atomic_store_release(&s->sweepgen, sg);
     if (!owned) gcrt_central_push_swept(s);
     return true;
