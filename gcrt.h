@@ -70,9 +70,22 @@ GCRT_API int gc_add_roots(void *start, size_t size);
 /* Undo gc_add_roots for exactly that range; -EINVAL for a range never added. */
 GCRT_API int gc_remove_roots(void *start, size_t size);
 
-/* Store `value` into a pointer field of a GC heap object. Stores into stack variables,
- * globals, registered roots, and slots still holding NULL need no barrier. */
-#define GC_STORE(lvalue, value) ((void)((lvalue) = (value)))
+/* Store `value` into a pointer field of a GC heap object. Needed whenever a non-NULL
+ * pointer in a GC heap object may be overwritten while marking runs concurrently; stores
+ * into stack variables, globals, registered roots, and slots still holding NULL need no
+ * barrier. It is a snapshot-at-the-beginning (deletion) barrier: while marking, the old
+ * value is shaded. With marking off it costs one load of a flag and a branch. */
+#define GC_STORE(lvalue, value)                                                           \
+    ((void)({                                                                              \
+        __typeof__(&(lvalue)) gc_store_slot_ = &(lvalue);                                  \
+        if (__builtin_expect(gc_write_barrier_on, 0))                                      \
+            gc_write_barrier_slow((void *)(uintptr_t)*gc_store_slot_);                     \
+        *gc_store_slot_ = (value);                                                         \
+    }))
+
+/* Behind GC_STORE; not for direct use. */
+extern GCRT_API volatile int gc_write_barrier_on;
+GCRT_API void gc_write_barrier_slow(void *old);
 
 /* memmove into GC heap memory, applying the barrier to every overwritten pointer. */
 GCRT_API void gc_memmove(void *dst, const void *src, size_t n);
@@ -102,6 +115,7 @@ typedef struct gc_memstats {
     uint32_t num_forced_gc;  /* cycles started by gc_collect / gc_free_os_memory */
     double gc_cpu_fraction;  /* fraction of CPU time used by the collector since gc_init */
     uint64_t metadata_sys;   /* bytes of off-heap metadata (spans, bitmaps, caches) */
+    uint64_t pause_max_ns;   /* the longest single stop-the-world pause so far */
 } gc_memstats_t;
 
 /* Like runtime.GC(): a full collection, returning when marking and sweeping are done. */

@@ -134,6 +134,8 @@ struct gcrt_span {
     uint16_t freeindex;
     uint16_t alloccount;     /* allocated slots (exact unless cached: see cache.c) */
     uint16_t alloccount_cached; /* alloccount when a cache took the span (for stats) */
+    uint16_t blackfrom;      /* freeindex when a cache took the span while marking: the
+                                free slots it hands out from there are allocated black */
     uint8_t spanclass;
     uint8_t state;           /* SPAN_*; published last (release) */
     uint8_t needzero;        /* free pages may be dirty (free and large spans; small spans
@@ -146,6 +148,7 @@ struct gcrt_span {
     uint64_t *allocbits;     /* ceil(nelems/64) words */
     uint64_t *markbits;      /* same size; set atomically while marking */
     uint64_t *ptrbits;       /* typed spans: one bit per word of the span; 1 = pointer */
+    uint64_t *checkbits;     /* GODEBUG=gccheckmark: the re-mark's bits, during the check */
     gcrt_span *next, *prev;  /* central list, or free list in the page heap */
     void *list;              /* the list holding this span, NULL if none */
     uint64_t freed_at;       /* free spans: when freed (ns), for the scavenger */
@@ -285,6 +288,7 @@ typedef struct gcrt_cache {
     uint64_t large_allocs, large_bytes;
 } gcrt_cache;
 
+#define GCRT_WBUF_ENTRIES 256
 typedef struct gcrt_thread gcrt_thread;
 struct gcrt_thread {
     gcrt_thread *next, *prev;
@@ -292,10 +296,14 @@ struct gcrt_thread {
     pid_t tid;
     uintptr_t stack_lo, stack_hi;             /* the thread's stack mapping */
     volatile uintptr_t stop_sp;               /* sp saved by the suspend handler */
+    uintptr_t snapshot_sp;                    /* stop_sp at pause 1 (0: registered since) */
     volatile int in_gcrt;                     /* inside an allocator critical section */
     volatile int suspend_pending;             /* a stop arrived during the section */
     uintptr_t regs[32];                       /* registers saved when suspended */
     int nregs;
+    int64_t assist_debt;                      /* bytes allocated while marking, unpaid */
+    unsigned wbn;                             /* entries in wbbuf */
+    uintptr_t wbbuf[GCRT_WBUF_ENTRIES];       /* old values shaded by GC_STORE (Go's wbBuf) */
     gcrt_cache cache;
 };
 
@@ -362,8 +370,8 @@ typedef struct gcrt_stats {
     /* GC */
     uint32_t num_gc, num_forced_gc;
     uint64_t last_gc_ns;
-    uint64_t pause_total_ns;
-    uint64_t pause_ns[256], pause_end[256];
+    uint64_t pause_total_ns, max_pause_ns;
+    uint64_t pause_ns[256], pause_end[256];   /* per cycle, both pauses summed (Go's) */
     uint64_t gc_cpu_ns;           /* collector CPU, all threads */
     uint64_t start_ns;            /* gc_init, monotonic */
 } gcrt_stats;
@@ -376,36 +384,66 @@ extern GCRT_HIDDEN int64_t gcrt_heap_live;
 
 /* ---- Collector (gc/) ----------------------------------------------------------------- */
 typedef struct gcrt_gcstate {
-    pthread_mutex_t lock;          /* one cycle at a time; never taken in a critical section */
-    pthread_cond_t done;
-    uint32_t cycle;                /* completed cycles (started cycles while running) */
+    pthread_mutex_t lock;          /* requests and settings; never taken with the world
+                                      stopped, never inside a critical section */
+    pthread_cond_t request, done;
+    uint32_t started, finished;    /* cycles */
+    int handoff;                   /* pause 1 done: the GC thread takes over */
     volatile int running;
+    volatile int marking;          /* MARK phase: barrier on, allocation black */
     int percent;                   /* GOGC; < 0 off */
     int64_t memory_limit;          /* GOMEMLIMIT; INT64_MAX off */
     uint64_t heap_marked;          /* live bytes marked by the last cycle */
     uint64_t goal;                 /* heap goal for the next cycle */
     uint64_t trigger;              /* heap_live at which the next cycle starts */
+    uint64_t last_alloc_during_mark; /* from the trigger firing to the end of marking */
+    uint64_t trigger_fired;        /* the trigger that started this cycle (0: forced) */
     uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
-    int nmarkers;                  /* mark threads, including the collecting thread */
+    int nmarkers;                  /* GOMAXPROCS: mark threads, including the collector */
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
-    int sweep_done;                /* all spans of the current sweepgen swept */
 } gcrt_gcstate;
 extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
 
-GCRT_HIDDEN void gcrt_gc_init(void);
 GCRT_HIDDEN void gcrt_gc_maybe_start(void);       /* outside critical sections only */
+/* Run a full cycle that starts after this call and wait for it (runtime.GC). */
 GCRT_HIDDEN void gcrt_collect(bool forced);
+/* Blacken what a cache handed out from s while marking (cache release, world stopped). */
+GCRT_HIDDEN void gcrt_span_blacken_cached(gcrt_span *s);
 GCRT_HIDDEN uint64_t gcrt_now_ns(void);            /* CLOCK_MONOTONIC */
 GCRT_HIDDEN uint64_t gcrt_thread_cpu_ns(void);
 
 /* mark.c */
-GCRT_HIDDEN void gcrt_mark_init(int nworkers);
-/* Mark everything reachable from the roots; world stopped. Returns bytes marked. */
-GCRT_HIDDEN uint64_t gcrt_mark_world_stopped(uint64_t *cpu_ns, uint64_t *stack_bytes, uint64_t *global_bytes);
-GCRT_HIDDEN void gcrt_mark_range(uintptr_t lo, uintptr_t hi);   /* root range (collector) */
+typedef struct gcrt_gcw {
+    void *cur;               /* the marker's own work buffer */
+    uint64_t bytes_marked, scan_work, nscanned;
+} gcrt_gcw;
+GCRT_HIDDEN void gcrt_mark_init(int nmarkers);
+GCRT_HIDDEN void gcrt_mark_prepare(void);          /* before pause 1: workers, buffer reserve */
+GCRT_HIDDEN void gcrt_mark_begin(void);            /* in pause 1: counters */
+GCRT_HIDDEN void gcrt_mark_workers(bool run);      /* wake or park the pause workers */
+GCRT_HIDDEN void gcrt_gcw_init(gcrt_gcw *w);       /* from here the caller may hold work */
+GCRT_HIDDEN void gcrt_gcw_dispose(gcrt_gcw *w);    /* publishes what is left */
+GCRT_HIDDEN void gcrt_grey(gcrt_gcw *w, uintptr_t v);
+GCRT_HIDDEN void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi);
+GCRT_HIDDEN int64_t gcrt_drain(gcrt_gcw *w, int64_t budget);
+GCRT_HIDDEN bool gcrt_mark_work_done(void);        /* no grey object anywhere */
+GCRT_HIDDEN void gcrt_mark_drain_all(void);        /* mark until done (with the workers) */
+GCRT_HIDDEN void gcrt_mark_recover_overflow(void); /* world stopped */
+GCRT_HIDDEN uint64_t gcrt_mark_bytes(void);
+GCRT_HIDDEN uint64_t gcrt_mark_scan_work(void);
+GCRT_HIDDEN void gcrt_mark_add_bytes(uint64_t n);
+GCRT_HIDDEN uint64_t gcrt_mark_worker_cpu(void);   /* helper threads' CPU, this cycle */
+GCRT_HIDDEN uint64_t gcrt_mark_assist_cpu(void);
+GCRT_HIDDEN void gcrt_mark_credit(int64_t work);
+GCRT_HIDDEN void gcrt_mark_set_assist_ratio(double r);
+GCRT_HIDDEN void gcrt_assist(gcrt_thread *t);
+GCRT_HIDDEN void gcrt_wbuf_flush(gcrt_thread *t);
+GCRT_HIDDEN void gcrt_shade_unregistered(uintptr_t v);
+GCRT_HIDDEN void gcrt_mark_phase_end(void);     /* world stopped: barrier off, marking over */
 
 /* verify.c */
 GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */
+GCRT_HIDDEN void gcrt_checkmark(void);      /* world stopped: re-mark from roots, compare */
 
 /* sweep.c */
 /* Sweep s (claimed by the caller: sweepgen == sg-1). Returns true if it still holds
@@ -413,10 +451,13 @@ GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */
 GCRT_HIDDEN bool gcrt_sweep_span(gcrt_span *s, bool preserve);
 GCRT_HIDDEN bool gcrt_sweep_one(void);           /* sweep one unswept span; false when none */
 GCRT_HIDDEN void gcrt_sweep_finish(void);        /* sweep everything of this generation */
-GCRT_HIDDEN void gcrt_sweep_wait_idle(void);     /* world stopped: no unswept span, no sweeper */
+GCRT_HIDDEN void gcrt_sweep_wait_idle(void);     /* world stopped: no unswept span, gate held */
+GCRT_HIDDEN void gcrt_sweep_gate_release(void);  /* after wait_idle, without a flip */
 /* Sweep unswept spans until npages went back to the page heap or none are left. */
 GCRT_HIDDEN void gcrt_sweep_reclaim(size_t npages);
-GCRT_HIDDEN void gcrt_sweep_start(void);         /* world stopped: new generation */
+GCRT_HIDDEN void gcrt_sweep_start(uint64_t live, uint64_t trigger);   /* world stopped: flip */
+GCRT_HIDDEN void gcrt_sweep_pay(void);           /* allocation pays proportional sweeping */
+GCRT_HIDDEN void gcrt_sweep_note_pages(size_t npages);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);
 extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
 

@@ -24,10 +24,30 @@ void gcrt_cache_init(gcrt_cache *c) {
     for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) c->alloc[i] = &gcrt_empty_span;
 }
 
+/* Allocate black (Go's gcmarknewobject, by ranges): the slots a cache handed out from s
+ * since it took s while marking are those in [blackfrom, freeindex) that were free in
+ * allocbits. Marking them when the span leaves the cache (at the latest in the second
+ * pause, which flushes every cache) keeps the fast path free of any GC check. */
+void gcrt_span_blacken_cached(gcrt_span *s) {
+    size_t lo = s->blackfrom, hi = s->freeindex;
+    uint64_t n = 0;
+    while (lo < hi) {
+        size_t w = lo >> 6, end = (w + 1) * 64 < hi ? (w + 1) * 64 : hi;
+        uint64_t mask = (end - w * 64 == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (end - w * 64)) - 1)) &
+                        ~(((uint64_t)1 << (lo - w * 64)) - 1);
+        uint64_t fresh = mask & ~s->allocbits[w];
+        if (fresh) n += (uint64_t)__builtin_popcountll(fresh & ~atomic_or(&s->markbits[w], fresh));
+        lo = end;
+    }
+    s->blackfrom = s->freeindex;
+    if (n) gcrt_mark_add_bytes(n * s->elemsize);
+}
+
 static void cache_release(gcrt_cache *c, unsigned spc) {
     gcrt_span *s = c->alloc[spc];
     if (s == &gcrt_empty_span) return;
     c->alloc[spc] = &gcrt_empty_span;
+    if (gcrt_gc.marking) gcrt_span_blacken_cached(s);
     c->nmalloc[spanclass_sizeclass(spc)] += (uint64_t)(s->alloccount - s->alloccount_cached);
     gcrt_central_uncache_span(s);
 }
@@ -89,6 +109,7 @@ static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
 
 static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objsize) {
     size_t npages = (size + GCRT_PAGE_SIZE - 1) >> GCRT_PAGE_SHIFT;
+    gcrt_sweep_pay();
     if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(npages);
     gcrt_span *s = gcrt_heap_alloc(npages, spanclass_make(0, kind));
     if (!s) return NULL;
@@ -97,6 +118,10 @@ static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objs
     s->alloccache = 0;
     if (s->needzero) memset((void *)s->base, 0, s->elemsize);
     s->needzero = 0;
+    if (gcrt_gc.marking) {   /* allocated black */
+        atomic_or(&s->markbits[0], 1);
+        gcrt_mark_add_bytes(s->elemsize);
+    }
     c->large_allocs++;
     c->large_bytes += s->elemsize;
     atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
@@ -114,6 +139,7 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
     if (size > GCRT_MAX_SMALL_REQ) {
         *refilled = true;
         p = alloc_large(c, size, kind, &objsize);
+        if (gcrt_gc.marking) t->assist_debt += (int64_t)size;
     } else if (kind == GCRT_SCAN_NOSCAN && size <= 8 && gcrt_gc.tinyalloc) {
         /* Tiny (GODEBUG=tinyalloc=1): pointer-free objects of up to 8 bytes share 16-byte
          * blocks, two to a block. Go packs at the object's natural alignment; the contract
@@ -138,6 +164,10 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
     } else {
         unsigned spc = spanclass_make(size_to_class(size), kind);
         p = (void *)cache_next_free(c, spc, refilled);
+        if (*refilled && gcrt_gc.marking) {   /* assists pay for what the new span can hold */
+            gcrt_span *s = c->alloc[spc];
+            t->assist_debt += (int64_t)(s->nelems - s->alloccount + 1) * (int64_t)s->elemsize;
+        }
         objsize = c->alloc[spc]->elemsize;   /* free slots are zero (sweep.c) */
     }
     if (p && kind == GCRT_SCAN_TYPED) gcrt_type_write_bits(span_of((uintptr_t)p), (uintptr_t)p, type, count, objsize);
@@ -149,12 +179,15 @@ void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_
     bool refilled = false;
     void *p = alloc_once(t, size, kind, type, count, &refilled);
     if (likely(p)) {
-        if (refilled && (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))
-            gcrt_gc_maybe_start();
+        if (refilled) {
+            if (gcrt_gc.marking && t->assist_debt > 0) gcrt_assist(t);
+            else if ((uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))
+                gcrt_gc_maybe_start();
+        }
         return p;
     }
     /* Out of memory: collect and retry, then tell the handler, then fail. */
-    gcrt_collect(false);
+    gcrt_collect(true);
     p = alloc_once(t, size, kind, type, count, &refilled);
     if (p) return p;
     gc_oom_handler_t h = atomic_load_acquire(&gcrt_oom_handler);

@@ -55,12 +55,14 @@ void gcrt_central_push_swept(gcrt_span *s) {
 static void sweep_owned(gcrt_span *s, uint32_t sg) {
     atomic_store_relaxed(&s->sweepgen, sg - 1);
     __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
+    gcrt_sweep_note_pages(s->npages);
     gcrt_sweep_span(s, true);
 }
 
 static gcrt_span *take(gcrt_span *s, unsigned spc) {
     s->incache = 1;
     s->alloccount_cached = s->alloccount;
+    s->blackfrom = s->freeindex;   /* used only if this happens while marking */
     if (spanclass_sizeclass(spc)) {
         if (s->freeindex >= s->nelems || (s->freeindex & 63) == 0) span_refill_alloccache(s);
         atomic_add(&gcrt_heap_live, (int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
@@ -69,6 +71,7 @@ static gcrt_span *take(gcrt_span *s, unsigned spc) {
 }
 
 gcrt_span *gcrt_central_cache_span(unsigned spc) {
+    gcrt_sweep_pay();
     gcrt_central *c = &gcrt_central_[spc];
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sw = sg_swept(sg), un = sg_unswept(sg);

@@ -1,28 +1,38 @@
 /*
- * cycle.c: one collection cycle (Go's mgc.go), stop-the-world form.
+ * cycle.c: the collection cycle (Go's mgc.go), run by gcrt's GC thread.
  *
- *   1. Finish the previous sweep (a cycle never starts with unswept spans).
- *   2. Gather static roots, stop the world (runtime/thread.c), wait for other sweepers.
- *   3. Flush every thread's cache: all spans are then on central lists and swept, so the
- *      allocation state of every slot is in allocbits/freeindex.
- *   4. Mark from stacks, registers, static data and registered ranges (gc/mark.c).
- *   5. Advance sweepgen: every span is now unswept; heap_live = bytes marked; new goal.
- *   6. Start the world. Sweeping proceeds lazily (refills) and in the background;
- *      gc_collect() finishes it before returning.
+ * Pause 1 (sweep termination + mark setup), world stopped:
+ *   finish sweeping, flush every cache (all slots' state is then in allocbits/freeindex),
+ *   turn on the write barrier and black allocation, grey the roots (stacks from their
+ *   saved stack pointers, registers, static data, registered ranges): the snapshot.
+ * Concurrent mark: the GC thread marks as the fractional worker (about 25% of the CPUs),
+ *   SCHED_IDLE workers use idle CPUs, allocating threads assist in proportion.
+ * Pause 2 (mark termination), world stopped:
+ *   grey every thread's write-barrier buffer, drain what is left, flush every cache
+ *   (allocating its handed-out slots black), barrier off, optional checks, advance
+ *   sweepgen (every span becomes unswept), heap_live = bytes marked.
+ * Sweeping then runs lazily and in the background; gc_collect() finishes it.
  *
- * gc.lock serializes cycles and gc_read_memstats; it is never taken inside a critical
- * section, so a thread waiting for it can always be stopped.
+ * Why no root is rescanned in pause 2: GC_STORE shades every pointer it overwrites, so
+ * everything reachable at the snapshot stays reachable to the marker, and everything
+ * allocated since is black. Stacks, globals and roots need no barrier because they were
+ * scanned at the snapshot and anything stored into them later is either from the
+ * snapshot or new. GODEBUG=gcstoptheworld=1 runs the whole mark inside pause 1.
+ *
+ * gc.lock guards requests and settings only; it is never held while the world is stopped
+ * (a stopped thread might be waiting for it) nor inside a critical section.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
 #include <stdio.h>
 #include <time.h>
+#include <signal.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-GCRT_STATE gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER, .percent = 100,
-                        .memory_limit = INT64_MAX};
+GCRT_STATE gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .request = PTHREAD_COND_INITIALIZER,
+                                   .done = PTHREAD_COND_INITIALIZER, .percent = 100, .memory_limit = INT64_MAX};
 int64_t gcrt_heap_live;
 
 uint64_t gcrt_now_ns(void) {
@@ -65,7 +75,7 @@ static char *fmt_ms(char *buf, uint64_t ns) {
 
 typedef struct trace_info {
     uint32_t n;
-    uint64_t start, stw1, mark, stw2, markcpu;
+    uint64_t start, tterm, stw1, mark, stw2, markcpu, assistcpu, idlecpu, stw1cpu, stw2cpu, stw2cpu_helpers;
     uint64_t heap0, heap1, marked, goal, stacks, globals;
     int util, procs, forced;
 } trace_info;
@@ -78,8 +88,8 @@ static void print_trace(const trace_info *t) {
             "%llu MB goal, %llu MB stacks, %llu MB globals, %d P%s\n",
             t->n, (unsigned long long)(since / 1000000000), (unsigned long long)(since / 1000000 % 1000), t->util,
             fmt_ms(a[0], t->stw1), fmt_ms(a[1], t->mark), fmt_ms(a[2], t->stw2),
-            fmt_ms(c[0], t->stw1 * (uint64_t)t->procs), fmt_ms(c[1], 0), fmt_ms(c[2], t->markcpu), fmt_ms(c[3], 0),
-            fmt_ms(c[4], t->stw2 * (uint64_t)t->procs), (unsigned long long)(t->heap0 >> 20),
+            fmt_ms(c[0], t->stw1 * (uint64_t)t->procs), fmt_ms(c[1], t->assistcpu), fmt_ms(c[2], t->markcpu),
+            fmt_ms(c[3], t->idlecpu), fmt_ms(c[4], t->stw2 * (uint64_t)t->procs), (unsigned long long)(t->heap0 >> 20),
             (unsigned long long)(t->heap1 >> 20), (unsigned long long)(t->marked >> 20),
             (unsigned long long)(t->goal >> 20), (unsigned long long)(t->stacks >> 20),
             (unsigned long long)(t->globals >> 20), t->procs, t->forced ? " (forced)" : "");
@@ -94,81 +104,291 @@ static int nprocs(void) {
     return n;
 }
 
-void gcrt_collect(bool forced) {
-    gcrt_gcstate *g = &gcrt_gc;
-    gcrt_thread *me = gcrt_self;
-    if (me && me->in_gcrt) gcrt_fatal("internal error: collection started inside a critical section");
-    pthread_mutex_lock(&g->lock);
-    if (!forced && (uint64_t)atomic_load_relaxed(&gcrt_heap_live) < atomic_load_relaxed(&g->trigger)) {
-        pthread_mutex_unlock(&g->lock);   /* another thread collected while we waited */
-        return;
+static void flush_caches(void) {
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_cache_release_all(&t->cache);
+}
+
+static void scan_roots(gcrt_gcw *w, uint64_t *stacks) {
+    uint64_t sb = 0;
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
+        uintptr_t sp = t->stop_sp & ~(uintptr_t)7;
+        uintptr_t lo = sp >= t->stack_lo && sp < t->stack_hi ? sp : t->stack_lo;   /* else: altstack */
+        gcrt_scan_range(w, lo, t->stack_hi);
+        sb += t->stack_hi - lo;
+        gcrt_scan_range(w, (uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs));
+        gcrt_drain(w, 0);   /* keep the buffer from growing without bound */
     }
-    g->running = 1;
-    gcrt_sweep_finish();
-    trace_info ti = {0};
-    uint64_t cpu0 = gcrt_thread_cpu_ns();
-    ti.start = gcrt_now_ns();
+    *stacks = sb;
+}
+
+static void scan_root_cb(uintptr_t lo, uintptr_t hi, void *arg) { gcrt_scan_range(arg, lo, hi); }
+
+static uint64_t process_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The background marker. Go runs a fractional worker for 25% of the CPUs and idle workers
+ * on CPUs nobody uses. Here the GC thread is both: every millisecond or so it measures how
+ * much CPU the rest of the process used; if that left a CPU free it marks flat out (the
+ * idle worker), otherwise it keeps its own share at the 25% goal by sleeping. */
+static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
+    gcrt_gcstate *g = &gcrt_gc;
+    int ncpu = nprocs() < g->nmarkers ? nprocs() : g->nmarkers;
+    double goal = 0.25 * ncpu;   /* CPUs */
+    if (goal > 1) goal = 1;
+    uint64_t c0 = gcrt_thread_cpu_ns(), w0 = gcrt_now_ns(), idle = 0, paced = 0;
+    uint64_t win_w = w0, win_c = c0, win_p = process_cpu_ns();
+    bool free_cpu = true;
+    for (unsigned nowork = 0;;) {
+        uint64_t live = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
+        uint64_t expect = g->heap_marked + g->stacks_bytes + g->globals_bytes;
+        uint64_t done = gcrt_mark_scan_work(), hard = g->goal + g->goal / 10;
+        double left = expect > done ? (double)(expect - done) : (double)(64 << 10);
+        double dist = live + (1 << 20) < hard ? (double)(hard - live) : (double)(1 << 20);
+        gcrt_mark_set_assist_ratio(left / dist);
+
+        uint64_t t0 = gcrt_thread_cpu_ns();
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
+        int64_t did = gcrt_drain(&w, (int64_t)128 << 10);
+        gcrt_gcw_dispose(&w);
+        gcrt_mark_credit(did);
+        uint64_t t1 = gcrt_thread_cpu_ns();
+        if (free_cpu) idle += t1 - t0;
+        else paced += t1 - t0;
+        if (did == 0) {
+            if (gcrt_mark_work_done()) break;
+            struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};   /* others hold the work */
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        nowork = 0;
+        uint64_t now = gcrt_now_ns();
+        if (now - win_w >= 1000000) {
+            uint64_t p = process_cpu_ns();
+            double others = (double)((p - win_p) - (t1 - win_c)) / (double)(now - win_w);
+            free_cpu = others + 1.0 <= (double)ncpu + 0.25;
+            win_w = now, win_c = t1, win_p = p;
+        }
+        if (!free_cpu && (double)paced > goal * (double)(now - w0)) {
+            uint64_t ahead = (uint64_t)((double)paced / goal) - (now - w0);
+            struct timespec ts = {0, (long)(ahead < 2000000 ? ahead : 2000000)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    *bg_cpu = paced + (gcrt_thread_cpu_ns() - c0 - paced - idle) ;
+    *idle_cpu = idle;
+}
+
+/* The state of the cycle in progress, shared by the thread that starts it and the GC
+ * thread that finishes it (handed over under gc.lock). */
+static trace_info cur;
+static uint64_t cur_stacks, cur_globals;
+
+static void cycle_end(uint64_t c0);
+
+/* Pause 1, run by the thread that claimed the cycle (Go starts a cycle in the allocating
+ * goroutine too: no wake-up lag between the trigger and the snapshot). */
+static void cycle_begin(bool forced) {
+    gcrt_gcstate *g = &gcrt_gc;
+    bool stw = g->gcstoptheworld;
+    memset(&cur, 0, sizeof cur);
+    cur.forced = forced;
+    gcrt_sweep_finish();   /* a cycle starts only when the last one is swept */
+    /* Nothing in a pause may take a libc lock (malloc, stdio, the loader): a stopped
+     * thread may hold it. Roots and mark workers are prepared before stopping. */
+    gcrt_mark_prepare();
     gcrt_roots_prepare();
-    ucontext_t uc;   /* the collector's own registers, where its stack scan sees them */
+    ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
     getcontext(&uc);
+    gcrt_thread *me = gcrt_self;
     if (me) {
         me->stop_sp = (uintptr_t)&uc;
         me->nregs = 0;
     }
+    cur.start = gcrt_now_ns();
     gcrt_stop_world();
+    uint64_t c0 = gcrt_thread_cpu_ns();
     gcrt_sweep_wait_idle();
-    ti.heap0 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
-    for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_cache_release_all(&t->cache);
-    uint64_t tmark = gcrt_now_ns();
-
-    uint64_t stacks, globals;
-    ti.marked = gcrt_mark_world_stopped(&ti.markcpu, &stacks, &globals);
-    uint64_t tterm = gcrt_now_ns();
-    if (g->gcverify) gcrt_verify_marks();
-
-    ti.heap1 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
-    ti.goal = g->goal;
-    gcrt_sweep_start();
-    atomic_store_relaxed(&gcrt_heap_live, (int64_t)ti.marked);
-    g->stacks_bytes = stacks;
-    g->globals_bytes = globals;
-    gcrt_pacer_cycle_end(ti.marked);
-    g->cycle++;
+    gcrt_sweep_gate_release();
+    cur.heap0 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
+    flush_caches();
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) t->wbn = 0, t->assist_debt = 0, t->snapshot_sp = t->stop_sp;
+    gcrt_mark_begin();
+    cur.goal = g->goal;
+    if (!stw) {
+        g->marking = 1;
+        gc_write_barrier_on = 1;
+    }
+    gcrt_gcw w;
+    gcrt_gcw_init(&w);
+    scan_roots(&w, &cur_stacks);
+    gcrt_roots_each(scan_root_cb, &w);
+    cur_globals = w.scan_work - cur_stacks;
+    gcrt_gcw_dispose(&w);
+    if (stw) {   /* GODEBUG=gcstoptheworld=1: the whole mark in this pause */
+        gcrt_mark_workers(true);
+        gcrt_mark_drain_all();
+        gcrt_mark_workers(false);
+        cur.markcpu = gcrt_thread_cpu_ns() - c0;
+        cycle_end(c0);
+        return;
+    }
+    cur.stw1cpu = gcrt_thread_cpu_ns() - c0;
+    cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
     gcrt_roots_done();
-    uint64_t tend = gcrt_now_ns();
+    pthread_mutex_lock(&g->lock);   /* hand the mark over to the GC thread */
+    g->handoff = 1;
+    pthread_cond_signal(&g->request);
+    pthread_mutex_unlock(&g->lock);
+}
 
-    ti.stw1 = tmark - ti.start;
-    ti.mark = tterm - tmark;
-    ti.stw2 = tend - tterm;
+/* Concurrent mark and pause 2, on the GC thread. */
+static void cycle_mark(void) {
+    gcrt_gcstate *g = &gcrt_gc;
+    concurrent_mark(&cur.markcpu, &cur.idlecpu);
+    if (g->gccheckmark) gcrt_roots_prepare();
+    cur.tterm = gcrt_now_ns();
+    gcrt_stop_world();
+    uint64_t c0 = gcrt_thread_cpu_ns();
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_wbuf_flush(t);
+    gcrt_mark_workers(true);
+    gcrt_mark_drain_all();
+    gcrt_mark_workers(false);
+    cycle_end(c0);
+}
+
+/* Mark termination, world stopped; starts the world. */
+static void cycle_end(uint64_t c0) {
+    gcrt_gcstate *g = &gcrt_gc;
+    bool stw = g->gcstoptheworld;
+    trace_info ti = cur;
+    gcrt_mark_recover_overflow();
+    ti.heap1 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
+    flush_caches();   /* while marking is on: what caches handed out becomes black */
+    gcrt_mark_phase_end();
+    if (g->gccheckmark) gcrt_checkmark();
+    if (g->gcverify) gcrt_verify_marks();
+    ti.marked = gcrt_mark_bytes();
+    ti.assistcpu = gcrt_mark_assist_cpu();
+    ti.stw2cpu_helpers = gcrt_mark_worker_cpu();
+    atomic_store_relaxed(&gcrt_heap_live, (int64_t)ti.marked);
+    g->stacks_bytes = cur_stacks;
+    g->globals_bytes = cur_globals;
+    /* The runway must cover what is allocated from the trigger firing to the end of
+     * marking. */
+    uint64_t fired = g->trigger_fired ? g->trigger_fired : ti.heap0;
+    g->last_alloc_during_mark = ti.heap1 > fired ? ti.heap1 - fired : 0;
+    gcrt_pacer_cycle_end(ti.marked);
+    gcrt_sweep_wait_idle();
+    gcrt_sweep_start(ti.marked, g->trigger);   /* flip: every span is now unswept */
+    uint64_t stw2cpu = gcrt_thread_cpu_ns() - c0;
+    /* A pause ends when the wake-up is issued: the scheduler may run the woken threads
+     * before this one, which is not time the program was stopped. */
+    uint64_t tend = gcrt_now_ns();
+    gcrt_start_world();
+    if (stw || g->gccheckmark) gcrt_roots_done();
+
+    uint64_t pause1 = stw ? tend - ti.start : ti.stw1, pause2 = stw ? 0 : tend - ti.tterm;
+    ti.stw1 = pause1;
+    ti.mark = stw ? 0 : ti.tterm - ti.start - pause1;
+    ti.stw2 = pause2;
+    ti.stw2cpu = stw ? 0 : stw2cpu;
     ti.procs = g->nmarkers;
-    ti.forced = forced;
-    uint64_t pause = tend - ti.start;
     gcrt_stats *st = &gcrt_stats_;
     pthread_mutex_lock(&st->lock);
-    st->pause_ns[st->num_gc % 256] = pause;
+    st->pause_ns[st->num_gc % 256] = pause1 + pause2;
     st->pause_end[st->num_gc % 256] = wall_ns();
-    st->pause_total_ns += pause;
+    st->pause_total_ns += pause1 + pause2;
+    uint64_t longest = pause1 > pause2 ? pause1 : pause2;
+    if (longest > st->max_pause_ns) st->max_pause_ns = longest;
     st->num_gc++;
-    if (forced) st->num_forced_gc++;
+    if (ti.forced) st->num_forced_gc++;
     st->last_gc_ns = wall_ns();
-    st->gc_cpu_ns += ti.markcpu + (gcrt_thread_cpu_ns() - cpu0);
+    st->gc_cpu_ns += ti.markcpu + ti.idlecpu + ti.assistcpu + ti.stw1cpu + ti.stw2cpu + ti.stw2cpu_helpers;
     ti.n = st->num_gc;
     uint64_t elapsed = gcrt_now_ns() - st->start_ns;
     ti.util = elapsed ? (int)(st->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs())) : 0;
     pthread_mutex_unlock(&st->lock);
+    gcrt_bgsweep_wake();
+    if (g->gctrace) print_trace(&ti);
+    pthread_mutex_lock(&g->lock);
+    gcrt_pacer_update();
     g->running = 0;
+    g->finished++;
     pthread_cond_broadcast(&g->done);
     pthread_mutex_unlock(&g->lock);
+}
 
-    gcrt_bgsweep_wake();
-    if (forced) gcrt_sweep_finish();
-    if (g->gctrace) print_trace(&ti);
+static void *gc_thread_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    gcrt_gcstate *g = &gcrt_gc;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        while (!g->handoff) pthread_cond_wait(&g->request, &g->lock);
+        g->handoff = 0;
+        pthread_mutex_unlock(&g->lock);
+        cycle_mark();
+    }
+    return NULL;
+}
+
+/* Claim the next cycle for the caller, under gc.lock: false if one is running. */
+static bool claim_locked(bool forced) {
+    gcrt_gcstate *g = &gcrt_gc;
+    static int thread_started;
+    if (g->running) return false;
+    if (!thread_started && !g->gcstoptheworld) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &a, gc_thread_main, NULL) != 0) gcrt_fatal("cannot start the GC thread");
+        pthread_attr_destroy(&a);
+        thread_started = 1;
+    }
+    g->running = 1;
+    g->started++;
+    g->trigger_fired = forced ? 0 : g->trigger;
+    atomic_store_relaxed(&g->trigger, UINT64_MAX);   /* no more triggers while running */
+    return true;
+}
+
+void gcrt_collect(bool forced) {
+    gcrt_gcstate *g = &gcrt_gc;
+    gcrt_thread *me = gcrt_self;
+    if (me && me->in_gcrt) gcrt_fatal("internal error: collection requested inside a critical section");
+    pthread_mutex_lock(&g->lock);
+    /* A cycle already past its snapshot may miss what the caller just dropped: wait for
+     * one that starts after this call. */
+    uint32_t want = g->started + 1;
+    while ((int32_t)(g->finished - want) < 0) {
+        if ((int32_t)(g->started - want) < 0 && claim_locked(forced)) {
+            pthread_mutex_unlock(&g->lock);
+            cycle_begin(forced);
+            pthread_mutex_lock(&g->lock);
+        } else {
+            pthread_cond_wait(&g->done, &g->lock);
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    gcrt_sweep_finish();
 }
 
 void gcrt_gc_maybe_start(void) {
-    if (atomic_load_relaxed(&gcrt_gc.percent) < 0) return;
-    gcrt_collect(false);
+    gcrt_gcstate *g = &gcrt_gc;
+    if (atomic_load_relaxed(&g->percent) < 0 || g->running) return;
+    pthread_mutex_lock(&g->lock);
+    bool mine = (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&g->trigger) &&
+                claim_locked(false);
+    pthread_mutex_unlock(&g->lock);
+    if (mine) cycle_begin(false);
 }
 
 GCRT_API void gc_collect(void) {

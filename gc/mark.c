@@ -1,26 +1,35 @@
 /*
- * mark.c: marking (Go's mgcmark + mgcwork), parallel over GOMAXPROCS threads.
+ * mark.c: marking (Go's mgcmark + mgcwork): work buffers, scanning, mark workers, assists.
  *
  * Tri-colour: white = mark bit clear; grey = mark bit set and the object in a work buffer;
- * black = mark bit set and scanned. Noscan objects go straight to black. An object is
- * greyed at most once, because only the thread whose atomic OR set its mark bit pushes it.
+ * black = mark bit set and scanned. Noscan objects go straight to black. Only the marker
+ * whose atomic OR set a mark bit queues the object, so each object is scanned once.
  *
- * Work: each marker owns one work buffer (LIFO, no locks); full buffers go to a global
- * list (M.lock) where idle markers take them, and a marker that sees idle peers and an
- * empty global list donates half of its buffer. Marking never recurses on the C stack.
- * Termination: markers join a drain under M.lock (nactive++) unless it is already done; a
- * marker with no local and no global work counts itself in nwait, and when nwait equals
- * nactive under M.lock, no one holds work and no one can create it: the drain is done. A
- * worker the OS schedules late finds it done and never delays the pause.
+ * Work: every party that marks (the collector, worker threads, assisting mutators, a
+ * mutator flushing its write-barrier buffer) holds a gcw: one LIFO buffer of its own.
+ * Full buffers go to a global list (M.lock) where others take them; a marker that sees
+ * idle peers and an empty list donates the older half of its buffer.
  *
- * Overflow: if a buffer cannot be had, the object stays marked but unscanned and overflow
- * is set; after draining, every marked scannable object in the heap is rescanned until no
- * overflow remains (bdwgc's recovery), so running out of metadata never loses an object.
+ * Termination: M.nbusy counts live gcws (M.lock). Grey objects exist only in gcws and on
+ * the full list, so "nbusy == 0 and no full buffer", read under M.lock, means no grey
+ * object is left. During concurrent marking a mutator can still create work from its
+ * write-barrier buffer; the collector re-checks with the world stopped (cycle.c).
  *
- * Candidates: any word, conservative or precise, is checked with span_of_heap and the
- * slot's allocation state, so false pointers into free slots, free spans or foreign memory
- * are ignored. Large objects are scanned in 128 KiB oblets so one huge array is shared
- * among markers.
+ * Overflow: if no buffer can be had, the object stays marked but unscanned and overflow is
+ * set; the collector then rescans every marked object in the heap (bdwgc's recovery), so
+ * running out of memory never loses an object.
+ *
+ * Concurrency: while mutators run, a marker reads words that may be changing; each word is
+ * read once, atomically, and checked with span_of_heap and the slot's allocation state
+ * like any conservative candidate. Spans cannot be freed while marking (sweeping is done
+ * before a cycle starts), so span lookups stay valid.
+ *
+ * Workers: while mutators run, only the collector thread marks in the background
+ * (gc/cycle.c paces it as Go's fractional worker, or lets it use an idle CPU in full) and
+ * allocating threads assist. GOMAXPROCS-1 worker threads help only while the world is
+ * stopped: a helper the OS scheduler starves while mutators run would sit on grey objects
+ * that no one else can take, and Go's idle workers rely on a scheduler that can tell them
+ * to give work back, which the OS cannot.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -29,11 +38,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WB_ENTRIES 510
 #define OBLET_BYTES ((size_t)128 << 10)
-#define ROOT_SHARD ((size_t)256 << 10)
 #define PREFETCH_RING 8
 
 typedef struct workbuf {
@@ -42,32 +53,25 @@ typedef struct workbuf {
     uintptr_t obj[WB_ENTRIES];
 } workbuf;
 
-typedef struct { uintptr_t lo, hi; } job;
-
-typedef struct gcw {
-    workbuf *cur;
-    uint64_t bytes_marked;
-    uint64_t nscanned;
-} gcw;
+enum { MODE_IDLE = 0, MODE_RUN = 1 };
 
 static GCRT_STATE struct {
-    pthread_mutex_t lock;      /* guards full, empty */
+    pthread_mutex_t lock;      /* guards full, empty, nbusy */
     workbuf *full, *empty;
-    int nmarkers;              /* marker threads, including the collector */
-    int nactive;               /* markers that joined this drain (M.lock) */
-    int nwait;                 /* joined markers out of work */
-    int done;                  /* this drain has terminated (M.lock) */
+    int nbusy;                 /* live gcws */
+    int nidle;                 /* markers waiting for work */
     int overflow;
-    job *jobs;
-    size_t njobs, capjobs, next_job;
-    uint64_t bytes_marked, cpu_ns;
+    uint64_t bytes_marked;     /* marked this cycle (atomic) */
+    uint64_t scan_work;        /* bytes scanned this cycle (atomic) */
+    int64_t bg_credit;         /* scan work done by workers, not yet claimed by assists */
+    uint64_t idle_cpu_ns, assist_cpu_ns;
+    double assist_ratio;       /* scan bytes owed per byte allocated */
     /* worker threads */
     pthread_mutex_t wlock;
-    pthread_cond_t wcond, wdone;
-    uint32_t epoch;
-    int nthreads;
-} M = {.lock = PTHREAD_MUTEX_INITIALIZER, .wlock = PTHREAD_MUTEX_INITIALIZER,
-       .wcond = PTHREAD_COND_INITIALIZER, .wdone = PTHREAD_COND_INITIALIZER};
+    pthread_cond_t wcond;
+    int mode;
+    int nmarkers, nthreads;
+} M = {.lock = PTHREAD_MUTEX_INITIALIZER, .wlock = PTHREAD_MUTEX_INITIALIZER, .wcond = PTHREAD_COND_INITIALIZER};
 
 static workbuf *getempty(void) {
     pthread_mutex_lock(&M.lock);
@@ -91,6 +95,11 @@ static void putfull(workbuf *b) {
     b->next = M.full;
     M.full = b;
     pthread_mutex_unlock(&M.lock);
+    if (atomic_load_relaxed(&M.nidle)) {
+        pthread_mutex_lock(&M.wlock);
+        pthread_cond_broadcast(&M.wcond);
+        pthread_mutex_unlock(&M.wlock);
+    }
 }
 
 static workbuf *getfull(void) {
@@ -102,7 +111,48 @@ static workbuf *getfull(void) {
     return b;
 }
 
-static inline void push(gcw *w, uintptr_t obj) {
+void gcrt_gcw_init(gcrt_gcw *w) {
+    memset(w, 0, sizeof *w);
+    pthread_mutex_lock(&M.lock);
+    M.nbusy++;
+    workbuf *b = M.empty;
+    if (b) M.empty = b->next;
+    pthread_mutex_unlock(&M.lock);
+    if (!b && !(b = gcrt_meta_alloc(sizeof(workbuf)))) gcrt_fatal("out of memory for mark work buffers");
+    b->n = 0;
+    w->cur = b;
+}
+
+void gcrt_gcw_dispose(gcrt_gcw *w) {
+    workbuf *b = w->cur;
+    atomic_add(&M.bytes_marked, w->bytes_marked);
+    atomic_add(&M.scan_work, w->scan_work);
+    pthread_mutex_lock(&M.lock);
+    if (b->n) {
+        b->next = M.full;
+        M.full = b;
+    } else {
+        b->next = M.empty;
+        M.empty = b;
+    }
+    M.nbusy--;
+    pthread_mutex_unlock(&M.lock);
+    if (b->n && atomic_load_relaxed(&M.nidle)) {
+        pthread_mutex_lock(&M.wlock);
+        pthread_cond_broadcast(&M.wcond);
+        pthread_mutex_unlock(&M.wlock);
+    }
+    w->cur = NULL;
+}
+
+bool gcrt_mark_work_done(void) {
+    pthread_mutex_lock(&M.lock);
+    bool done = M.nbusy == 0 && !M.full;
+    pthread_mutex_unlock(&M.lock);
+    return done;
+}
+
+static inline void push(gcrt_gcw *w, uintptr_t obj) {
     workbuf *b = w->cur;
     if (unlikely(b->n == WB_ENTRIES)) {
         workbuf *nb = getempty();
@@ -116,7 +166,7 @@ static inline void push(gcw *w, uintptr_t obj) {
     b->obj[b->n++] = obj;
 }
 
-static inline uintptr_t pop(gcw *w) {
+static inline uintptr_t pop(gcrt_gcw *w) {
     workbuf *b = w->cur;
     if (likely(b->n)) return b->obj[--b->n];
     workbuf *nb = getfull();
@@ -126,13 +176,13 @@ static inline uintptr_t pop(gcw *w) {
     return nb->obj[--nb->n];
 }
 
-/* Share half of a local buffer when peers are idle and the global list is empty. */
-static void balance(gcw *w) {
+/* Share the older half of a local buffer (nearest the roots: the most work) whenever the
+ * global list is empty (Go's rule), so idle markers and assists always find some. */
+static void balance(gcrt_gcw *w) {
     workbuf *b = w->cur;
-    if (b->n < 2 || !atomic_load_relaxed(&M.nwait) || atomic_load_relaxed(&M.full)) return;
+    if (b->n < 2 || atomic_load_relaxed(&M.full)) return;
     workbuf *nb = getempty();
     if (!nb) return;
-    /* Give away the oldest entries: nearest the roots, they lead to the most work. */
     size_t half = b->n / 2;
     memcpy(nb->obj, b->obj, half * sizeof(uintptr_t));
     memmove(b->obj, b->obj + half, (b->n - half) * sizeof(uintptr_t));
@@ -142,7 +192,7 @@ static void balance(gcw *w) {
 }
 
 /* Go's greyobject for one candidate word. */
-static inline void grey(gcw *w, uintptr_t v) {
+static inline void grey(gcrt_gcw *w, uintptr_t v) {
     gcrt_span *s = span_of_heap(v);
     if (!s) return;
     size_t i = span_objindex(s, v);
@@ -155,15 +205,24 @@ static inline void grey(gcw *w, uintptr_t v) {
     push(w, s->base + i * s->elemsize);
 }
 
-static void scan_words(gcw *w, uintptr_t lo, uintptr_t hi) {
+void gcrt_grey(gcrt_gcw *w, uintptr_t v) {
+    if (v - gcrt_heap_.arena_lo < gcrt_heap_.arena_hi - gcrt_heap_.arena_lo) grey(w, v);
+}
+
+static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
     uintptr_t alo = gcrt_heap_.arena_lo, ahi = gcrt_heap_.arena_hi;
     for (const uintptr_t *p = (const uintptr_t *)lo; p < (const uintptr_t *)hi; p++) {
-        uintptr_t v = *p;
+        uintptr_t v = atomic_load_relaxed(p);
         if (v - alo < ahi - alo) grey(w, v);
     }
 }
 
-static void scan_ptrbits(gcw *w, gcrt_span *s, uintptr_t lo, uintptr_t hi) {
+void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
+    scan_words(w, round_up(lo, sizeof(void *)), hi & ~(uintptr_t)7);
+    w->scan_work += hi - lo;
+}
+
+static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, uintptr_t hi) {
     size_t w0 = (lo - s->base) / 8, w1 = (hi - s->base) / 8;
     const uint64_t *bits = s->ptrbits;
     for (size_t i = w0; i < w1;) {
@@ -174,14 +233,14 @@ static void scan_ptrbits(gcw *w, gcrt_span *s, uintptr_t lo, uintptr_t hi) {
         }
         i += (size_t)__builtin_ctzll(m);
         if (i >= w1) break;
-        uintptr_t v = ((const uintptr_t *)s->base)[i];
-        if (v >= GCRT_MIN_POINTER) grey(w, v);
+        uintptr_t v = atomic_load_relaxed(&((const uintptr_t *)s->base)[i]);
+        if (v >= GCRT_MIN_POINTER) gcrt_grey(w, v);
         i++;
     }
 }
 
-/* Scan a grey object, or one oblet of a large one. */
-static void scan_object(gcw *w, uintptr_t obj) {
+/* Scan a grey object, or one oblet of a large one; returns the bytes scanned. */
+static size_t scan_object(gcrt_gcw *w, uintptr_t obj) {
     gcrt_span *s = span_of(obj);
     uintptr_t lo = obj, hi = obj + s->elemsize;
     if (s->nelems == 1 && s->elemsize > OBLET_BYTES) {
@@ -191,84 +250,65 @@ static void scan_object(gcw *w, uintptr_t obj) {
     }
     if (spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED) scan_ptrbits(w, s, lo, hi);
     else scan_words(w, lo, hi);
+    return hi - lo;
 }
 
-static void drain(gcw *w) {
+/* Drain local and global work until none is left or `budget` bytes were scanned.
+ * Objects pass through a small FIFO whose entries are prefetched on the way in, so the
+ * cache miss on an object overlaps the scanning of the ones before it. */
+int64_t gcrt_drain(gcrt_gcw *w, int64_t budget) {
+    uintptr_t ring[PREFETCH_RING];
+    unsigned head = 0, n = 0;
+    int64_t done = 0;
     for (;;) {
-        size_t j;
-        while ((j = __atomic_fetch_add(&M.next_job, 1, __ATOMIC_RELAXED)) < M.njobs) {
-            scan_words(w, M.jobs[j].lo, M.jobs[j].hi);
-            balance(w);
+        uintptr_t obj;
+        while (n < PREFETCH_RING && (obj = pop(w))) {
+            __builtin_prefetch((const void *)obj);
+            ring[(head + n++) % PREFETCH_RING] = obj;
         }
-        /* Objects pass through a small FIFO whose entries are prefetched on the way in, so
-         * the cache miss on an object's first line overlaps the scanning of the ones
-         * before it (LIFO order alone would scan each right after fetching it). */
-        uintptr_t ring[PREFETCH_RING];
-        unsigned head = 0, n = 0;
-        for (;;) {
-            uintptr_t obj;
-            while (n < PREFETCH_RING && (obj = pop(w))) {
-                __builtin_prefetch((const void *)obj);
-                ring[(head + n++) % PREFETCH_RING] = obj;
+        if (!n) break;
+        obj = ring[head];
+        head = (head + 1) % PREFETCH_RING;
+        n--;
+        done += (int64_t)scan_object(w, obj);
+        if ((++w->nscanned & 31) == 0) balance(w);
+        if (done >= budget && n == 0) break;
+        if (done >= budget) {   /* put the prefetched entries back before stopping */
+            while (n) {
+                push(w, ring[(head + --n) % PREFETCH_RING]);
             }
-            if (!n) break;
-            obj = ring[head];
-            head = (head + 1) % PREFETCH_RING;
-            n--;
-            scan_object(w, obj);
-            if ((++w->nscanned & 31) == 0) balance(w);
-        }
-        atomic_add(&M.nwait, 1);
-        for (unsigned spins = 0;; spins++) {
-            if (atomic_load_relaxed(&M.full)) {
-                atomic_add(&M.nwait, -1);
-                break;
-            }
-            if (atomic_load_acquire(&M.nwait) == atomic_load_relaxed(&M.nactive)) {
-                pthread_mutex_lock(&M.lock);
-                if (M.nwait == M.nactive && !M.full) M.done = 1;
-                int done = M.done;
-                pthread_mutex_unlock(&M.lock);
-                if (done) return;
-            }
-            if (atomic_load_relaxed(&M.done)) return;
-            if (spins < 64) __builtin_ia32_pause();
-            else sched_yield();
+            break;
         }
     }
+    w->scan_work += (uint64_t)done;
+    return done;
 }
 
-static uint64_t thread_cpu(void) { return gcrt_thread_cpu_ns(); }
+/* ---- worker threads ---- */
 
-/* Join the current drain unless it is over; returns false if it was. */
-static bool join(void) {
-    pthread_mutex_lock(&M.lock);
-    bool ok = !M.done;
-    if (ok) M.nactive++;
-    pthread_mutex_unlock(&M.lock);
-    return ok;
-}
-
-static void leave(void) {
-    pthread_mutex_lock(&M.lock);
-    M.nactive--;
-    pthread_mutex_unlock(&M.lock);
+static void wait_for_work(unsigned spins) {
+    if (spins < 32) {
+        __builtin_ia32_pause();
+        return;
+    }
+    if (spins < 64) {
+        sched_yield();
+        return;
+    }
+    atomic_add(&M.nidle, 1);
     pthread_mutex_lock(&M.wlock);
-    pthread_cond_broadcast(&M.wdone);
+    if (!atomic_load_relaxed(&M.full) && M.mode == MODE_RUN) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&M.wcond, &M.wlock, &ts);
+    }
     pthread_mutex_unlock(&M.wlock);
-}
-
-static void drain_as_marker(void) {
-    if (!join()) return;
-    uint64_t c0 = thread_cpu();
-    gcw w = {0};
-    w.cur = getempty();
-    if (!w.cur) gcrt_fatal("out of memory for mark work buffers");
-    drain(&w);
-    putempty(w.cur);
-    leave();
-    atomic_add(&M.bytes_marked, w.bytes_marked);
-    atomic_add(&M.cpu_ns, thread_cpu() - c0);
+    atomic_add(&M.nidle, -1);
 }
 
 static void *worker_main(void *arg) {
@@ -276,24 +316,31 @@ static void *worker_main(void *arg) {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    uint32_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&M.wlock);
-        while (M.epoch == seen) pthread_cond_wait(&M.wcond, &M.wlock);
-        seen = M.epoch;
+        while (M.mode == MODE_IDLE) pthread_cond_wait(&M.wcond, &M.wlock);
         pthread_mutex_unlock(&M.wlock);
-        drain_as_marker();
+        uint64_t c0 = gcrt_thread_cpu_ns();
+        for (unsigned spins = 0; atomic_load_acquire(&M.mode) == MODE_RUN;) {
+            if (!atomic_load_relaxed(&M.full)) {
+                wait_for_work(spins++);
+                continue;
+            }
+            spins = 0;
+            gcrt_gcw w;
+            gcrt_gcw_init(&w);
+            gcrt_drain(&w, INT64_MAX);
+            gcrt_gcw_dispose(&w);
+        }
+        atomic_add(&M.idle_cpu_ns, gcrt_thread_cpu_ns() - c0);
     }
     return NULL;
 }
 
-void gcrt_mark_init(int nmarkers) {
-    /* Workers start lazily, at the first cycle that needs them. */
-    M.nmarkers = nmarkers < 1 ? 1 : nmarkers;
-}
+void gcrt_mark_init(int nmarkers) { M.nmarkers = nmarkers < 1 ? 1 : nmarkers; }
 
 /* Keep a reserve of buffers from the first cycle on, so a cycle run because memory ran
- * out can still mark (overflow recovery needs one buffer per marker). */
+ * out can still mark. */
 static void ensure_reserve(void) {
     static int have;
     for (; have < 4 * M.nmarkers + 4; have++) {
@@ -311,66 +358,57 @@ static void ensure_workers(void) {
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         int r = pthread_create(&th, &a, worker_main, NULL);
         pthread_attr_destroy(&a);
-        if (r) {
-            M.nmarkers = M.nthreads + 1;   /* run with the markers we have */
-            break;
-        }
+        if (r) break;   /* mark with the threads we have */
         M.nthreads++;
     }
 }
 
-static void add_job(uintptr_t lo, uintptr_t hi) {
-    lo = round_up(lo, sizeof(void *));
-    for (; lo < hi; lo += ROOT_SHARD) {
-        if (M.njobs == M.capjobs) {
-            size_t nc = M.capjobs ? M.capjobs * 2 : 256;
-            job *nj = gcrt_meta_alloc(nc * sizeof(job));
-            if (!nj) gcrt_fatal("out of memory for the root set");
-            if (M.jobs) {
-                memcpy(nj, M.jobs, M.njobs * sizeof(job));
-                gcrt_meta_free(M.jobs, M.capjobs * sizeof(job));
-            }
-            M.jobs = nj;
-            M.capjobs = nc;
-        }
-        M.jobs[M.njobs++] = (job){lo, hi - lo > ROOT_SHARD ? lo + ROOT_SHARD : hi};
-    }
+/* Before the world stops: thread creation and first-time allocations take libc locks
+ * that a stopped thread may hold (malloc's, during fork). */
+void gcrt_mark_prepare(void) {
+    ensure_workers();
+    ensure_reserve();
 }
 
-static void add_root_cb(uintptr_t lo, uintptr_t hi, void *arg) {
-    (void)arg;
-    add_job(lo, hi);
+void gcrt_mark_begin(void) {
+    M.bytes_marked = 0;
+    M.scan_work = 0;
+    M.bg_credit = 0;
+    M.idle_cpu_ns = 0;
+    M.assist_cpu_ns = 0;
+    M.overflow = 0;
 }
 
-/* Run one parallel drain over the prepared jobs and whatever is on the full list. The
- * collector marks too; workers join as the OS schedules them. Returns when the drain is
- * done and every marker that joined has left. */
-static void run_markers(void) {
-    M.nwait = 0;
-    M.nactive = 0;
-    M.done = 0;
-    M.next_job = 0;
-    if (M.nmarkers > 1) {
-        pthread_mutex_lock(&M.wlock);
-        M.epoch++;
-        pthread_cond_broadcast(&M.wcond);
-        pthread_mutex_unlock(&M.wlock);
-    }
-    drain_as_marker();
+void gcrt_mark_workers(bool run) {
     pthread_mutex_lock(&M.wlock);
-    while (atomic_load_acquire(&M.nactive) > 0) pthread_cond_wait(&M.wdone, &M.wlock);
+    M.mode = run ? MODE_RUN : MODE_IDLE;
+    pthread_cond_broadcast(&M.wcond);
     pthread_mutex_unlock(&M.wlock);
 }
 
-/* Overflow recovery: rescan every marked scannable object; its unmarked children get
- * greyed. Repeats while buffers keep running out. */
-static void recover_overflow(void) {
+/* Mark until no grey object is left. The caller marks too; workers help. */
+void gcrt_mark_drain_all(void) {
+    for (unsigned spins = 0;;) {
+        if (atomic_load_relaxed(&M.full)) {
+            gcrt_gcw w;
+            gcrt_gcw_init(&w);
+            gcrt_drain(&w, INT64_MAX);
+            gcrt_gcw_dispose(&w);
+            spins = 0;
+        }
+        if (gcrt_mark_work_done()) return;
+        if (++spins < 64) __builtin_ia32_pause();
+        else sched_yield();
+    }
+}
+
+/* Overflow recovery, world stopped: rescan every marked scannable object so unmarked
+ * children get greyed; repeat while buffers keep running out. */
+void gcrt_mark_recover_overflow(void) {
     while (atomic_load_relaxed(&M.overflow)) {
         M.overflow = 0;
-        M.njobs = 0;
-        gcw w = {0};
-        w.cur = getempty();
-        if (!w.cur) gcrt_fatal("out of memory for mark work buffers");
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
             gcrt_arena *ar = gcrt_arena_map[a >> GCRT_ARENA_SHIFT];
             if (!ar) continue;
@@ -381,55 +419,98 @@ static void recover_overflow(void) {
                 for (size_t i = 0; i < s->nelems; i++) {
                     if (!bit_get(s->markbits, i)) continue;
                     uintptr_t obj = s->base + i * s->elemsize;
-                    if (s->nelems == 1) /* every oblet */
-                        for (uintptr_t o = obj; o < s->limit; o += OBLET_BYTES) push(&w, o);
-                    else push(&w, obj);
-                    if (w.cur->n > WB_ENTRIES / 2) { putfull(w.cur); w.cur = getempty(); if (!w.cur) gcrt_fatal("out of memory for mark work buffers"); }
+                    if (s->nelems == 1)
+                        for (uintptr_t o = obj; o < s->limit; o += OBLET_BYTES) scan_object(&w, o);
+                    else scan_object(&w, obj);
+                    gcrt_drain(&w, INT64_MAX);
                 }
             }
         }
-        putfull(w.cur);
-        uint64_t before = M.bytes_marked;
-        run_markers();
-        (void)before;
+        gcrt_gcw_dispose(&w);
+        gcrt_mark_drain_all();
     }
 }
 
-uint64_t gcrt_mark_world_stopped(uint64_t *cpu_ns, uint64_t *stack_bytes, uint64_t *global_bytes) {
-    ensure_workers();
-    ensure_reserve();
-    M.njobs = 0;
-    M.bytes_marked = 0;
-    M.cpu_ns = 0;
-    M.overflow = 0;
-    uint64_t sb = 0;
-    for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
-        uintptr_t sp = t->stop_sp & ~(uintptr_t)7;
-        if (sp >= t->stack_lo && sp < t->stack_hi) {
-            add_job(sp, t->stack_hi);
-            sb += t->stack_hi - sp;
-        } else if (sp) {
-            /* Interrupted on an alternate signal stack: scan the whole thread stack. */
-            add_job(t->stack_lo, t->stack_hi);
-            sb += t->stack_hi - t->stack_lo;
+uint64_t gcrt_mark_bytes(void) { return atomic_load_relaxed(&M.bytes_marked); }
+uint64_t gcrt_mark_scan_work(void) { return atomic_load_relaxed(&M.scan_work); }
+void gcrt_mark_add_bytes(uint64_t n) { atomic_add(&M.bytes_marked, n); }
+uint64_t gcrt_mark_worker_cpu(void) { return atomic_load_relaxed(&M.idle_cpu_ns); }
+uint64_t gcrt_mark_assist_cpu(void) { return atomic_load_relaxed(&M.assist_cpu_ns); }
+void gcrt_mark_credit(int64_t work) { atomic_add(&M.bg_credit, work); }
+void gcrt_mark_set_assist_ratio(double r) { __atomic_store(&M.assist_ratio, &r, __ATOMIC_RELAXED); }
+
+/* A mutator that allocated while marking pays scan work in proportion (Go's assists):
+ * first from the workers' unclaimed credit, then by marking itself, in one bounded slice.
+ * Called outside critical sections; marks inside one. */
+#define ASSIST_MIN_WORK ((int64_t)64 << 10)
+void gcrt_assist(gcrt_thread *t) {
+    double ratio;
+    __atomic_load(&M.assist_ratio, &ratio, __ATOMIC_RELAXED);
+    int64_t work = (int64_t)((double)t->assist_debt * ratio);
+    if (work <= 0) {
+        t->assist_debt = 0;
+        return;
+    }
+    int64_t credit = atomic_load_relaxed(&M.bg_credit);
+    while (credit > 0) {
+        int64_t take = credit < work ? credit : work;
+        if (__atomic_compare_exchange_n(&M.bg_credit, &credit, credit - take, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            work -= take;
+            break;
         }
-        add_job((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs));
     }
-    *global_bytes = gcrt_roots_each(add_root_cb, NULL);
-    *stack_bytes = sb;
-    run_markers();
-    recover_overflow();
-    *cpu_ns = M.cpu_ns;
-    return M.bytes_marked;
+    if (work > 0 && !atomic_load_relaxed(&M.full) && atomic_load_relaxed(&gcrt_heap_live) > (int64_t)(gcrt_gc.goal + gcrt_gc.goal / 10)) {
+        /* Past the hard goal with every grey object in a marker's hands: give the markers
+         * a moment rather than let the heap run on (still a bounded slice). */
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    if (work > 0 && atomic_load_relaxed(&M.full)) {
+        uint64_t c0 = gcrt_thread_cpu_ns();
+        gcrt_enter(t);
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
+        int64_t did = gcrt_drain(&w, work > ASSIST_MIN_WORK ? work : ASSIST_MIN_WORK);
+        gcrt_gcw_dispose(&w);
+        gcrt_leave(t);
+        atomic_add(&M.assist_cpu_ns, gcrt_thread_cpu_ns() - c0);
+        work -= did;
+    }
+    /* What could not be paid now (no grey objects were free to take) is forgiven: an
+     * assist is a bounded slice, never a wait for the workers. Overpayment is credit. */
+    t->assist_debt = work < 0 ? (int64_t)((double)work / (ratio > 0 ? ratio : 1)) : 0;
 }
 
-/* Mark from one range as the only marker (tests and debug modes). */
-void gcrt_mark_range(uintptr_t lo, uintptr_t hi) {
-    M.njobs = 0;
-    add_job(lo, hi);
-    int n = M.nmarkers;
-    M.nmarkers = 1;
-    run_markers();
-    recover_overflow();
-    M.nmarkers = n;
+/* A barrier from an unregistered thread (which is never stopped) greys at once, under
+ * shade_lock, which the second pause takes before marking ends: no mark bit is set once
+ * the cycle has moved on to sweeping. */
+static pthread_mutex_t shade_lock = PTHREAD_MUTEX_INITIALIZER;
+void gcrt_shade_unregistered(uintptr_t v) {
+    pthread_mutex_lock(&shade_lock);
+    if (gcrt_gc.marking) {
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
+        gcrt_grey(&w, v);
+        gcrt_gcw_dispose(&w);
+    }
+    pthread_mutex_unlock(&shade_lock);
+}
+
+void gcrt_mark_phase_end(void) {
+    pthread_mutex_lock(&shade_lock);
+    gcrt_gc.marking = 0;
+    gc_write_barrier_on = 0;
+    pthread_mutex_unlock(&shade_lock);
+}
+
+/* Grey the entries of a write-barrier buffer (a mutator's own, inside its critical
+ * section, or any thread's with the world stopped). */
+void gcrt_wbuf_flush(gcrt_thread *t) {
+    if (!t->wbn) return;
+    gcrt_gcw w;
+    gcrt_gcw_init(&w);
+    for (unsigned i = 0; i < t->wbn; i++) gcrt_grey(&w, t->wbbuf[i]);
+    t->wbn = 0;
+    gcrt_gcw_dispose(&w);
 }

@@ -1,10 +1,13 @@
 /*
- * pacer.c: when the next cycle starts (Go's gcControllerState, heap goal part).
+ * pacer.c: when the next cycle starts (Go's gcControllerState, heap goal and trigger).
  *
  * goal = marked + (marked + stacks + globals) * GOGC/100, at least 4 MiB * GOGC/100
- * (Go 1.18+'s formula with its heap minimum). The stop-the-world collector triggers at the
- * goal itself; GOGC < 0 turns the trigger off (trigger = UINT64_MAX). Called with gc.lock
- * held, or at init.
+ * (Go 1.18+'s formula with its heap minimum). A concurrent cycle must start before the
+ * goal, so that what the program allocates while marking still fits under it: the trigger
+ * is the goal less a runway of 1.1 x what was allocated during the last mark, clamped to
+ * Go's bounds, marked + [0.7, 0.95] x (goal - marked), and at least 64 KiB below the goal.
+ * The stop-the-world collector triggers at the goal itself. GOGC < 0 turns the trigger off
+ * (trigger = UINT64_MAX). Called with gc.lock held, or at init.
  */
 #include "internal.h"
 
@@ -23,7 +26,17 @@ void gcrt_pacer_update(void) {
     uint64_t min = HEAP_MINIMUM * (uint64_t)pct / 100;
     if (goal < min) goal = min;
     g->goal = goal;
-    atomic_store_relaxed(&g->trigger, goal);
+    uint64_t trigger = goal;
+    if (!g->gcstoptheworld) {
+        uint64_t span = goal - g->heap_marked;
+        uint64_t lo = g->heap_marked + span * 45 / 64, hi = g->heap_marked + span * 61 / 64;
+        uint64_t runway = g->last_alloc_during_mark + g->last_alloc_during_mark / 10;
+        trigger = goal > runway ? goal - runway : 0;
+        if (trigger < lo) trigger = lo;
+        if (trigger > hi) trigger = hi;
+        if (goal - trigger < (64 << 10)) trigger = goal > (64 << 10) ? goal - (64 << 10) : 0;
+    }
+    atomic_store_relaxed(&g->trigger, trigger);
 }
 
 void gcrt_pacer_cycle_end(uint64_t marked) {

@@ -22,6 +22,11 @@
 #include <time.h>
 
 volatile uint32_t gcrt_sweep_pending;
+/* Proportional sweep (Go's sweepPagesPerByte): allocation after a cycle pays sweeping so
+ * that every span is swept before heap_live reaches the next trigger. */
+static uint64_t sweep_base_live;   /* heap_live when sweeping started */
+static double sweep_pages_per_byte;
+static uint64_t sweep_pages_done;  /* atomic */
 static pthread_mutex_t sweep_gate = PTHREAD_MUTEX_INITIALIZER;
 static unsigned sweep_cursor;   /* next span class the background sweeper looks at */
 
@@ -96,6 +101,7 @@ static size_t sweep_class(unsigned spc) {
     if (!s) return 0;
     size_t np = s->npages;
     bool kept = gcrt_sweep_span(s, false);
+    atomic_add(&sweep_pages_done, np);
     return kept ? 1 : np + 1;
 }
 
@@ -153,11 +159,29 @@ void gcrt_sweep_wait_idle(void) {
     while (sweep_any()) {}
 }
 
-/* World stopped, caches flushed: every in-use span is on an unswept list after this. */
-void gcrt_sweep_start(void) {
+void gcrt_sweep_gate_release(void) { pthread_mutex_unlock(&sweep_gate); }
+
+/* World stopped, caches flushed: every in-use span is on an unswept list after this.
+ * live and trigger set the proportional-sweep pace. */
+void gcrt_sweep_start(uint64_t live, uint64_t trigger) {
     atomic_store_release(&gcrt_heap_.sweepgen, gcrt_heap_.sweepgen + 2);
     atomic_store_release(&gcrt_sweep_pending, (uint32_t)gcrt_heap_.nspans);
+    uint64_t pages = gcrt_heap_.heap_inuse / GCRT_PAGE_SIZE;
+    uint64_t dist = trigger > live + (1 << 20) ? trigger - live : (1 << 20);
+    sweep_base_live = live;
+    sweep_pages_done = 0;
+    sweep_pages_per_byte = (double)pages / (double)dist;
     pthread_mutex_unlock(&sweep_gate);
+}
+
+void gcrt_sweep_note_pages(size_t npages) { atomic_add(&sweep_pages_done, npages); }
+
+/* Pay for allocation (Go's deductSweepCredit); inside a critical section. */
+void gcrt_sweep_pay(void) {
+    if (!atomic_load_relaxed(&gcrt_sweep_pending)) return;
+    int64_t live = atomic_load_relaxed(&gcrt_heap_live);
+    double owed = (double)(live - (int64_t)sweep_base_live) * sweep_pages_per_byte;
+    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && sweep_any()) {}
 }
 
 /* The background sweeper: sweeps at low priority after each cycle, then releases long-idle

@@ -61,6 +61,7 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     ms->num_forced_gc = st->num_forced_gc;
     ms->last_gc = st->last_gc_ns;
     ms->pause_total_ns = st->pause_total_ns;
+    ms->pause_max_ns = st->max_pause_ns;
     memcpy(ms->pause_ns, st->pause_ns, sizeof ms->pause_ns);
     memcpy(ms->pause_end, st->pause_end, sizeof ms->pause_end);
     uint64_t elapsed = gcrt_now_ns() - st->start_ns;

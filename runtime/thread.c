@@ -145,10 +145,38 @@ GCRT_API int gc_register_thread(void) {
     return 0;
 }
 
+GCRT_API volatile int gc_write_barrier_on;
+
+/* GC_STORE's slow path: remember the overwritten value; greyed in batches (Go's wbBuf).
+ * Appending needs no critical section: an entry a stop catches half-written belongs to a
+ * store that has not happened yet, so marking may ignore it. */
+GCRT_API void gc_write_barrier_slow(void *old) {
+    uintptr_t v = (uintptr_t)old;
+    if (v - gcrt_heap_.arena_lo >= gcrt_heap_.arena_hi - gcrt_heap_.arena_lo) return;
+    gcrt_thread *t = gcrt_self;
+    if (unlikely(!t)) {
+        gcrt_shade_unregistered(v);
+        return;
+    }
+    unsigned n = t->wbn;
+    if (n >= GCRT_WBUF_ENTRIES) n = 0;   /* a stale count from before a flush */
+    t->wbbuf[n] = v;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->wbn = n + 1;
+    if (n + 1 == GCRT_WBUF_ENTRIES) {
+        gcrt_enter(t);
+        if (gcrt_gc.marking) gcrt_wbuf_flush(t);
+        else t->wbn = 0;
+        gcrt_leave(t);
+    }
+}
+
 GCRT_API int gc_unregister_thread(void) {
     gcrt_thread *t = gcrt_self;
     if (!t) return -EINVAL;
     gcrt_enter(t);
+    if (gcrt_gc.marking) gcrt_wbuf_flush(t);   /* its stores have happened: shade them */
+    t->wbn = 0;
     gcrt_cache_release_all(&t->cache);
     gcrt_leave(t);
     pthread_mutex_lock(&gcrt_threads_lock);
@@ -164,16 +192,23 @@ GCRT_API int gc_unregister_thread(void) {
     return 0;
 }
 
+/* The start routine's argument travels in malloc'd memory, which is not scanned, and the
+ * new thread is not a root until it registers: until then the argument is a registered
+ * root range of its own, so an object passed only through it cannot be collected (nor
+ * missed by a snapshot taken in between). */
 struct start_arg {
+    void *arg;   /* first: the root range */
     void *(*fn)(void *);
-    void *arg;
 };
 
 static void *thread_start(void *p) {
-    struct start_arg a = *(struct start_arg *)p;
-    free(p);
+    struct start_arg *a = p;
     gc_register_thread();
-    void *r = a.fn(a.arg);
+    void *(*fn)(void *) = a->fn;
+    void *arg = a->arg;
+    gc_remove_roots(&a->arg, sizeof a->arg);
+    free(a);
+    void *r = fn(arg);
     gc_unregister_thread();
     return r;
 }
@@ -184,8 +219,15 @@ GCRT_API int gc_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
     if (!a) return EAGAIN;
     a->fn = fn;
     a->arg = arg;
+    if (gc_add_roots(&a->arg, sizeof a->arg) != 0) {
+        free(a);
+        return EAGAIN;
+    }
     int r = pthread_create(th, attr, thread_start, a);
-    if (r) free(a);
+    if (r) {
+        gc_remove_roots(&a->arg, sizeof a->arg);
+        free(a);
+    }
     return r;
 }
 
