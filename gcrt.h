@@ -74,7 +74,49 @@ GCRT_API int gc_remove_roots(void *start, size_t size);
  * pointer in a GC heap object may be overwritten while marking runs concurrently; stores
  * into stack variables, globals, registered roots, and slots still holding NULL need no
  * barrier. It is a snapshot-at-the-beginning (deletion) barrier: while marking, the old
- * value is shaded. With marking off it costs one load of a flag and a branch. */
+ * value is shaded. With marking off it costs a load of a flag and a branch.
+ *
+ * The flag test and the store must not straddle the pause that turns marking on, or the
+ * overwritten value would escape the snapshot. On x86-64 the pair is a restartable
+ * sequence: each use site records its address range in the gcrt_store_seq section, and a
+ * thread stopped inside one resumes at its start (runtime/thread.c). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GC_STORE(lvalue, value)                                                           \
+    ((void)({                                                                              \
+        __label__ gc_store_slow_, gc_store_done_;                                          \
+        __typeof__(&(lvalue)) gc_store_slot_ = &(lvalue);                                  \
+        __typeof__(*gc_store_slot_) gc_store_val_ = (value);                               \
+        _Static_assert(sizeof *gc_store_slot_ == sizeof(void *), "GC_STORE stores pointers"); \
+        __asm__ goto("1:\n\t"                                                              \
+                     "movq gc_write_barrier_on@GOTPCREL(%%rip), %%rax\n\t"                 \
+                     "cmpl $0, (%%rax)\n\t"                                                \
+                     "jne %l[gc_store_slow_]\n\t"                                          \
+                     "movq %1, %0\n"                                                       \
+                     "2:\n\t"                                                              \
+                     ".pushsection gcrt_store_seq,\"aw\"\n\t"                              \
+                     ".balign 8\n\t"                                                       \
+                     ".quad 1b, 2b\n\t"                                                    \
+                     ".popsection"                                                         \
+                     : "=m"(*gc_store_slot_)                                               \
+                     : "r"(gc_store_val_)                                                  \
+                     : "rax", "cc"                                                         \
+                     : gc_store_slow_);                                                    \
+        goto gc_store_done_;                                                               \
+    gc_store_slow_:                                                                        \
+        gc_write_barrier_slow((void *)(uintptr_t)*gc_store_slot_);                         \
+        *gc_store_slot_ = gc_store_val_;                                                   \
+    gc_store_done_:;                                                                       \
+    }))
+
+/* Every module (program or library) that includes this header registers its table of
+ * GC_STORE sequences once it is loaded. */
+extern const unsigned long __start_gcrt_store_seq[] __attribute__((weak, visibility("hidden")));
+extern const unsigned long __stop_gcrt_store_seq[] __attribute__((weak, visibility("hidden")));
+GCRT_API void gc_register_store_sequences(const unsigned long *start, const unsigned long *stop);
+static __attribute__((constructor, used)) void gc_store_sequences_init_(void) {
+    gc_register_store_sequences(__start_gcrt_store_seq, __stop_gcrt_store_seq);
+}
+#else
 #define GC_STORE(lvalue, value)                                                           \
     ((void)({                                                                              \
         __typeof__(&(lvalue)) gc_store_slot_ = &(lvalue);                                  \
@@ -82,6 +124,7 @@ GCRT_API int gc_remove_roots(void *start, size_t size);
             gc_write_barrier_slow((void *)(uintptr_t)*gc_store_slot_);                     \
         *gc_store_slot_ = (value);                                                         \
     }))
+#endif
 
 /* Behind GC_STORE; not for direct use. */
 extern GCRT_API volatile int gc_write_barrier_on;

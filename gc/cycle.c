@@ -76,6 +76,7 @@ static char *fmt_ms(char *buf, uint64_t ns) {
 typedef struct trace_info {
     uint32_t n;
     uint64_t start, tterm, stw1, mark, stw2, markcpu, assistcpu, idlecpu, stw1cpu, stw2cpu, stw2cpu_helpers;
+    uint64_t assistcpu_start;   /* the starting thread's first slice */
     uint64_t heap0, heap1, marked, goal, stacks, globals;
     int util, procs, forced;
 } trace_info;
@@ -188,6 +189,8 @@ static trace_info cur;
 static uint64_t cur_stacks, cur_globals;
 
 static void cycle_end(uint64_t c0);
+static bool mark_slice(gcrt_thread *me);
+static void cycle_terminate(void);
 
 /* Pause 1, run by the thread that claimed the cycle (Go starts a cycle in the allocating
  * goroutine too: no wake-up lag between the trigger and the snapshot). */
@@ -240,16 +243,41 @@ static void cycle_begin(bool forced) {
     cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
     gcrt_roots_done();
+    /* A small heap is often marked in less time than waking the GC thread takes, and what
+     * is allocated meanwhile is black: mark one bounded slice here first, and if that was
+     * all, terminate the mark from here too. */
+    if (mark_slice(me)) {
+        cycle_terminate();
+        return;
+    }
     pthread_mutex_lock(&g->lock);   /* hand the mark over to the GC thread */
     g->handoff = 1;
     pthread_cond_signal(&g->request);
     pthread_mutex_unlock(&g->lock);
 }
 
+#define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */
+static bool mark_slice(gcrt_thread *me) {
+    uint64_t c0 = gcrt_thread_cpu_ns();
+    if (me) gcrt_enter(me);
+    gcrt_gcw w;
+    gcrt_gcw_init(&w);
+    int64_t did = gcrt_drain(&w, START_SLICE);
+    gcrt_gcw_dispose(&w);
+    if (me) gcrt_leave(me);
+    cur.assistcpu_start = gcrt_thread_cpu_ns() - c0;
+    return did < START_SLICE && gcrt_mark_work_done();
+}
+
 /* Concurrent mark and pause 2, on the GC thread. */
 static void cycle_mark(void) {
-    gcrt_gcstate *g = &gcrt_gc;
     concurrent_mark(&cur.markcpu, &cur.idlecpu);
+    cycle_terminate();
+}
+
+/* Pause 2: from the GC thread, or from the starting thread when one slice sufficed. */
+static void cycle_terminate(void) {
+    gcrt_gcstate *g = &gcrt_gc;
     if (g->gccheckmark) gcrt_roots_prepare();
     cur.tterm = gcrt_now_ns();
     gcrt_stop_world();
@@ -273,7 +301,7 @@ static void cycle_end(uint64_t c0) {
     if (g->gccheckmark) gcrt_checkmark();
     if (g->gcverify) gcrt_verify_marks();
     ti.marked = gcrt_mark_bytes();
-    ti.assistcpu = gcrt_mark_assist_cpu();
+    ti.assistcpu = gcrt_mark_assist_cpu() + ti.assistcpu_start;
     ti.stw2cpu_helpers = gcrt_mark_worker_cpu();
     atomic_store_relaxed(&gcrt_heap_live, (int64_t)ti.marked);
     g->stacks_bytes = cur_stacks;
@@ -406,4 +434,18 @@ GCRT_API void gc_free_os_memory(void) {
 
 GCRT_API void gc_keep_alive(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
 
-GCRT_API void gc_memmove(void *dst, const void *src, size_t n) { memmove(dst, src, n); }
+/* The barrier for every pointer-sized word overwritten, then the move, in one critical
+ * section: like GC_STORE's flag test and store, the two must not straddle a pause. */
+GCRT_API void gc_memmove(void *dst, const void *src, size_t n) {
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    if (gc_write_barrier_on && n) {
+        uintptr_t lo = round_up((uintptr_t)dst, sizeof(void *)), hi = ((uintptr_t)dst + n) & ~(uintptr_t)7;
+        for (uintptr_t p = lo; p < hi; p += sizeof(void *)) {
+            uintptr_t v = *(uintptr_t *)p;
+            if (v - gcrt_heap_.arena_lo < gcrt_heap_.arena_hi - gcrt_heap_.arena_lo) gc_write_barrier_slow((void *)v);
+        }
+    }
+    memmove(dst, src, n);
+    if (t) gcrt_leave(t);
+}

@@ -59,6 +59,49 @@ static void park(gcrt_thread *t, const ucontext_t *uc) {
         syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
 }
 
+/* GC_STORE sequences (gcrt.h): per module, pairs [start, end) of instruction addresses. A
+ * thread stopped inside one resumes at its start, so it tests the barrier flag again. */
+#define MAX_SEQ_TABLES 256
+static struct seq_table {
+    const unsigned long *start, *stop;
+    unsigned long lo, hi;
+} seq_tables[MAX_SEQ_TABLES];
+static unsigned seq_ntables;   /* published with release after the entry is written */
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+
+GCRT_API void gc_register_store_sequences(const unsigned long *start, const unsigned long *stop) {
+    if (!start || stop <= start) return;
+    pthread_mutex_lock(&seq_lock);
+    unsigned n = seq_ntables;
+    bool known = false;
+    for (unsigned i = 0; i < n; i++) known |= seq_tables[i].start == start;
+    if (!known) {
+        if (n == MAX_SEQ_TABLES) gcrt_fatal("more than %d modules register GC_STORE sequences", MAX_SEQ_TABLES);
+        unsigned long lo = ~0ul, hi = 0;
+        for (const unsigned long *p = start; p + 1 < stop; p += 2) {
+            if (p[0] < lo) lo = p[0];
+            if (p[1] > hi) hi = p[1];
+        }
+        seq_tables[n] = (struct seq_table){start, stop, lo, hi};
+        atomic_store_release(&seq_ntables, n + 1);
+    }
+    pthread_mutex_unlock(&seq_lock);
+}
+
+static void restart_store_sequence(ucontext_t *uc) {
+    unsigned long rip = (unsigned long)uc->uc_mcontext.gregs[REG_RIP];
+    unsigned n = atomic_load_acquire(&seq_ntables);
+    for (unsigned i = 0; i < n; i++) {
+        const struct seq_table *t = &seq_tables[i];
+        if (rip < t->lo || rip >= t->hi) continue;
+        for (const unsigned long *p = t->start; p + 1 < t->stop; p += 2)
+            if (rip >= p[0] && rip < p[1]) {
+                uc->uc_mcontext.gregs[REG_RIP] = (greg_t)p[0];
+                return;
+            }
+    }
+}
+
 static void suspend_handler(int sig, siginfo_t *si, void *ucv) {
     (void)sig;
     (void)si;
@@ -66,7 +109,10 @@ static void suspend_handler(int sig, siginfo_t *si, void *ucv) {
     gcrt_thread *t = gcrt_self;
     if (t) {
         if (t->in_gcrt) t->suspend_pending = 1;
-        else park(t, ucv);
+        else {
+            restart_store_sequence(ucv);
+            park(t, ucv);
+        }
     }
     errno = saved;
 }
