@@ -303,6 +303,7 @@ struct gcrt_thread {
     int nregs;
     int64_t assist_debt;                      /* bytes allocated while marking, unpaid */
     unsigned wbn;                             /* entries in wbbuf */
+    uint32_t flush_seen;                      /* last flush request honoured */
     uintptr_t wbbuf[GCRT_WBUF_ENTRIES];       /* old values shaded by GC_STORE (Go's wbBuf) */
     gcrt_cache cache;
 };
@@ -438,6 +439,10 @@ GCRT_HIDDEN void gcrt_mark_credit(int64_t work);
 GCRT_HIDDEN void gcrt_mark_set_assist_ratio(double r);
 GCRT_HIDDEN void gcrt_assist(gcrt_thread *t);
 GCRT_HIDDEN void gcrt_wbuf_flush(gcrt_thread *t);
+/* Ragged barrier before pause 2: the GC thread bumps gcrt_flush_epoch, and each mutator
+ * flushes its barrier buffer at its next barrier or allocation slow path. */
+extern GCRT_HIDDEN uint32_t gcrt_flush_epoch;
+GCRT_HIDDEN void gcrt_wbuf_flush_requested(gcrt_thread *t);
 GCRT_HIDDEN void gcrt_shade_unregistered(uintptr_t v);
 GCRT_HIDDEN void gcrt_mark_phase_end(void);     /* world stopped: barrier off, marking over */
 

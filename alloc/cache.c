@@ -180,6 +180,8 @@ void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_
     void *p = alloc_once(t, size, kind, type, count, &refilled);
     if (likely(p)) {
         if (refilled) {
+            if (gcrt_gc.marking && t->wbn && t->flush_seen != atomic_load_relaxed(&gcrt_flush_epoch))
+                gcrt_wbuf_flush_requested(t);
             if (gcrt_gc.marking && t->assist_debt > 0) gcrt_assist(t);
             else if ((uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))
                 gcrt_gc_maybe_start();

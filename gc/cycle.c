@@ -124,6 +124,29 @@ static void scan_roots(gcrt_gcw *w, uint64_t *stacks) {
 
 static void scan_root_cb(uintptr_t lo, uintptr_t hi, void *arg) { gcrt_scan_range(arg, lo, hi); }
 
+/* Go's ragged barrier before mark termination: ask every thread to flush its barrier
+ * buffer, and keep marking concurrently what that uncovers, so that pause 2 finds little
+ * left. A thread that does not get to it within 2 ms (blocked, or not allocating) is
+ * flushed in pause 2. Returns true when no buffer is known to hold entries. */
+static bool buffers_flushed(void) {
+    static uint32_t asked;
+    static uint64_t asked_at;
+    uint64_t now = gcrt_now_ns();
+    if (asked != atomic_load_relaxed(&gcrt_flush_epoch) || !asked_at) {
+        asked = atomic_add(&gcrt_flush_epoch, 1);
+        asked_at = now;
+        return false;
+    }
+    bool pending = false;
+    pthread_mutex_lock(&gcrt_threads_lock);
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
+        if (atomic_load_relaxed(&t->wbn) && atomic_load_relaxed(&t->flush_seen) != asked) pending = true;
+    pthread_mutex_unlock(&gcrt_threads_lock);
+    if (pending && now - asked_at < 2000000) return false;
+    asked_at = 0;   /* the next completion asks again */
+    return true;
+}
+
 static uint64_t process_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -160,7 +183,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         if (free_cpu) idle += t1 - t0;
         else paced += t1 - t0;
         if (did == 0) {
-            if (gcrt_mark_work_done()) break;
+            if (gcrt_mark_work_done() && buffers_flushed()) break;
             struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};   /* others hold the work */
             nanosleep(&ts, NULL);
             continue;

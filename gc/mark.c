@@ -504,6 +504,16 @@ void gcrt_mark_phase_end(void) {
     pthread_mutex_unlock(&shade_lock);
 }
 
+uint32_t gcrt_flush_epoch;
+
+/* Called by a mutator, outside critical sections, that saw a new flush request. */
+void gcrt_wbuf_flush_requested(gcrt_thread *t) {
+    gcrt_enter(t);
+    t->flush_seen = atomic_load_relaxed(&gcrt_flush_epoch);
+    if (gcrt_gc.marking) gcrt_wbuf_flush(t);
+    gcrt_leave(t);
+}
+
 /* Grey the entries of a write-barrier buffer (a mutator's own, inside its critical
  * section, or any thread's with the world stopped). */
 void gcrt_wbuf_flush(gcrt_thread *t) {

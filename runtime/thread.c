@@ -214,6 +214,8 @@ GCRT_API void gc_write_barrier_slow(void *old) {
         if (gcrt_gc.marking) gcrt_wbuf_flush(t);
         else t->wbn = 0;
         gcrt_leave(t);
+    } else if (unlikely(t->flush_seen != atomic_load_relaxed(&gcrt_flush_epoch))) {
+        gcrt_wbuf_flush_requested(t);
     }
 }
 

@@ -1,0 +1,153 @@
+/*
+ * pause.c: the pause probe. A live heap of 64-byte nodes (live_mib, default 1024 MiB),
+ * one thread churning garbage and rewiring the live graph, one thread sleeping 1 ms at a
+ * time and recording how late it wakes. Reports the collector's longest stop-the-world
+ * pause and the sleeper's lateness (p99, p99.9, max). Same program text for gcrt and
+ * bdwgc; only the macros below differ.
+ *
+ * usage: pause_<impl> [live_mib=N] [seconds=S] [startmarkers]
+ */
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(USE_GCRT)
+#define ALLOC(n) gc_alloc(n)
+#define STORE(l, v) GC_STORE(l, v)
+#define THREAD_CREATE(t, f, a) gc_pthread_create(t, NULL, f, a)
+#elif defined(USE_BDWGC)
+#define ALLOC(n) GC_MALLOC(n)
+#define STORE(l, v) ((l) = (v))
+#define THREAD_CREATE(t, f, a) GC_pthread_create(t, NULL, f, a)
+#else
+#error "pause.c is for the collectors"
+#endif
+
+typedef struct node {
+    struct node *next[6];
+    uint64_t value, check;
+} node;   /* 64 bytes */
+
+#define NCHAINS 4096
+static node **chains;   /* a GC object: the roots of the live graph */
+static size_t nodes_per_chain;
+static volatile int stop;
+static volatile uint64_t churned;
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ull;
+    return x ^ (x >> 27);
+}
+
+static node *new_node(uint64_t v) {
+    node *n = ALLOC(sizeof *n);
+    n->value = v;
+    n->check = mix(v);
+    return n;
+}
+
+static void build(size_t live_mib) {
+    size_t total = live_mib * ((size_t)1 << 20) / sizeof(node);
+    nodes_per_chain = total / NCHAINS;
+    chains = ALLOC(NCHAINS * sizeof(node *));
+    for (size_t c = 0; c < NCHAINS; c++) {
+        node *head = NULL;
+        for (size_t i = 0; i < nodes_per_chain; i++) {
+            node *n = new_node(c * nodes_per_chain + i);
+            n->next[0] = head;   /* fresh object: the slot is NULL, no barrier needed */
+            head = n;
+        }
+        chains[c] = head;
+    }
+}
+
+/* Churn: garbage, and now and then replace the second node of a chain (a barrier store). */
+static void *churn(void *arg) {
+    (void)arg;
+    uint64_t r = 88172645463325252ull, n = 0;
+    while (!stop) {
+        for (int i = 0; i < 1024; i++) {
+            node *g = new_node(r);
+            BENCH_USE(g);
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        }
+        node *head = chains[r % NCHAINS];
+        if (head && head->next[0]) {
+            node *fresh = new_node(head->next[0]->value);
+            fresh->next[0] = head->next[0]->next[0];
+            STORE(head->next[0], fresh);
+        }
+        n += 1024;
+        churned = n;
+    }
+    return NULL;
+}
+
+static uint64_t *late;
+static size_t nlate, caplate;
+
+static void *sleeper(void *arg) {
+    (void)arg;
+    while (!stop) {
+        uint64_t t0 = now_ns();
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t d = now_ns() - t0;
+        if (nlate < caplate) late[nlate++] = d > 1000000 ? d - 1000000 : 0;
+    }
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    bench_gc_init(argc, argv);
+    size_t live_mib = (size_t)arg_long(argc, argv, "live_mib", 1024);
+    long seconds = arg_long(argc, argv, "seconds", 10);
+    uint64_t t0 = now_ns();
+    build(live_mib);
+    uint64_t tb = now_ns();
+    gcstat_init();   /* count only the pauses of the measured phase */
+    caplate = (size_t)seconds * 2000 + 1000;
+    late = calloc(caplate, sizeof *late);
+    pthread_t tc, ts;
+    THREAD_CREATE(&tc, churn, NULL);
+    THREAD_CREATE(&ts, sleeper, NULL);
+    for (long s = 0; s < seconds * 10; s++) {
+        struct timespec d = {0, 100000000};
+        nanosleep(&d, NULL);
+        gcstat_poll();
+    }
+    stop = 1;
+    pthread_join(tc, NULL);
+    pthread_join(ts, NULL);
+    gcstat_poll();
+    /* the live graph must be intact */
+    uint64_t bad = 0, seen = 0;
+    for (size_t c = 0; c < NCHAINS; c++)
+        for (node *n = chains[c]; n; n = n->next[0], seen++)
+            if (n->check != mix(n->value)) bad++;
+    qsort(late, nlate, sizeof *late, cmp_u64);
+    uint64_t p99 = nlate ? late[(size_t)(nlate * 0.99)] : 0, p999 = nlate ? late[(size_t)(nlate * 0.999)] : 0;
+    uint64_t mx = nlate ? late[nlate - 1] : 0;
+    printf("RESULT bench=pause impl=%s live_mib=%zu build_s=%.2f seconds=%ld churned_m=%.1f wakeups=%zu "
+           "late_p99_us=%.1f late_p999_us=%.1f late_max_us=%.1f nodes=%llu bad=%llu rss_kb=%ld",
+           IMPL_NAME, live_mib, (tb - t0) / 1e9, seconds, churned / 1e6, nlate, p99 / 1e3, p999 / 1e3, mx / 1e3,
+           (unsigned long long)seen, (unsigned long long)bad, max_rss_kb());
+    print_gcstat(gcstat_read());
+#if defined(USE_GCRT)
+    gc_memstats_t ms;
+    gc_read_memstats(&ms);
+    printf(" longest_stw_us=%.1f", ms.pause_max_ns / 1e3);   /* one pause, not a cycle's two */
+#endif
+    printf("\n");
+    return bad ? 1 : 0;
+}
