@@ -1,0 +1,34 @@
+# test/bench/bench.mk: benchmark builds, included by the top-level Makefile.
+#   make bench        build every benchmark (gcrt, bdwgc, glibc variants) and run test/bench/run.sh
+#   make bench-build  build only
+#   make bench-peers  build and run only the bdwgc and glibc variants (no libgcrt.a needed)
+# Binaries go to $(BUILD)/bench/<program>_<impl>. See test/bench/README.md.
+
+BENCH_DIR    := $(BUILD)/bench
+BENCH_CFLAGS  = $(TESTCFLAGS) -O2
+BENCH_HDR    := test/bench/bench.h
+
+BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt)
+BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc)
+
+.PHONY: bench bench-build bench-peers
+
+$(BENCH_DIR)/%_gcrt: test/bench/%.c $(BENCH_HDR) $(BUILD)/libgcrt.a gcrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -DUSE_GCRT $< -o $@ $(BUILD)/libgcrt.a $(LIBS)
+
+$(BENCH_DIR)/%_bdwgc: test/bench/%.c $(BENCH_HDR) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -DUSE_BDWGC $< -o $@ -lgc -pthread
+
+$(BENCH_DIR)/%_malloc: test/bench/%.c $(BENCH_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -DUSE_MALLOC $< -o $@ -pthread
+
+bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS)
+
+bench: bench-build
+	@sh test/bench/run.sh $(BENCH_DIR)
+
+bench-peers: $(BENCH_PEER_BINS)
+	@sh test/bench/run.sh $(BENCH_DIR)

@@ -1,0 +1,296 @@
+/*
+ * test/check.h: tiny assertion and process helpers shared by gcrt's tests.
+ *
+ * Every test is its own program (build/test/NAME); exit status 0 means pass. CHECK prints
+ * file:line and the failed condition plus a printf-style message, then exits with 1.
+ *
+ * Helpers:
+ *   CHECK(cond, fmt, ...)          fail unless cond
+ *   CHECK_EQ_U / CHECK_EQ_P        compare unsigned integers / pointers, printing both values
+ *   HIDE(p) / UNHIDE(h)            store an address so that conservative scanning does not see it
+ *   churn_stack()                  overwrite stale stack below the caller (non-inlined)
+ *   WITHOUT_AUTO_GC(stmt)          run stmt with automatic collection turned off
+ *   now_sec()                      monotonic seconds
+ *   run_self(...)                  re-exec this test binary with extra args/env; capture output
+ *   run_fork(fn, arg, ...)         run fn(arg) in a forked child; capture its stderr and status
+ */
+#ifndef GCRT_TEST_CHECK_H
+#define GCRT_TEST_CHECK_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gcrt.h"
+
+#if defined(__clang__)
+#define TEST_NOINLINE __attribute__((noinline))
+#else
+#define TEST_NOINLINE __attribute__((noinline, noclone))
+#endif
+#define TEST_UNUSED __attribute__((unused))
+
+static TEST_UNUSED void check_fail_(const char *file, int line, const char *cond, const char *fmt,
+                                    ...) __attribute__((noreturn, format(printf, 4, 5)));
+static TEST_UNUSED void check_fail_(const char *file, int line, const char *cond, const char *fmt,
+                                    ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s:%d: CHECK failed: %s", file, line, cond);
+    /* fmt always starts with a space (see CHECK), so an empty message is not a zero-length
+     * format string. */
+    if (fmt && fmt[0] && fmt[1]) {
+        fputc(':', stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(1);
+}
+
+/* CHECK(cond) or CHECK(cond, "fmt", args...). */
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (!(cond))                                                                        \
+            check_fail_(__FILE__, __LINE__, #cond, " " __VA_ARGS__);                        \
+    } while (0)
+
+#define CHECK_EQ_U(a, b)                                                                    \
+    do {                                                                                    \
+        unsigned long long check_a_ = (unsigned long long)(a);                              \
+        unsigned long long check_b_ = (unsigned long long)(b);                              \
+        if (check_a_ != check_b_)                                                           \
+            check_fail_(__FILE__, __LINE__, #a " == " #b, "%llu != %llu", check_a_,         \
+                        check_b_);                                                          \
+    } while (0)
+
+#define CHECK_EQ_P(a, b)                                                                    \
+    do {                                                                                    \
+        const void *check_a_ = (const void *)(a);                                           \
+        const void *check_b_ = (const void *)(b);                                           \
+        if (check_a_ != check_b_)                                                           \
+            check_fail_(__FILE__, __LINE__, #a " == " #b, "%p != %p", check_a_, check_b_);  \
+    } while (0)
+
+/* Abort the test with a message (for unreachable paths). */
+#define FAIL(...) check_fail_(__FILE__, __LINE__, "FAIL", " " __VA_ARGS__)
+
+/* ---- hidden pointers ----------------------------------------------------------------- */
+
+/* An address XORed with this key is (almost surely) not a heap address, so a value stored
+ * in this form anywhere is not a conservative root. */
+#define HIDE_KEY ((uintptr_t)0xa5c3f00d5a3c0ff0ull)
+#define HIDE(p) ((uintptr_t)(p) ^ HIDE_KEY)
+#define UNHIDE(h) ((void *)((uintptr_t)(h) ^ HIDE_KEY))
+
+/* Overwrite a chunk of stack below the caller so that stale copies of pointers left there by
+ * earlier calls are gone. Not inlined, so it really runs in a deeper frame. */
+static TEST_UNUSED TEST_NOINLINE void churn_stack(void)
+{
+    volatile char buf[32 * 1024];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+/* Run the statement(s) with automatic collection off (gc_collect still works), after a
+ * forced cycle so that no cycle is in progress when they start. Tests that
+ * make garbage and later check it was freed use this: otherwise a cycle could free some of
+ * it while the test is still allocating, and the slots could be handed out again to objects
+ * the test keeps, making their hidden addresses look alive. */
+#define WITHOUT_AUTO_GC(...)                                                                \
+    do {                                                                                    \
+        int without_auto_gc_pct_ = gc_set_percent(-1);                                      \
+        gc_collect(); /* finish any cycle that was already under way */                     \
+        __VA_ARGS__;                                                                        \
+        gc_set_percent(without_auto_gc_pct_);                                               \
+    } while (0)
+
+static TEST_UNUSED double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static TEST_UNUSED gc_memstats_t *read_ms(gc_memstats_t *ms)
+{
+    gc_read_memstats(ms);
+    return ms;
+}
+
+/* ---- child processes ----------------------------------------------------------------- */
+
+/* Result of a child run. status is the exit code, or 128+signal if it was killed. The
+ * captured streams are NUL-terminated (truncated to the buffer size). */
+typedef struct child_result {
+    int status;
+    char out[1 << 16];
+    char err[1 << 16];
+    size_t out_len, err_len;
+} child_result_t;
+
+/* Read both pipes until EOF, storing what fits. */
+static TEST_UNUSED void child_drain_(int ofd, int efd, child_result_t *r)
+{
+    struct pollfd pf[2];
+    int open_fds = 2;
+    char scratch[4096];
+    r->out_len = r->err_len = 0;
+    pf[0].fd = ofd;
+    pf[0].events = POLLIN;
+    pf[1].fd = efd;
+    pf[1].events = POLLIN;
+    while (open_fds > 0) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char *buf = i == 0 ? r->out : r->err;
+            size_t *len = i == 0 ? &r->out_len : &r->err_len;
+            size_t cap = (i == 0 ? sizeof r->out : sizeof r->err) - 1;
+            ssize_t n = read(pf[i].fd, scratch, sizeof scratch);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(pf[i].fd);
+                pf[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            size_t take = (size_t)n;
+            if (take > cap - *len)
+                take = cap - *len;
+            memcpy(buf + *len, scratch, take);
+            *len += take;
+        }
+    }
+    r->out[r->out_len] = 0;
+    r->err[r->err_len] = 0;
+}
+
+static TEST_UNUSED int child_status_(int ws)
+{
+    if (WIFEXITED(ws))
+        return WEXITSTATUS(ws);
+    if (WIFSIGNALED(ws))
+        return 128 + WTERMSIG(ws);
+    return -1;
+}
+
+/* Re-execute this test binary (/proc/self/exe) with argv = {self, args..., NULL}. env is a
+ * NULL-terminated list of "NAME=value" to set and "NAME" entries to unset in the child.
+ * Returns the child's status (also in r->status). */
+static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
+                                const char *const *env)
+{
+    int op[2], ep[2];
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)"gcrt-test-child";
+    for (; args && *args && argc < 31; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(op) != 0 || pipe(ep) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        dup2(op[1], 1);
+        dup2(ep[1], 2);
+        close(op[0]);
+        close(op[1]);
+        close(ep[0]);
+        close(ep[1]);
+        for (; env && *env; env++) {
+            const char *eq = strchr(*env, '=');
+            if (eq) {
+                char name[256];
+                size_t n = (size_t)(eq - *env);
+                if (n >= sizeof name)
+                    n = sizeof name - 1;
+                memcpy(name, *env, n);
+                name[n] = 0;
+                setenv(name, eq + 1, 1);
+            } else {
+                unsetenv(*env);
+            }
+        }
+        execv("/proc/self/exe", argv);
+        perror("execv /proc/self/exe");
+        _exit(127);
+    }
+    close(op[1]);
+    close(ep[1]);
+    child_drain_(op[0], ep[0], r);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    r->status = child_status_(ws);
+    return r->status;
+}
+
+/* Run fn(arg) in a forked child whose stdout/stderr are captured; the child exits with
+ * fn's return value (or dies by a signal, reported as 128+sig). Best called before gcrt has
+ * started helper threads, since only the calling thread survives fork. */
+static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
+{
+    int op[2], ep[2];
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(op) != 0 || pipe(ep) != 0) {
+        perror("pipe");
+        exit(1);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        dup2(op[1], 1);
+        dup2(ep[1], 2);
+        close(op[0]);
+        close(op[1]);
+        close(ep[0]);
+        close(ep[1]);
+        int rc = fn(arg);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    close(op[1]);
+    close(ep[1]);
+    child_drain_(op[0], ep[0], r);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    r->status = child_status_(ws);
+    return r->status;
+}
+
+#endif /* GCRT_TEST_CHECK_H */
