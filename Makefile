@@ -41,7 +41,7 @@ $(BUILD)/libgcrt.so: $(OBJS)
 
 $(BUILD)/gcrt.pc: Makefile
 	@mkdir -p $(BUILD)
-	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -lgcrt\nLibs.private: %s\n' \
+	@printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lgcrt\nLibs.private: %s\n' \
 	  "$(abspath .)" "$(abspath $(BUILD))" "$(abspath .)" "$(LIBS)" > $@
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -74,7 +74,7 @@ install: all
 	install -m 644 gcrt.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgcrt.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libgcrt.so $(DESTDIR)$(PREFIX)/lib/
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -lgcrt\nLibs.private: %s\n' \
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: gcrt\nDescription: garbage-collected heap for C, modelled on the Go runtime\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lgcrt\nLibs.private: %s\n' \
 	  "$(PREFIX)" "$(LIBS)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gcrt.pc
 
 clean:
