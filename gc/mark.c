@@ -443,6 +443,8 @@ void gcrt_mark_set_assist_ratio(double r) { __atomic_store(&M.assist_ratio, &r, 
  * first from the workers' unclaimed credit, then by marking itself, in one bounded slice.
  * Called outside critical sections; marks inside one. */
 #define ASSIST_MIN_WORK ((int64_t)64 << 10)
+/* An assist runs in a critical section, which a stop-the-world waits out: bound it. */
+#define ASSIST_MAX_WORK ((int64_t)256 << 10)
 void gcrt_assist(gcrt_thread *t) {
     double ratio;
     __atomic_load(&M.assist_ratio, &ratio, __ATOMIC_RELAXED);
@@ -471,15 +473,19 @@ void gcrt_assist(gcrt_thread *t) {
         gcrt_enter(t);
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        int64_t did = gcrt_drain(&w, work > ASSIST_MIN_WORK ? work : ASSIST_MIN_WORK);
+        int64_t budget = work < ASSIST_MIN_WORK ? ASSIST_MIN_WORK : work > ASSIST_MAX_WORK ? ASSIST_MAX_WORK : work;
+        int64_t did = gcrt_drain(&w, budget);
         gcrt_gcw_dispose(&w);
         gcrt_leave(t);
         atomic_add(&M.assist_cpu_ns, gcrt_thread_cpu_ns() - c0);
         work -= did;
     }
-    /* What could not be paid now (no grey objects were free to take) is forgiven: an
-     * assist is a bounded slice, never a wait for the workers. Overpayment is credit. */
-    t->assist_debt = work < 0 ? (int64_t)((double)work / (ratio > 0 ? ratio : 1)) : 0;
+    /* Overpayment is credit; debt beyond one slice carries over to the next allocation;
+     * what could not be paid for want of free grey objects is forgiven (an assist is a
+     * bounded slice, never a wait for the workers). */
+    if (work < 0) t->assist_debt = (int64_t)((double)work / (ratio > 0 ? ratio : 1));
+    else if (atomic_load_relaxed(&M.full)) t->assist_debt = (int64_t)((double)work / (ratio > 0 ? ratio : 1));
+    else t->assist_debt = 0;
 }
 
 /* A barrier from an unregistered thread (which is never stopped) greys at once, under
