@@ -143,6 +143,11 @@ typedef struct child_result {
     size_t out_len, err_len;
 } child_result_t;
 
+/* Seconds a child may run before it is killed by SIGALRM (status 128 + 14). */
+#ifndef CHILD_TIMEOUT
+#define CHILD_TIMEOUT 60
+#endif
+
 /* Read both pipes until EOF, storing what fits. */
 static TEST_UNUSED void child_drain_(int ofd, int efd, child_result_t *r)
 {
@@ -197,7 +202,8 @@ static TEST_UNUSED int child_status_(int ws)
 
 /* Re-execute this test binary (/proc/self/exe) with argv = {self, args..., NULL}. env is a
  * NULL-terminated list of "NAME=value" to set and "NAME" entries to unset in the child.
- * Returns the child's status (also in r->status). */
+ * Returns the child's status (also in r->status); 142 (128 + SIGALRM) if it ran longer than
+ * CHILD_TIMEOUT seconds. */
 static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
                                 const char *const *env)
 {
@@ -240,6 +246,7 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
                 unsetenv(*env);
             }
         }
+        alarm(CHILD_TIMEOUT); /* survives execve: a hung child is killed with SIGALRM */
         execv("/proc/self/exe", argv);
         perror("execv /proc/self/exe");
         _exit(127);
@@ -278,6 +285,7 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
         close(op[1]);
         close(ep[0]);
         close(ep[1]);
+        alarm(CHILD_TIMEOUT);
         int rc = fn(arg);
         fflush(stdout);
         fflush(stderr);

@@ -6,8 +6,9 @@
  * scanned conservatively), one big pointer array (BIGN slots, larger than a mark oblet) and
  * a scratch array, all reachable from a static table (through a heap object). Every slot
  * of the small and big arrays holds a distinct target object (id + payload + checksum;
- * see target_t for why it is scanned); the arrays are the only references to the targets. The threads keep moving the pointers with
- * gc_memmove only (never a plain store into the arrays):
+ * see target_t for why it is scanned); the arrays are the only references to the targets.
+ * The threads keep moving the pointers with gc_memmove only (never a plain store into the
+ * arrays):
  *  - rotate a small array left or right by k (the k wrapped-around pointers are parked in
  *    a stack buffer and moved back with gc_memmove);
  *  - swap the contents of two small arrays through the scratch array

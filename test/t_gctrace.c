@@ -170,8 +170,8 @@ static unsigned check_trace(const char *godebug, const char *maxprocs, int expec
     }
     const char *args[] = {"child", NULL};
     int st = run_self(&cr, args, env);
-    CHECK(st == 0, "child (GODEBUG=%s) exited %d; stderr:\n%s", godebug ? godebug : "", st,
-          cr.err);
+    CHECK(st == 0, "child (GODEBUG=%s) exited %d%s; stderr:\n%s", godebug ? godebug : "", st,
+          st == 128 + SIGALRM ? " (hung, killed by the timeout)" : "", cr.err);
     unsigned num_gc = 0, forced = 0;
     CHECK(sscanf(cr.out, "num_gc=%u forced=%u", &num_gc, &forced) == 2, "child said \"%s\"",
           cr.out);

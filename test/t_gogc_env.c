@@ -76,8 +76,8 @@ static outcome_t run(const char *gogc, const char *mode)
     }
     const char *args[] = {"child", mode, NULL};
     int st = run_self(&cr, args, env);
-    CHECK(st == 0, "child with GOGC=%s exited %d; stderr:\n%s", gogc ? gogc : "(unset)", st,
-          cr.err);
+    CHECK(st == 0, "child with GOGC=%s (%s) exited %d%s; stderr:\n%s", gogc ? gogc : "(unset)",
+          mode, st, st == 128 + SIGALRM ? " (hung, killed by the timeout)" : "", cr.err);
     outcome_t o;
     memset(&o, 0, sizeof o);
     int n = sscanf(cr.out, "percent=%d num_gc=%u heap_alloc=%llu forced=%u after=%u", &o.percent,
