@@ -61,7 +61,7 @@ test: all $(TESTS)
 	@sh test/run.sh $(BUILD)/test
 
 test-asan:
-	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
+	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
 	  LIBS="-pthread -lunwind -ldl -fsanitize=address" test
 test-ubsan:
 	$(MAKE) BUILD=build-ubsan EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \

@@ -36,6 +36,8 @@
 #define GCRT_NOINLINE __attribute__((noinline))
 #define GCRT_COLD __attribute__((cold, noinline))
 #define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))
+/* Conservative scans read whole stacks and objects, redzones included, on purpose. */
+#define GCRT_NO_ASAN __attribute__((no_sanitize_address))
 /* gcrt's global state lives in its own section, which the root scan skips: the heap's own
  * bookkeeping (arena bounds, the growth cursor) holds heap addresses that must not keep
  * objects alive. */
@@ -463,6 +465,7 @@ GCRT_HIDDEN void gcrt_sweep_reclaim(size_t npages);
 GCRT_HIDDEN void gcrt_sweep_start(uint64_t live, uint64_t trigger);   /* world stopped: flip */
 GCRT_HIDDEN void gcrt_sweep_pay(void);           /* allocation pays proportional sweeping */
 GCRT_HIDDEN void gcrt_sweep_note_pages(size_t npages);
+GCRT_HIDDEN void gcrt_sweep_inflight(int d);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);
 extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
 

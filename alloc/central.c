@@ -51,12 +51,15 @@ void gcrt_central_push_swept(gcrt_span *s) {
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Claim s (popped from an unswept list) and sweep it for the caller. */
+/* Claim s (popped from an unswept list under the class lock) and sweep it for the
+ * caller. It stays counted in flight until swept, so gc_collect can wait for it. */
 static void sweep_owned(gcrt_span *s, uint32_t sg) {
+    gcrt_sweep_inflight(1);
     atomic_store_relaxed(&s->sweepgen, sg - 1);
     __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
     gcrt_sweep_note_pages(s->npages);
     gcrt_sweep_span(s, true);
+    gcrt_sweep_inflight(-1);
 }
 
 static gcrt_span *take(gcrt_span *s, unsigned spc) {

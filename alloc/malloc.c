@@ -54,7 +54,8 @@ GCRT_API gc_type_t *gc_type_new(size_t size, const size_t *offs, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (offs[i] % sizeof(void *) || offs[i] > size - sizeof(void *) || size < sizeof(void *)) goto bad;
     size_t nwords = (size + 7) / 8;
-    gc_type_t *t = calloc(1, sizeof *t + n * sizeof(size_t) + ((nwords + 63) / 64) * 8);
+    /* Types live as long as the program: off-heap metadata, never freed. */
+    gc_type_t *t = gcrt_meta_alloc(sizeof *t + n * sizeof(size_t) + ((nwords + 63) / 64) * 8);
     if (!t) {
         errno = ENOMEM;
         return NULL;

@@ -209,7 +209,7 @@ void gcrt_grey(gcrt_gcw *w, uintptr_t v) {
     if (v - gcrt_heap_.arena_lo < gcrt_heap_.arena_hi - gcrt_heap_.arena_lo) grey(w, v);
 }
 
-static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
+GCRT_NO_ASAN static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
     uintptr_t alo = gcrt_heap_.arena_lo, ahi = gcrt_heap_.arena_hi;
     for (const uintptr_t *p = (const uintptr_t *)lo; p < (const uintptr_t *)hi; p++) {
         uintptr_t v = atomic_load_relaxed(p);
@@ -222,7 +222,7 @@ void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
     w->scan_work += hi - lo;
 }
 
-static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, uintptr_t hi) {
+GCRT_NO_ASAN static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, uintptr_t hi) {
     size_t w0 = (lo - s->base) / 8, w1 = (hi - s->base) / 8;
     const uint64_t *bits = s->ptrbits;
     for (size_t i = w0; i < w1;) {

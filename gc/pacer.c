@@ -50,6 +50,9 @@ GCRT_API int gc_set_percent(int percent) {
     int old = gcrt_gc.percent;
     gcrt_gc.percent = percent < 0 ? -1 : percent;
     gcrt_pacer_update();
+    /* Like SetGCPercent: turning collection off waits for a mark in progress, so the
+     * caller returns with no cycle running. */
+    while (percent < 0 && gcrt_gc.running) pthread_cond_wait(&gcrt_gc.done, &gcrt_gc.lock);
     pthread_mutex_unlock(&gcrt_gc.lock);
     /* Take effect at once: if the new goal is already passed, collect now. */
     if (gcrt_self && (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))

@@ -28,6 +28,7 @@ static uint64_t sweep_base_live;   /* heap_live when sweeping started */
 static double sweep_pages_per_byte;
 static uint64_t sweep_pages_done;  /* atomic */
 static pthread_mutex_t sweep_gate = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t sweeps_inflight;   /* claimed and not yet finished (atomic) */
 static unsigned sweep_cursor;   /* next span class the background sweeper looks at */
 
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -94,6 +95,7 @@ static size_t sweep_class(unsigned spc) {
     gcrt_span *s = gcrt_list_pop(&c->partial[un]);
     if (!s) s = gcrt_list_pop(&c->full[un]);
     if (s) {
+        atomic_add(&sweeps_inflight, 1);
         atomic_store_relaxed(&s->sweepgen, sg - 1);
         __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
     }
@@ -101,6 +103,7 @@ static size_t sweep_class(unsigned spc) {
     if (!s) return 0;
     size_t np = s->npages;
     bool kept = gcrt_sweep_span(s, false);
+    __atomic_sub_fetch(&sweeps_inflight, 1, __ATOMIC_RELEASE);
     atomic_add(&sweep_pages_done, np);
     return kept ? 1 : np + 1;
 }
@@ -148,8 +151,13 @@ void gcrt_sweep_reclaim(size_t npages) {
     }
 }
 
+/* Sweep what is left, then wait for sweeps other threads have claimed: when this returns,
+ * every span of the generation is swept (gc_collect's promise). */
 void gcrt_sweep_finish(void) {
-    while (gcrt_sweep_one()) {}
+    /* A span popped by another thread is counted in pending until it is counted in
+     * sweeps_inflight: wait for both. */
+    while (gcrt_sweep_one() || atomic_load_acquire(&gcrt_sweep_pending) || atomic_load_acquire(&sweeps_inflight))
+        sched_yield();
 }
 
 /* With the world stopped: shut out unregistered sweepers and finish this generation. The
@@ -175,6 +183,7 @@ void gcrt_sweep_start(uint64_t live, uint64_t trigger) {
 }
 
 void gcrt_sweep_note_pages(size_t npages) { atomic_add(&sweep_pages_done, npages); }
+void gcrt_sweep_inflight(int d) { __atomic_add_fetch(&sweeps_inflight, (uint32_t)d, __ATOMIC_RELEASE); }
 
 /* Pay for allocation (Go's deductSweepCredit); inside a critical section. */
 void gcrt_sweep_pay(void) {

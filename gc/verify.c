@@ -26,11 +26,11 @@ static void check_word(uintptr_t where, uintptr_t v, const char *what) {
                 spanclass_sizeclass(s->spanclass), (unsigned long)s->base);
 }
 
-static void check_range(uintptr_t lo, uintptr_t hi, void *what) {
+GCRT_NO_ASAN static void check_range(uintptr_t lo, uintptr_t hi, void *what) {
     for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, *(uintptr_t *)p, what);
 }
 
-static void check_span(gcrt_span *s, uintptr_t page) {
+GCRT_NO_ASAN static void check_span(gcrt_span *s, uintptr_t page) {
     for (uintptr_t p = s->base; p < s->base + s->npages * GCRT_PAGE_SIZE; p += GCRT_PAGE_SIZE)
         if (span_of(p) != s) gcrt_fatal("gcverify: page %#lx of span %#lx does not map to it", (unsigned long)p, (unsigned long)s->base);
     if (s->freeindex > s->nelems) gcrt_fatal("gcverify: span %#lx freeindex %u > nelems %u", (unsigned long)s->base, s->freeindex, s->nelems);
@@ -132,7 +132,7 @@ static void ck_word(uintptr_t v) {
     if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) ck_push(obj);
 }
 
-static void ck_range(uintptr_t lo, uintptr_t hi, void *arg) {
+GCRT_NO_ASAN static void ck_range(uintptr_t lo, uintptr_t hi, void *arg) {
     (void)arg;
     for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) {
         ck_where = p;

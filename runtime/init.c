@@ -112,9 +112,9 @@ static void parse_godebug(const char *s) {
 
 static void read_env(void) {
     const char *s;
-    if ((s = getenv("GOGC")) && gcrt_parse_gogc(s, &gcrt_gc.percent))
+    if ((s = getenv("GOGC")) && *s && gcrt_parse_gogc(s, &gcrt_gc.percent))   /* "" = unset, as Go */
         gcrt_warn("GOGC=%s: malformed (want an integer or \"off\"); using %d", s, gcrt_gc.percent);
-    if ((s = getenv("GOMEMLIMIT")) && gcrt_parse_memlimit(s, &gcrt_gc.memory_limit))
+    if ((s = getenv("GOMEMLIMIT")) && *s && gcrt_parse_memlimit(s, &gcrt_gc.memory_limit))
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
                   "or \"off\"); limit stays off", s);
     if ((s = getenv("GODEBUG"))) parse_godebug(s);
