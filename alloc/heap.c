@@ -104,6 +104,11 @@ static size_t released_pages(uintptr_t base, size_t n, bool clear) {
     return count;
 }
 
+/* Span descriptors come from exact-size chunks (Go's fixalloc): the metadata allocator's
+ * power-of-two blocks would waste 112 of every 256 bytes, 1.4% of an 8 KiB span. */
+#define SPAN_CHUNK ((size_t)64 << 10)
+static uintptr_t span_chunk_cur, span_chunk_end;
+
 static gcrt_span *span_desc_alloc(void) {
     gcrt_span *s = gcrt_heap_.span_free;
     if (s) {
@@ -111,7 +116,15 @@ static gcrt_span *span_desc_alloc(void) {
         memset(s, 0, sizeof *s);
         return s;
     }
-    return gcrt_meta_alloc(sizeof(gcrt_span));
+    if (span_chunk_cur + sizeof(gcrt_span) > span_chunk_end) {
+        void *c = gcrt_meta_alloc(SPAN_CHUNK);
+        if (!c) return NULL;
+        span_chunk_cur = (uintptr_t)c;
+        span_chunk_end = span_chunk_cur + SPAN_CHUNK;
+    }
+    s = (gcrt_span *)span_chunk_cur;   /* fresh metadata: zero */
+    span_chunk_cur += sizeof(gcrt_span);
+    return s;
 }
 static void span_desc_free(gcrt_span *s) {
     s->state = SPAN_DEAD;
