@@ -124,7 +124,7 @@ extern GCRT_HIDDEN uint64_t gcrt_meta_sys;    /* bytes mapped for metadata (atom
  *   span.sweepgen == sg-2: needs sweeping;   sg-1: being swept;   sg: swept, usable.
  * sweepgen advances by 2 only with the world stopped and no span in a cache, so a cached
  * span is always swept. */
-enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2 };
+enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2, SPAN_SCAVENGING = 3 };
 
 typedef struct gcrt_span gcrt_span;
 struct gcrt_span {
@@ -463,7 +463,7 @@ GCRT_HIDDEN void gcrt_sweep_gate_release(void);  /* after wait_idle, without a f
 /* Sweep unswept spans until npages went back to the page heap or none are left. */
 GCRT_HIDDEN void gcrt_sweep_reclaim(size_t npages);
 GCRT_HIDDEN void gcrt_sweep_start(uint64_t live, uint64_t trigger);   /* world stopped: flip */
-GCRT_HIDDEN void gcrt_sweep_pay(void);           /* allocation pays proportional sweeping */
+GCRT_HIDDEN void gcrt_sweep_pay(void);           /* allocation pays proportional sweeping; not in a critical section */
 GCRT_HIDDEN void gcrt_sweep_note_pages(size_t npages);
 GCRT_HIDDEN void gcrt_sweep_inflight(int d);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);

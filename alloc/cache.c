@@ -109,7 +109,6 @@ static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
 
 static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objsize) {
     size_t npages = (size + GCRT_PAGE_SIZE - 1) >> GCRT_PAGE_SHIFT;
-    gcrt_sweep_pay();
     if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(npages);
     gcrt_span *s = gcrt_heap_alloc(npages, spanclass_make(0, kind));
     if (!s) return NULL;
@@ -180,6 +179,7 @@ void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_
     void *p = alloc_once(t, size, kind, type, count, &refilled);
     if (likely(p)) {
         if (refilled) {
+            gcrt_sweep_pay();   /* outside the critical section: a span at a time */
             if (gcrt_gc.marking && t->wbn && t->flush_seen != atomic_load_relaxed(&gcrt_flush_epoch))
                 gcrt_wbuf_flush_requested(t);
             if (gcrt_gc.marking && t->assist_debt > 0) gcrt_assist(t);

@@ -74,7 +74,6 @@ static gcrt_span *take(gcrt_span *s, unsigned spc) {
 }
 
 gcrt_span *gcrt_central_cache_span(unsigned spc) {
-    gcrt_sweep_pay();
     gcrt_central *c = &gcrt_central_[spc];
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sw = sg_swept(sg), un = sg_unswept(sg);

@@ -327,19 +327,31 @@ void gcrt_heap_free(gcrt_span *s) {
 }
 
 /* Return idle free pages to the OS. A run is released whole; its pages then read as zero,
- * so the run no longer needs zeroing. */
+ * so the run no longer needs zeroing. madvise runs without heap.lock: the run is taken out
+ * of the bins in state SPAN_SCAVENGING, which neighbours do not merge with, and put back
+ * (merging) afterwards, so allocating threads never wait for the kernel here. */
+static gcrt_span *scavenge_pick(uint64_t now, uint64_t idle_ns) {
+    for (unsigned b = 0; b < GCRT_FREE_BINS; b++)
+        for (gcrt_span *s = gcrt_heap_.free_bins[b].first; s; s = s->next)
+            if (s->released != s->npages * GCRT_PAGE_SIZE && now - s->freed_at >= idle_ns) return s;
+    return NULL;
+}
+
 size_t gcrt_heap_scavenge(uint64_t idle_ns) {
     gcrt_heap *h = &gcrt_heap_;
     size_t total = 0;
     uint64_t now = heap_now();
     pthread_mutex_lock(&h->lock);
-    for (unsigned b = 0; b < GCRT_FREE_BINS; b++) {
-        for (gcrt_span *s = h->free_bins[b].first; s; s = s->next) {
-            size_t bytes = s->npages * GCRT_PAGE_SIZE;
-            if (s->released == bytes || now - s->freed_at < idle_ns) continue;
-            if (!gcrt_os_release((void *)s->base, bytes)) continue;
+    gcrt_span *s;
+    while ((s = scavenge_pick(now, idle_ns))) {
+        bin_remove(s);
+        s->state = SPAN_SCAVENGING;
+        size_t bytes = s->npages * GCRT_PAGE_SIZE;
+        pthread_mutex_unlock(&h->lock);
+        bool ok = gcrt_os_release((void *)s->base, bytes);
+        pthread_mutex_lock(&h->lock);
+        if (ok) {
             size_t before = s->released;
-            released_pages(s->base, s->npages, true);   /* clear, then set all */
             for (uintptr_t p = s->base; p < s->base + bytes; p += GCRT_PAGE_SIZE) {
                 size_t k = page_idx(p);
                 arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
@@ -350,6 +362,9 @@ size_t gcrt_heap_scavenge(uint64_t idle_ns) {
             h->heap_released += bytes - before;
             total += bytes - before;
         }
+        s->state = SPAN_FREE;
+        free_run(s);
+        if (!ok) break;
     }
     pthread_mutex_unlock(&h->lock);
     return total;

@@ -173,10 +173,12 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         double dist = live + (1 << 20) < hard ? (double)(hard - live) : (double)(1 << 20);
         gcrt_mark_set_assist_ratio(left / dist);
 
+        /* One slice, and its CPU time: CPU-time clocks are system calls, not vDSO reads,
+         * so slices are large enough (512 KiB of scan work) to keep them rare. */
         uint64_t t0 = gcrt_thread_cpu_ns();
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        int64_t did = gcrt_drain(&w, (int64_t)128 << 10);
+        int64_t did = gcrt_drain(&w, (int64_t)512 << 10);
         gcrt_gcw_dispose(&w);
         gcrt_mark_credit(did);
         uint64_t t1 = gcrt_thread_cpu_ns();

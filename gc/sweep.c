@@ -138,13 +138,17 @@ bool gcrt_sweep_one(void) {
     return r != 0;
 }
 
+/* Inside a critical section (before growing the heap): bounded, since a stop-the-world
+ * waits for it; proportional sweeping does the rest. */
+#define RECLAIM_MAX_SPANS 64
 void gcrt_sweep_reclaim(size_t npages) {
     size_t got = 0;
+    unsigned budget = RECLAIM_MAX_SPANS;
     for (unsigned spc = 0; spc < GCRT_SCAN_KINDS && got < npages; spc++) {   /* large first */
         size_t r;
-        while (got < npages && (r = sweep_class(spc))) got += r - 1;
+        while (got < npages && budget && (r = sweep_class(spc))) got += r - 1, budget--;
     }
-    while (got < npages && atomic_load_relaxed(&gcrt_sweep_pending)) {
+    while (got < npages && budget-- && atomic_load_relaxed(&gcrt_sweep_pending)) {
         size_t r = sweep_any();
         if (!r) break;
         got += r - 1;
@@ -156,8 +160,11 @@ void gcrt_sweep_reclaim(size_t npages) {
 void gcrt_sweep_finish(void) {
     /* A span popped by another thread is counted in pending until it is counted in
      * sweeps_inflight: wait for both. */
-    while (gcrt_sweep_one() || atomic_load_acquire(&gcrt_sweep_pending) || atomic_load_acquire(&sweeps_inflight))
+    for (;;) {
+        if (gcrt_sweep_one()) continue;
+        if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight)) break;
         sched_yield();
+    }
 }
 
 /* With the world stopped: shut out unregistered sweepers and finish this generation. The
@@ -185,12 +192,14 @@ void gcrt_sweep_start(uint64_t live, uint64_t trigger) {
 void gcrt_sweep_note_pages(size_t npages) { atomic_add(&sweep_pages_done, npages); }
 void gcrt_sweep_inflight(int d) { __atomic_add_fetch(&sweeps_inflight, (uint32_t)d, __ATOMIC_RELEASE); }
 
-/* Pay for allocation (Go's deductSweepCredit); inside a critical section. */
+/* Pay for allocation (Go's deductSweepCredit). Called outside critical sections: each
+ * span is swept in a critical section of its own, so a stop-the-world never waits for
+ * more than one span. */
 void gcrt_sweep_pay(void) {
     if (!atomic_load_relaxed(&gcrt_sweep_pending)) return;
     int64_t live = atomic_load_relaxed(&gcrt_heap_live);
     double owed = (double)(live - (int64_t)sweep_base_live) * sweep_pages_per_byte;
-    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && sweep_any()) {}
+    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) {}
 }
 
 /* The background sweeper: sweeps at low priority after each cycle, then releases long-idle

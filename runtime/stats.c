@@ -68,6 +68,9 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     long ncpu = gcrt_gc.nmarkers > 0 ? gcrt_gc.nmarkers : 1;
     ms->gc_cpu_fraction = elapsed ? (double)st->gc_cpu_ns / ((double)elapsed * (double)ncpu) : 0;
     pthread_mutex_unlock(&st->lock);
+    gcrt_start_world();
+    /* The page heap's counters are read with the world running: its lock may be held by
+     * the scavenger, which nobody stops, and the program must not wait for that. */
     gcrt_heap *h = &gcrt_heap_;
     pthread_mutex_lock(&h->lock);
     ms->heap_sys = h->heap_sys;
@@ -78,6 +81,5 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     ms->metadata_sys = atomic_load_relaxed(&gcrt_meta_sys);
     ms->sys = ms->heap_sys + ms->metadata_sys;
     ms->next_gc = gcrt_gc.goal;
-    gcrt_start_world();
     pthread_mutex_unlock(&gcrt_gc.lock);
 }

@@ -9,7 +9,9 @@
  * runs one untimed gc_collect() and `reps` timed ones (default 5), and reports for each the
  * collector's pause (pause_ns from gc_read_memstats), the wall time of the gc_collect() call
  * and the process CPU time it used. The mark-worker count is whatever the library takes from
- * GOMAXPROCS; run it twice (GOMAXPROCS=1 and GOMAXPROCS=2) and compare the medians.
+ * GOMAXPROCS; run it twice (GOMAXPROCS=1 and GOMAXPROCS=2) and compare the medians. gcrt
+ * marks concurrently by default (and then the pause is only its two short stops), so
+ * run.sh sets GODEBUG=gcstoptheworld=1 to put the whole mark in the pause.
  *
  * gcrt only for the targets; the -DUSE_BDWGC build (GC_gcollect, GC_MARKERS=N startmarkers)
  * gives a reference point.
@@ -219,8 +221,8 @@ int main(int argc, char **argv)
     const char *gcm = getenv("GC_MARKERS");
     const char *gdb = getenv("GODEBUG");
     uint64_t mw = median_u64(wall, reps), mc = median_u64(cpu, reps);
-    printf("RESULT bench=markscale impl=%s gomaxprocs=%s godebug=%s gc_markers=%s layout=%s nodes=%ld "
-           "live_mib=%.1f build_ms=%.1f reps=%d pause_ms=%.3f collect_wall_ms=%.3f "
+    printf("RESULT bench=markscale impl=%s gomaxprocs=%s godebug=%s gc_markers=%s layout=%s "
+           "nodes=%ld live_mib=%.1f build_ms=%.1f reps=%d pause_ms=%.3f collect_wall_ms=%.3f "
            "collect_cpu_ms=%.3f cpu_per_wall=%.2f gcs=%llu rss_kb=%ld check=%ld ok=%d\n",
            IMPL_NAME, gmp ? gmp : "unset", gdb && *gdb ? gdb : "unset", gcm ? gcm : "unset",
            sequential ? "sequential" : "random", count, live / 1048576.0, build_ms, reps,

@@ -231,6 +231,9 @@ report() {
   echo "gcrt/bdwgc user ns: 1 thread $(div %.2f "$(val alloc-gcrt-1 user_ns)" "$(val alloc-bdwgc-1 user_ns)")x," \
        "2 threads $(div %.2f "$(val alloc-gcrt-2 user_ns)" "$(val alloc-bdwgc-2 user_ns)")x;" \
        "gcrt/malloc 1 thread $(div %.2f "$(val alloc-gcrt-1 user_ns)" "$(val alloc-malloc-1 user_ns)")x"
+  gm=$(div %.4f "$(val alloc-malloc-2 user_ns)" "$(val alloc-malloc-1 user_ns)")
+  echo "2-thread slowdown of the machine itself (glibc, which shares nothing between threads):" \
+       "$(fmt %.2f "$gm")x; gcrt 2t/1t divided by that: $(div %.2f "$(div %.4f "$(val alloc-gcrt-2 user_ns)" "$(val alloc-gcrt-1 user_ns)")" "$gm")x"
   echo "gcrt metadata for 64-byte objects (256 MiB): metadata_sys/heap_inuse = $(fmt %.2f "$(val meta-gcrt meta_pct)")%" \
        "(growth only: $(fmt %.2f "$(val meta-gcrt meta_growth_pct)")%; metadata_sys $(awk -v a="$(val meta-gcrt metadata_sys)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.2f", a / 1048576 }') MiB," \
        "heap_inuse $(awk -v a="$(val meta-gcrt heap_inuse)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.1f", a / 1048576 }') MiB)$(runs_note meta-gcrt)"
@@ -313,3 +316,5 @@ report() {
 }
 
 report | tee "$dir/report.txt"
+# A crashed or timed-out run fails `make bench`; targets that are not met do not.
+! grep -q '^FAIL ' "$res"
