@@ -1,0 +1,46 @@
+#!/bin/sh
+# The concurrent collector's figures (issue: concurrent marking), run after run.sh by
+# `make bench`: the pause probe (1 GiB live, a churning thread, a 1 ms sleeper) against
+# bdwgc, the write barrier's cost with marking off, and GCBench / binary-trees in the
+# default concurrent mode against GODEBUG=gcstoptheworld=1. Medians of PAUSE_RUNS (3) and
+# TPUT_RUNS (3) runs. Writes $dir/report-concurrent.txt.
+dir=${1:-build/bench}
+PAUSE_RUNS=${PAUSE_RUNS:-3}; TPUT_RUNS=${TPUT_RUNS:-3}; LIVE=${PAUSE_LIVE_MIB:-1024}; SECS=${PAUSE_SECONDS:-10}
+unset GOGC GOMEMLIMIT GODEBUG GOMAXPROCS GC_MARKERS
+out="$dir/report-concurrent.txt"
+med() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "NA"}'; }
+field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+runs() { # runs N cmd... : prints one RESULT line per run
+  _runs_n=$1; shift; _runs_i=0
+  while [ $_runs_i -lt "$_runs_n" ]; do "$@" | grep '^RESULT'; _runs_i=$((_runs_i + 1)); done
+}
+{
+echo "== pause probe: ${LIVE} MiB live (64-byte nodes), one churning thread, one thread sleeping 1 ms, ${SECS} s =="
+runs "$PAUSE_RUNS" "$dir/pause_gcrt" live_mib="$LIVE" seconds="$SECS" > "$dir/pause-gcrt.txt"
+runs 1 "$dir/pause_bdwgc" live_mib="$LIVE" seconds="$SECS" startmarkers > "$dir/pause-bdwgc.txt"
+for impl in gcrt bdwgc; do
+  f="$dir/pause-$impl.txt"
+  stw=$( (if [ $impl = gcrt ]; then field longest_stw_us < "$f"; else field maxpause_us < "$f"; fi) | med)
+  printf '%-6s runs=%s longest STW pause %s us; sleeper lateness p99 %s us, p99.9 %s us, max %s us; cycles %s; damaged %s\n' \
+    $impl "$(wc -l < "$f")" "$stw" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
+    "$(field late_max_us < "$f" | med)" "$(field gcs < "$f" | med)" "$(field bad < "$f" | sort -n | tail -1)"
+done
+echo
+echo "== write barrier with marking off: GC_STORE vs a plain store into a field of each of N objects =="
+for nobj in 1000000 4096; do
+  runs 3 "$dir/barrier_gcrt" n=$nobj rounds=31 > "$dir/barrier-$nobj.txt"
+  printf 'n=%-8s plain %s ns, GC_STORE %s ns, ratio %s\n' $nobj "$(field plain_ns < "$dir/barrier-$nobj.txt" | med)" \
+    "$(field barrier_ns < "$dir/barrier-$nobj.txt" | med)" "$(field ratio < "$dir/barrier-$nobj.txt" | med)"
+done
+echo
+echo "== throughput: concurrent (default) vs GODEBUG=gcstoptheworld=1 =="
+for b in "gcbench_gcrt quiet" "binarytrees_gcrt quiet depth=20"; do
+  name=${b%% *}
+  runs "$TPUT_RUNS" "$dir/${name}" ${b#* } > "$dir/tput-$name-conc.txt"
+  GODEBUG=gcstoptheworld=1 runs "$TPUT_RUNS" "$dir/${name}" ${b#* } > "$dir/tput-$name-stw.txt"
+  c=$(field wall_ms < "$dir/tput-$name-conc.txt" | med); s=$(field wall_ms < "$dir/tput-$name-stw.txt" | med)
+  cr=$(field rss_kb < "$dir/tput-$name-conc.txt" | med); sr=$(field rss_kb < "$dir/tput-$name-stw.txt" | med)
+  printf '%-18s concurrent %s ms (%s KiB RSS), stop-the-world %s ms (%s KiB RSS), time ratio %s\n' "$name" "$c" "$cr" "$s" "$sr" \
+    "$(awk -v a="$c" -v b="$s" 'BEGIN { printf "%.2f", a / b }')"
+done
+} | tee "$out"
