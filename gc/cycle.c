@@ -27,6 +27,7 @@
 
 #include <stdio.h>
 #include <time.h>
+#include <sched.h>
 #include <signal.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -178,7 +179,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         uint64_t t0 = gcrt_thread_cpu_ns();
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        int64_t did = gcrt_drain(&w, (int64_t)512 << 10);
+        int64_t did = gcrt_drain(&w, free_cpu ? (int64_t)128 << 10 : (int64_t)512 << 10);
         gcrt_gcw_dispose(&w);
         gcrt_mark_credit(did);
         uint64_t t1 = gcrt_thread_cpu_ns();
@@ -191,6 +192,9 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
             continue;
         }
         nowork = 0;
+        /* On a CPU it takes because nobody else wanted it (Go's idle worker), give way to
+         * any thread that has become runnable since, as Go's idle workers do. */
+        if (free_cpu) sched_yield();
         uint64_t now = gcrt_now_ns();
         if (now - win_w >= 1000000) {
             uint64_t p = process_cpu_ns();
