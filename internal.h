@@ -108,6 +108,8 @@ GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
  * rounded to a power of two (>= 16); blocks above 64 KiB are mapped directly. */
 GCRT_HIDDEN void *gcrt_meta_alloc(size_t size);
 GCRT_HIDDEN void gcrt_meta_free(void *p, size_t size);
+/* Make room for one more element in a growable metadata array; false when out of memory. */
+GCRT_HIDDEN bool gcrt_meta_grow(void **arr, size_t *cap, size_t used, size_t elem, size_t first);
 extern GCRT_HIDDEN uint64_t gcrt_meta_sys;    /* bytes mapped for metadata (atomic) */
 
 /* ---- Spans (alloc/heap.c) ------------------------------------------------------------
@@ -200,6 +202,8 @@ GCRT_HIDDEN void gcrt_heap_init(void);
 GCRT_HIDDEN gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spanclass);
 /* Return an in-use span's pages to the page heap. */
 GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
+/* Call fn for every in-use span; world stopped (or no span can change state). */
+GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
 /* Release free pages idle for at least `idle_ns` (0: all) to the OS; returns bytes. */
 GCRT_HIDDEN size_t gcrt_heap_scavenge(uint64_t idle_ns);
 

@@ -369,3 +369,14 @@ size_t gcrt_heap_scavenge(uint64_t idle_ns) {
     pthread_mutex_unlock(&h->lock);
     return total;
 }
+
+void gcrt_heap_for_each_span(void (*fn)(gcrt_span *, void *), void *arg) {
+    for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
+        gcrt_arena *ar = gcrt_arena_map[a >> GCRT_ARENA_SHIFT];
+        if (!ar) continue;
+        for (size_t pg = 0; pg < GCRT_PAGES_PER_ARENA; pg++) {
+            gcrt_span *s = ar->spans[pg];
+            if (s && s->state == SPAN_INUSE && s->base == a + pg * GCRT_PAGE_SIZE) fn(s, arg);
+        }
+    }
+}

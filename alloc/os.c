@@ -117,3 +117,17 @@ void gcrt_meta_free(void *p, size_t size) {
     meta_free[sh] = p;
     pthread_mutex_unlock(&meta_lock);
 }
+
+bool gcrt_meta_grow(void **arr, size_t *cap, size_t used, size_t elem, size_t first) {
+    if (used < *cap) return true;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *n = gcrt_meta_alloc(nc * elem);
+    if (!n) return false;
+    if (*arr) {
+        memcpy(n, *arr, used * elem);
+        gcrt_meta_free(*arr, *cap * elem);
+    }
+    *arr = n;
+    *cap = nc;
+    return true;
+}

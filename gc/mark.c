@@ -404,28 +404,25 @@ void gcrt_mark_drain_all(void) {
 
 /* Overflow recovery, world stopped: rescan every marked scannable object so unmarked
  * children get greyed; repeat while buffers keep running out. */
+static void rescan_marked(gcrt_span *s, void *arg) {
+    gcrt_gcw *w = arg;
+    if (spanclass_kind(s->spanclass) == GCRT_SCAN_NOSCAN) return;
+    for (size_t i = 0; i < s->nelems; i++) {
+        if (!bit_get(s->markbits, i)) continue;
+        uintptr_t obj = s->base + i * s->elemsize;
+        if (s->nelems == 1)
+            for (uintptr_t o = obj; o < s->limit; o += OBLET_BYTES) scan_object(w, o);
+        else scan_object(w, obj);
+        gcrt_drain(w, INT64_MAX);
+    }
+}
+
 void gcrt_mark_recover_overflow(void) {
     while (atomic_load_relaxed(&M.overflow)) {
         M.overflow = 0;
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
-            gcrt_arena *ar = gcrt_arena_map[a >> GCRT_ARENA_SHIFT];
-            if (!ar) continue;
-            for (size_t pg = 0; pg < GCRT_PAGES_PER_ARENA; pg++) {
-                gcrt_span *s = ar->spans[pg];
-                if (!s || s->state != SPAN_INUSE || s->base != a + pg * GCRT_PAGE_SIZE) continue;
-                if (spanclass_kind(s->spanclass) == GCRT_SCAN_NOSCAN) continue;
-                for (size_t i = 0; i < s->nelems; i++) {
-                    if (!bit_get(s->markbits, i)) continue;
-                    uintptr_t obj = s->base + i * s->elemsize;
-                    if (s->nelems == 1)
-                        for (uintptr_t o = obj; o < s->limit; o += OBLET_BYTES) scan_object(&w, o);
-                    else scan_object(&w, obj);
-                    gcrt_drain(&w, INT64_MAX);
-                }
-            }
-        }
+        gcrt_heap_for_each_span(rescan_marked, &w);
         gcrt_gcw_dispose(&w);
         gcrt_mark_drain_all();
     }

@@ -30,7 +30,8 @@ GCRT_NO_ASAN static void check_range(uintptr_t lo, uintptr_t hi, void *what) {
     for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, *(uintptr_t *)p, what);
 }
 
-GCRT_NO_ASAN static void check_span(gcrt_span *s, uintptr_t page) {
+GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
+    (void)arg;
     for (uintptr_t p = s->base; p < s->base + s->npages * GCRT_PAGE_SIZE; p += GCRT_PAGE_SIZE)
         if (span_of(p) != s) gcrt_fatal("gcverify: page %#lx of span %#lx does not map to it", (unsigned long)p, (unsigned long)s->base);
     if (s->freeindex > s->nelems) gcrt_fatal("gcverify: span %#lx freeindex %u > nelems %u", (unsigned long)s->base, s->freeindex, s->nelems);
@@ -39,7 +40,6 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, uintptr_t page) {
     if (spanclass_sizeclass(s->spanclass) && n != s->alloccount)
         gcrt_fatal("gcverify: span %#lx (class %u) alloccount %u but %zu slots allocated", (unsigned long)s->base,
                    spanclass_sizeclass(s->spanclass), s->alloccount, n);
-    (void)page;
     unsigned kind = spanclass_kind(s->spanclass);
     if (kind == GCRT_SCAN_NOSCAN) return;
     for (size_t i = 0; i < s->nelems; i++) {
@@ -61,15 +61,7 @@ void gcrt_verify_marks(void) {
         check_range((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), "register");
     }
     gcrt_roots_each(check_range, "static/root");
-    for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
-        gcrt_arena *ar = gcrt_arena_map[a >> GCRT_ARENA_SHIFT];
-        if (!ar) continue;
-        for (size_t pg = 0; pg < GCRT_PAGES_PER_ARENA; pg++) {
-            gcrt_span *s = ar->spans[pg];
-            uintptr_t page = a + pg * GCRT_PAGE_SIZE;
-            if (s && s->state == SPAN_INUSE && s->base == page) check_span(s, page);
-        }
-    }
+    gcrt_heap_for_each_span(check_span, NULL);
     if (nviolations) gcrt_fatal("gcverify: %lu reachable objects left unmarked", nviolations);
 }
 
@@ -82,17 +74,8 @@ static uintptr_t *ck_stack;
 static size_t ck_n, ck_cap;
 
 static void ck_push(uintptr_t obj) {
-    if (ck_n == ck_cap) {
-        size_t nc = ck_cap ? ck_cap * 2 : 4096;
-        uintptr_t *ns = gcrt_meta_alloc(nc * sizeof *ns);
-        if (!ns) gcrt_fatal("gccheckmark: out of memory");
-        if (ck_stack) {
-            memcpy(ns, ck_stack, ck_n * sizeof *ns);
-            gcrt_meta_free(ck_stack, ck_cap * sizeof *ns);
-        }
-        ck_stack = ns;
-        ck_cap = nc;
-    }
+    if (!gcrt_meta_grow((void **)&ck_stack, &ck_cap, ck_n, sizeof *ck_stack, 4096))
+        gcrt_fatal("gccheckmark: out of memory");
     ck_stack[ck_n++] = obj;
 }
 
@@ -140,28 +123,19 @@ GCRT_NO_ASAN static void ck_range(uintptr_t lo, uintptr_t hi, void *arg) {
     }
 }
 
-static void for_each_span(void (*fn)(gcrt_span *)) {
-    for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
-        gcrt_arena *ar = gcrt_arena_map[a >> GCRT_ARENA_SHIFT];
-        if (!ar) continue;
-        for (size_t pg = 0; pg < GCRT_PAGES_PER_ARENA; pg++) {
-            gcrt_span *s = ar->spans[pg];
-            if (s && s->state == SPAN_INUSE && s->base == a + pg * GCRT_PAGE_SIZE) fn(s);
-        }
-    }
-}
-
-static void ck_alloc_bits(gcrt_span *s) {
+static void ck_alloc_bits(gcrt_span *s, void *arg) {
+    (void)arg;
     s->checkbits = gcrt_meta_alloc(span_bitmap_words(s) * 8);
     if (!s->checkbits) gcrt_fatal("gccheckmark: out of memory");
 }
-static void ck_free_bits(gcrt_span *s) {
+static void ck_free_bits(gcrt_span *s, void *arg) {
+    (void)arg;
     gcrt_meta_free(s->checkbits, span_bitmap_words(s) * 8);
     s->checkbits = NULL;
 }
 
 void gcrt_checkmark(void) {
-    for_each_span(ck_alloc_bits);
+    gcrt_heap_for_each_span(ck_alloc_bits, NULL);
     ck_n = 0;
     ck_stale = 0;
     ck_lenient = !gcrt_gc.gcstoptheworld;
@@ -191,7 +165,7 @@ void gcrt_checkmark(void) {
             ck_range(obj, obj + s->elemsize, NULL);
         }
     }
-    for_each_span(ck_free_bits);
+    gcrt_heap_for_each_span(ck_free_bits, NULL);
     if (ck_stale)
         fprintf(stderr, "gcrt: gccheckmark: %lu unmarked objects reached only through thread stacks or registers "
                         "(dead stack slots cannot be told from live ones; not an error by itself)\n", ck_stale);

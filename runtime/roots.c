@@ -63,17 +63,8 @@ static range *snap;
 static size_t n_snap, cap_snap, snap_static_bytes;
 
 static void snap_add(uintptr_t lo, uintptr_t hi) {
-    if (n_snap == cap_snap) {
-        size_t nc = cap_snap ? cap_snap * 2 : 64;
-        range *r = gcrt_meta_alloc(nc * sizeof *r);
-        if (!r) gcrt_fatal("out of memory for the root set");
-        if (snap) {
-            memcpy(r, snap, n_snap * sizeof *r);
-            gcrt_meta_free(snap, cap_snap * sizeof *r);
-        }
-        snap = r;
-        cap_snap = nc;
-    }
+    if (!gcrt_meta_grow((void **)&snap, &cap_snap, n_snap, sizeof *snap, 64))
+        gcrt_fatal("out of memory for the root set");
     snap[n_snap++] = (range){lo, hi};
 }
 
