@@ -219,9 +219,11 @@ static bool grow(size_t npages) {
 static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc) {
     unsigned sc = spanclass_sizeclass(spc);
     size_t words = span_bitmap_words(s);
-    s->allocbits = gcrt_meta_alloc(words * 8);
-    s->markbits = gcrt_meta_alloc(words * 8);
-    if (!s->allocbits || !s->markbits) return false;
+    /* Both bitmaps in one block: one metadata-lock round trip per span, not two. Sweeping
+     * swaps the two pointers; the block starts at the lower one. */
+    s->allocbits = gcrt_meta_alloc(words * 16);
+    if (!s->allocbits) return false;
+    s->markbits = s->allocbits + words;
     if (spanclass_kind(spc) == GCRT_SCAN_TYPED) {
         size_t bytes = sc ? s->npages * GCRT_PAGE_SIZE / 64 : round_up(s->npages * GCRT_PAGE_SIZE / 64, 8);
         s->ptrbits = gcrt_meta_alloc(bytes);
@@ -232,8 +234,7 @@ static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc) {
 
 static void span_free_bitmaps(gcrt_span *s) {
     size_t words = span_bitmap_words(s);
-    gcrt_meta_free(s->allocbits, words * 8);
-    gcrt_meta_free(s->markbits, words * 8);
+    if (s->allocbits) gcrt_meta_free(s->allocbits < s->markbits ? s->allocbits : s->markbits, words * 16);
     if (s->ptrbits) gcrt_meta_free(s->ptrbits, s->npages * GCRT_PAGE_SIZE / 64);
     s->allocbits = s->markbits = s->ptrbits = NULL;
 }
