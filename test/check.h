@@ -301,4 +301,33 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
     return r->status;
 }
 
+
+/* Concurrent-marking tests: run body first in a child with GODEBUG=gccheckmark=1,gcverify=1
+ * (while this process has no threads yet), then here with default settings. Fails if the
+ * child exits non-zero or reports a fatal error or a gcverify violation. *max_seconds
+ * bounds each run of body: 5 s in the child, 3 s here. */
+static TEST_UNUSED int run_checked_then_plain(int argc, char **argv, int (*body)(const char *mode),
+                                              double *max_seconds)
+{
+    if (argc > 1 && strcmp(argv[1], "child") == 0) {
+        *max_seconds = 5.0;
+        return body("gccheckmark,gcverify");
+    }
+    child_result_t *r = malloc(sizeof *r);
+    CHECK(r != NULL);
+    const char *args[] = {"child", NULL};
+    const char *env[] = {"GODEBUG=gccheckmark=1,gcverify=1", "GOGC", NULL};
+    int st = run_self(r, args, env);
+    fputs(r->out, stdout);
+    int child_fatal = strstr(r->err, "gcrt: fatal") != NULL || strstr(r->err, "gcrt: gcverify:") != NULL;
+    if (st != 0 || child_fatal)
+        fprintf(stderr, "child (GODEBUG=gccheckmark=1,gcverify=1) exited with %d; its stderr:\n%s\n", st, r->err);
+    free(r);
+    *max_seconds = 3.0;
+    body("default");
+    CHECK(st == 0, "child with GODEBUG=gccheckmark=1,gcverify=1 exited with %d", st);
+    CHECK(!child_fatal, "child reported a fatal error or a gcverify violation");
+    return 0;
+}
+
 #endif /* GCRT_TEST_CHECK_H */

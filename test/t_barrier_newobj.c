@@ -358,27 +358,4 @@ static int body(const char *mode)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc > 1 && strcmp(argv[1], "child") == 0) {
-        max_seconds = 5.0;
-        return body("gccheckmark,gcverify");
-    }
-    /* The checked child first, while this process has no threads yet. */
-    child_result_t *r = malloc(sizeof *r);
-    CHECK(r != NULL);
-    const char *args[] = {"child", NULL};
-    const char *env[] = {"GODEBUG=gccheckmark=1,gcverify=1", "GOGC", NULL};
-    int st = run_self(r, args, env);
-    fputs(r->out, stdout);
-    int child_fatal = strstr(r->err, "gcrt: fatal") != NULL || strstr(r->err, "gcrt: gcverify:") != NULL;
-    if (st != 0 || child_fatal)
-        fprintf(stderr, "child (GODEBUG=gccheckmark=1,gcverify=1) exited with %d; its stderr:\n%s\n", st, r->err);
-    free(r);
-
-    max_seconds = 3.0;
-    body("default");
-    CHECK(st == 0, "child with GODEBUG=gccheckmark=1,gcverify=1 exited with %d", st);
-    CHECK(!child_fatal, "child reported a fatal error or a gcverify violation");
-    return 0;
-}
+int main(int argc, char **argv) { return run_checked_then_plain(argc, argv, body, &max_seconds); }
