@@ -200,20 +200,9 @@ static TEST_UNUSED int child_status_(int ws)
     return -1;
 }
 
-/* Re-execute this test binary (/proc/self/exe) with argv = {self, args..., NULL}. env is a
- * NULL-terminated list of "NAME=value" to set and "NAME" entries to unset in the child.
- * Returns the child's status (also in r->status); 142 (128 + SIGALRM) if it ran longer than
- * CHILD_TIMEOUT seconds. */
-static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
-                                const char *const *env)
+/* Fork with the child's stdout and stderr on pipes; returns the pid (0 in the child). */
+static TEST_UNUSED pid_t child_fork_(int op[2], int ep[2])
 {
-    int op[2], ep[2];
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = (char *)"gcrt-test-child";
-    for (; args && *args && argc < 31; args++)
-        argv[argc++] = (char *)*args;
-    argv[argc] = NULL;
     fflush(stdout);
     fflush(stderr);
     if (pipe(op) != 0 || pipe(ep) != 0) {
@@ -232,6 +221,39 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
         close(op[1]);
         close(ep[0]);
         close(ep[1]);
+    }
+    return pid;
+}
+
+/* Parent side: read the child's output into r, reap it, return its status. */
+static TEST_UNUSED int child_collect_(pid_t pid, int op[2], int ep[2], child_result_t *r)
+{
+    close(op[1]);
+    close(ep[1]);
+    child_drain_(op[0], ep[0], r);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    r->status = child_status_(ws);
+    return r->status;
+}
+
+/* Re-execute this test binary (/proc/self/exe) with argv = {self, args..., NULL}. env is a
+ * NULL-terminated list of "NAME=value" to set and "NAME" entries to unset in the child.
+ * Returns the child's status (also in r->status); 142 (128 + SIGALRM) if it ran longer than
+ * CHILD_TIMEOUT seconds. */
+static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
+                                const char *const *env)
+{
+    int op[2], ep[2];
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)"gcrt-test-child";
+    for (; args && *args && argc < 31; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    pid_t pid = child_fork_(op, ep);
+    if (pid == 0) {
         for (; env && *env; env++) {
             const char *eq = strchr(*env, '=');
             if (eq) {
@@ -251,14 +273,7 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
         perror("execv /proc/self/exe");
         _exit(127);
     }
-    close(op[1]);
-    close(ep[1]);
-    child_drain_(op[0], ep[0], r);
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    r->status = child_status_(ws);
-    return r->status;
+    return child_collect_(pid, op, ep, r);
 }
 
 /* Run fn(arg) in a forked child whose stdout/stderr are captured; the child exits with
@@ -267,40 +282,27 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
 static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
 {
     int op[2], ep[2];
-    fflush(stdout);
-    fflush(stderr);
-    if (pipe(op) != 0 || pipe(ep) != 0) {
-        perror("pipe");
-        exit(1);
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
+    pid_t pid = child_fork_(op, ep);
     if (pid == 0) {
-        dup2(op[1], 1);
-        dup2(ep[1], 2);
-        close(op[0]);
-        close(op[1]);
-        close(ep[0]);
-        close(ep[1]);
         alarm(CHILD_TIMEOUT);
         int rc = fn(arg);
         fflush(stdout);
         fflush(stderr);
         _exit(rc);
     }
-    close(op[1]);
-    close(ep[1]);
-    child_drain_(op[0], ep[0], r);
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    r->status = child_status_(ws);
-    return r->status;
+    return child_collect_(pid, op, ep, r);
 }
 
+
+/* A 64-bit mixing function (splitmix-style finaliser) for test checksums. */
+static TEST_UNUSED uint64_t test_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
 
 /* Concurrent-marking tests: run body first in a child with GODEBUG=gccheckmark=1,gcverify=1
  * (while this process has no threads yet), then here with default settings. Fails if the

@@ -62,20 +62,11 @@ static atomic_int stop;
 static atomic_ulong ops_done, ops_marking, words_moved;
 static double max_seconds;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t tsum(const target_t *t)
 {
     uint64_t h = t->id;
     for (int i = 0; i < NPAY; i++)
-        h = mix(h ^ t->pay[i]);
+        h = test_mix(h ^ t->pay[i]);
     return h;
 }
 
@@ -87,7 +78,7 @@ static int target_ok(const target_t *t)
     if (id == 0 || id > NTARGETS)
         return 0;
     for (int i = 0; i < NPAY; i++)
-        if (t->pay[i] != mix(id * 16 + (uint64_t)i))
+        if (t->pay[i] != test_mix(id * 16 + (uint64_t)i))
             return 0;
     return t->sum == tsum(t);
 }
@@ -100,7 +91,7 @@ static target_t *new_target(void)
     CHECK(t != NULL);
     t->id = next_id++;
     for (int i = 0; i < NPAY; i++)
-        t->pay[i] = mix(t->id * 16 + (uint64_t)i);
+        t->pay[i] = test_mix(t->id * 16 + (uint64_t)i);
     t->sum = tsum(t);
     return t;
 }
@@ -108,7 +99,7 @@ static target_t *new_target(void)
 static TEST_NOINLINE void garbage(uint64_t *rng, int n)
 {
     for (int i = 0; i < n; i++) {
-        *rng = mix(*rng + 1);
+        *rng = test_mix(*rng + 1);
         size_t sz = (*rng & 31) == 0 ? 2048 : sizeof(target_t);
         unsigned char *g = gc_alloc_noscan(sz);
         CHECK(g != NULL);
@@ -160,14 +151,14 @@ static TEST_NOINLINE void swap_via(target_t **a, target_t **b, target_t **s, siz
 static void *mutator(void *arg)
 {
     int t = (int)(intptr_t)arg;
-    uint64_t rng = mix((uint64_t)t + 777);
+    uint64_t rng = test_mix((uint64_t)t + 777);
     for (;;) {
         pthread_barrier_wait(&bar);
         if (atomic_load(&stop))
             break;
         arrays_t *A = tables[t];
         for (int op = 0; op < OPS_PER_PHASE; op++) {
-            uint64_t r = mix(rng += 0x9e3779b97f4a7c15ull);
+            uint64_t r = test_mix(rng += 0x9e3779b97f4a7c15ull);
             target_t **a = A->small[r % NARR], **b = A->small[(r >> 16) % NARR];
             size_t k = 1 + (size_t)((r >> 32) % (NSMALL - 1));
             switch ((r >> 48) % 16) {

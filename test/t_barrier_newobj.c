@@ -67,20 +67,11 @@ static atomic_int stop;
 static atomic_ulong bad_seen, fresh_carriers, fresh_marking, handoffs, foreign_fresh;
 static double max_seconds;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t psum(const payload_t *p)
 {
     uint64_t h = p->id;
     for (int i = 0; i < 5; i++)
-        h = mix(h ^ p->pay[i]);
+        h = test_mix(h ^ p->pay[i]);
     return h;
 }
 
@@ -92,7 +83,7 @@ static int payload_ok(const payload_t *p)
     if (id == 0 || id > NPAYLOADS)
         return 0;
     for (int i = 0; i < 5; i++)
-        if (p->pay[i] != mix(id * 8 + (uint64_t)i))
+        if (p->pay[i] != test_mix(id * 8 + (uint64_t)i))
             return 0;
     return p->sum == psum(p);
 }
@@ -107,7 +98,7 @@ static payload_t *new_payload(void)
     CHECK(p != NULL);
     p->id = next_id++;
     for (int i = 0; i < 5; i++)
-        p->pay[i] = mix(p->id * 8 + (uint64_t)i);
+        p->pay[i] = test_mix(p->id * 8 + (uint64_t)i);
     p->sum = psum(p);
     return p;
 }
@@ -132,7 +123,7 @@ static TEST_NOINLINE carrier_t *new_carrier(int t, uint64_t r)
 static TEST_NOINLINE void garbage(uint64_t *rng, int n)
 {
     for (int i = 0; i < n; i++) {
-        *rng = mix(*rng + 1);
+        *rng = test_mix(*rng + 1);
         size_t sz = (*rng & 31) == 0 ? 1024 : sizeof(payload_t);
         unsigned char *g = gc_alloc_noscan(sz);
         CHECK(g != NULL);
@@ -149,7 +140,7 @@ static TEST_NOINLINE void touch(const payload_t *p)
 static TEST_NOINLINE void one_op(int t, uint64_t *rng)
 {
     table_t *T = tables[t];
-    uint64_t r = mix(*rng += 0x9e3779b97f4a7c15ull);
+    uint64_t r = test_mix(*rng += 0x9e3779b97f4a7c15ull);
     int k1 = (int)(r % NTAB), k2 = (int)((r >> 16) % NTAB);
     if (k1 == k2)
         return;
@@ -179,7 +170,7 @@ static TEST_NOINLINE void one_op(int t, uint64_t *rng)
 
     /* 3. overwrite non-NULL slots of the fresh objects */
     for (int n = 0; n < 4; n++) {
-        r = mix(r + 1);
+        r = test_mix(r + 1);
         int i = (int)(r % NCS), j = (int)((r >> 8) % NCS);
         payload_t *p = C->s[i], *q = D->s[j];
         GC_STORE(C->s[i], q);
@@ -195,7 +186,7 @@ static TEST_NOINLINE void one_op(int t, uint64_t *rng)
     touch(C->s[(r >> 20) % NCS]);
 
     /* 4. hand C to the exchange, take E, install E where C was */
-    r = mix(r + 7);
+    r = test_mix(r + 7);
     int x = (int)(r % NXCHG);
     pthread_mutex_lock(&xlock);
     carrier_t *E = exchange->c[x];
@@ -209,7 +200,7 @@ static TEST_NOINLINE void one_op(int t, uint64_t *rng)
     GC_STORE(T->c[k1], E); /* C is now referenced only by the exchange */
     C = NULL;
     for (int n = 0; n < 3; n++) {
-        r = mix(r + 1);
+        r = test_mix(r + 1);
         int i = (int)(r % NCS), j = (int)((r >> 8) % NCS);
         payload_t *p = E->s[i], *q = D->s[j];
         GC_STORE(E->s[i], q);
@@ -222,7 +213,7 @@ static TEST_NOINLINE void one_op(int t, uint64_t *rng)
 static void *mutator(void *arg)
 {
     int t = (int)(intptr_t)arg;
-    uint64_t rng = mix((uint64_t)t + 4242);
+    uint64_t rng = test_mix((uint64_t)t + 4242);
     for (;;) {
         pthread_barrier_wait(&bar);
         if (atomic_load(&stop))

@@ -64,20 +64,11 @@ static atomic_ulong next_id = 1;
 static atomic_int stop;
 static double max_seconds;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t osum(const obj_t *o)
 {
     uint64_t h = o->id;
     for (int i = 0; i < 5; i++)
-        h = mix(h ^ o->pay[i]);
+        h = test_mix(h ^ o->pay[i]);
     return h;
 }
 
@@ -86,7 +77,7 @@ static int obj_ok(const obj_t *o)
     if (!o || gc_base(o) != o || o->id == 0)
         return 0;
     for (int i = 0; i < 5; i++)
-        if (o->pay[i] != mix(o->id * 8 + (uint64_t)i))
+        if (o->pay[i] != test_mix(o->id * 8 + (uint64_t)i))
             return 0;
     return o->sum == osum(o);
 }
@@ -97,7 +88,7 @@ static obj_t *new_obj(void)
     CHECK(o != NULL);
     o->id = atomic_fetch_add(&next_id, 1);
     for (int i = 0; i < 5; i++)
-        o->pay[i] = mix(o->id * 8 + (uint64_t)i);
+        o->pay[i] = test_mix(o->id * 8 + (uint64_t)i);
     o->sum = osum(o);
     return o;
 }
@@ -105,7 +96,7 @@ static obj_t *new_obj(void)
 static TEST_NOINLINE void garbage(uint64_t *rng, int n)
 {
     for (int i = 0; i < n; i++) {
-        *rng = mix(*rng + 1);
+        *rng = test_mix(*rng + 1);
         size_t sz = (*rng & 31) == 0 ? 1024 : sizeof(obj_t);
         unsigned char *g = gc_alloc_noscan(sz);
         CHECK(g != NULL);
@@ -131,7 +122,7 @@ static TEST_NOINLINE obj_t **add_range(int t, uint64_t *rng)
     if (marking && gc_write_barrier_on)
         atomic_fetch_add(&ranges_added_marking, 1);
     for (int j = 0; j < RW; j++) {
-        uint64_t r = mix(*rng += 0x9e3779b97f4a7c15ull);
+        uint64_t r = test_mix(*rng += 0x9e3779b97f4a7c15ull);
         holder_t *h = holders[t][r % NSRC];
         int i = (int)((r >> 20) % NSLOTS);
         obj_t *p = h->s[i];
@@ -201,7 +192,7 @@ static TEST_NOINLINE void step(tstate_t *st, uint64_t *rng)
     st->ranges++;
     for (int k = 0; k < st->nactive; k++) {
         garbage(rng, 48);
-        if ((mix(*rng) & 3) == 0)
+        if ((test_mix(*rng) & 3) == 0)
             check_range(st->active[k]);
     }
 }
@@ -226,7 +217,7 @@ static void free_dead(tstate_t *st)
 static void *helper(void *arg)
 {
     tstate_t *st = arg;
-    uint64_t rng = mix((uint64_t)st->t + 5150);
+    uint64_t rng = test_mix((uint64_t)st->t + 5150);
     while (!atomic_load(&stop))
         step(st, &rng);
     finish(st);
@@ -252,7 +243,7 @@ static int body(const char *mode)
         uint64_t *b = gc_alloc(128);
         CHECK(b != NULL);
         for (int k = 0; k < 16; k++)
-            b[k] = mix((uint64_t)i * 16 + (uint64_t)k);
+            b[k] = test_mix((uint64_t)i * 16 + (uint64_t)k);
         ballast[i] = b;
     }
     churn_stack();

@@ -51,18 +51,9 @@ static atomic_int stop;
 static atomic_ulong bad_seen, moves_done, moves_marking;
 static double max_seconds;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t node_sum(const node_t *n)
 {
-    return mix(n->id ^ mix(n->pay[0] ^ mix(n->pay[1] ^ mix(n->pay[2] ^ mix(n->pay[3])))));
+    return test_mix(n->id ^ test_mix(n->pay[0] ^ test_mix(n->pay[1] ^ test_mix(n->pay[2] ^ test_mix(n->pay[3])))));
 }
 
 static int node_ok(const node_t *n)
@@ -73,7 +64,7 @@ static int node_ok(const node_t *n)
     if (id == 0 || id > NNODES)
         return 0;
     for (int i = 0; i < 4; i++)
-        if (n->pay[i] != mix(id * 8 + (uint64_t)i))
+        if (n->pay[i] != test_mix(id * 8 + (uint64_t)i))
             return 0;
     return n->sum == node_sum(n);
 }
@@ -86,7 +77,7 @@ static node_t *new_node(void)
     CHECK(n != NULL);
     n->id = next_id++;
     for (int i = 0; i < 4; i++)
-        n->pay[i] = mix(n->id * 8 + (uint64_t)i);
+        n->pay[i] = test_mix(n->id * 8 + (uint64_t)i);
     n->sum = node_sum(n);
     return n;
 }
@@ -108,7 +99,7 @@ static TEST_NOINLINE node_t *new_subgraph(void)
 static TEST_NOINLINE void garbage(uint64_t *rng, int n)
 {
     for (int i = 0; i < n; i++) {
-        *rng = mix(*rng + 1);
+        *rng = test_mix(*rng + 1);
         size_t sz = (*rng & 63) == 0 ? 4096 : sizeof(node_t);
         unsigned char *g = gc_alloc_noscan(sz);
         CHECK(g != NULL);
@@ -129,7 +120,7 @@ static TEST_NOINLINE void check_touch(const node_t *n)
 /* Move a subgraph root between two holder slots of this thread's partition. */
 static TEST_NOINLINE void move_root(uint64_t *rng, int lo, int hi)
 {
-    uint64_t r = mix(*rng += 0x9e3779b97f4a7c15ull);
+    uint64_t r = test_mix(*rng += 0x9e3779b97f4a7c15ull);
     holder_t *a = holders[lo + (int)(r % (uint64_t)(hi - lo))];
     holder_t *b = holders[lo + (int)((r >> 20) % (uint64_t)(hi - lo))];
     int i = (int)((r >> 40) % NSLOT), j = (int)((r >> 50) % NSLOT);
@@ -157,7 +148,7 @@ static TEST_NOINLINE void move_root(uint64_t *rng, int lo, int hi)
 /* Move a 3-node subtree between the kid slots of two subgraph roots. */
 static TEST_NOINLINE void move_subtree(uint64_t *rng, int lo, int hi)
 {
-    uint64_t r = mix(*rng += 0x9e3779b97f4a7c15ull);
+    uint64_t r = test_mix(*rng += 0x9e3779b97f4a7c15ull);
     holder_t *ha = holders[lo + (int)(r % (uint64_t)(hi - lo))];
     holder_t *hb = holders[lo + (int)((r >> 20) % (uint64_t)(hi - lo))];
     node_t *A = ha->slot[(r >> 40) % NSLOT], *B = hb->slot[(r >> 50) % NSLOT];
@@ -189,7 +180,7 @@ static void *mutator(void *arg)
 {
     int t = (int)(intptr_t)arg;
     int lo = t * (NHOLD / NTHREADS), hi = lo + NHOLD / NTHREADS;
-    uint64_t rng = mix((uint64_t)t + 12345);
+    uint64_t rng = test_mix((uint64_t)t + 12345);
     for (;;) {
         pthread_barrier_wait(&bar); /* phase start */
         if (atomic_load(&stop))
@@ -260,7 +251,7 @@ static TEST_NOINLINE void build(void)
     }
     /* Spread subgraphs: partition p gets subgraphs in its own holders only. */
     for (int k = 0; k < NSUB; k++) {
-        int h = (int)(mix((uint64_t)k) % NHOLD);
+        int h = (int)(test_mix((uint64_t)k) % NHOLD);
         int s;
         for (;;) {
             for (s = 0; s < NSLOT && holders[h]->slot[s]; s++) {

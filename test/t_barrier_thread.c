@@ -60,20 +60,11 @@ static hdr_t *volatile mailbox[NWORK];  /* mode "global" */
 static atomic_ulong bad_seen, worker_checks;
 static double max_seconds;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t lsum(const lnode_t *n)
 {
     uint64_t h = n->id;
     for (int i = 0; i < 4; i++)
-        h = mix(h ^ n->pay[i]);
+        h = test_mix(h ^ n->pay[i]);
     return h;
 }
 
@@ -82,7 +73,7 @@ static int lnode_ok(const lnode_t *n, uint64_t want_id)
     if (!n || gc_base(n) != n || n->id != want_id)
         return 0;
     for (int i = 0; i < 4; i++)
-        if (n->pay[i] != mix(want_id * 8 + (uint64_t)i))
+        if (n->pay[i] != test_mix(want_id * 8 + (uint64_t)i))
             return 0;
     return n->sum == lsum(n);
 }
@@ -114,7 +105,7 @@ static TEST_NOINLINE hdr_t *new_struct(uint64_t sid)
         CHECK(n != NULL);
         n->id = sid * LISTLEN + k + 1;
         for (int i = 0; i < 4; i++)
-            n->pay[i] = mix(n->id * 8 + (uint64_t)i);
+            n->pay[i] = test_mix(n->id * 8 + (uint64_t)i);
         n->sum = lsum(n);
         *link = n;
         link = &n->next;
@@ -125,7 +116,7 @@ static TEST_NOINLINE hdr_t *new_struct(uint64_t sid)
 static TEST_NOINLINE void garbage(uint64_t *rng, int n)
 {
     for (int i = 0; i < n; i++) {
-        *rng = mix(*rng + 1);
+        *rng = test_mix(*rng + 1);
         size_t sz = (*rng & 31) == 0 ? 1024 : sizeof(lnode_t);
         unsigned char *g = gc_alloc_noscan(sz);
         CHECK(g != NULL);
@@ -171,7 +162,7 @@ static TEST_NOINLINE void worker_check(const hdr_t *h, uint64_t sid)
 /* The whole life of a worker, given the structure. */
 static TEST_NOINLINE void worker_body(hdr_t *h, int w, uint64_t sid)
 {
-    uint64_t rng = mix(sid * 31 + (uint64_t)w);
+    uint64_t rng = test_mix(sid * 31 + (uint64_t)w);
     garbage(&rng, 400);
     worker_check(h, sid);
     reverse(h, &rng);
@@ -265,7 +256,7 @@ static int body(const char *mode)
         uint64_t *b = gc_alloc(128);
         CHECK(b != NULL);
         for (int k = 0; k < 16; k++)
-            b[k] = mix((uint64_t)i * 16 + (uint64_t)k);
+            b[k] = test_mix((uint64_t)i * 16 + (uint64_t)k);
         ballast[i] = b;
     }
     churn_stack();

@@ -42,18 +42,9 @@ static atomic_int too_big, stop;
 static atomic_ulong bad_nodes, visits, ops_done;
 static pthread_barrier_t bar;
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uint64_t node_sum(const node_t *n)
 {
-    return mix(n->id ^ mix(n->payload[0] ^ mix(n->payload[1] ^ mix(n->payload[2]))));
+    return test_mix(n->id ^ test_mix(n->payload[0] ^ test_mix(n->payload[1] ^ test_mix(n->payload[2]))));
 }
 
 static node_t *new_node(void)
@@ -63,9 +54,9 @@ static node_t *new_node(void)
     for (int i = 0; i < NEDGES; i++)
         CHECK(n->edge[i] == NULL, "fresh node not zeroed");
     n->id = atomic_fetch_add(&next_id, 1);
-    n->payload[0] = mix(n->id);
-    n->payload[1] = mix(n->id + 1);
-    n->payload[2] = mix(n->id + 2);
+    n->payload[0] = test_mix(n->id);
+    n->payload[1] = test_mix(n->id + 1);
+    n->payload[2] = test_mix(n->id + 2);
     n->sum = node_sum(n);
     atomic_thread_fence(memory_order_release);
     return n;
@@ -76,8 +67,8 @@ static int node_check(const node_t *n, const void **base_seen)
 {
     const void *b = gc_base(n);
     *base_seen = b;
-    if (n->id == 0 || n->payload[0] != mix(n->id) || n->payload[1] != mix(n->id + 1) ||
-        n->payload[2] != mix(n->id + 2) || n->sum != node_sum(n))
+    if (n->id == 0 || n->payload[0] != test_mix(n->id) || n->payload[1] != test_mix(n->id + 1) ||
+        n->payload[2] != test_mix(n->id + 2) || n->sum != node_sum(n))
         return 2;
     if (b != n)
         return 1;
@@ -203,7 +194,7 @@ static size_t verify_all(void)
             stack[sp++] = roots[r];
     while (sp) {
         node_t *n = stack[--sp];
-        size_t h = (size_t)(mix((uintptr_t)n) & (cap - 1));
+        size_t h = (size_t)(test_mix((uintptr_t)n) & (cap - 1));
         while (set[h] && set[h] != (uintptr_t)n)
             h = (h + 1) & (cap - 1);
         if (set[h])
