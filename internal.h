@@ -33,8 +33,6 @@
 #define GCRT_HIDDEN __attribute__((visibility("hidden")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-#define GCRT_NOINLINE __attribute__((noinline))
-#define GCRT_COLD __attribute__((cold, noinline))
 #define GCRT_TLS __thread __attribute__((tls_model("initial-exec")))
 /* Conservative scans read whole stacks and objects, redzones included, on purpose. */
 #define GCRT_NO_ASAN __attribute__((no_sanitize_address))
@@ -144,7 +142,6 @@ struct gcrt_span {
     uint8_t state;           /* SPAN_*; published last (release) */
     uint8_t needzero;        /* free pages may be dirty (free and large spans; small spans
                                 keep free slots zero: sweeping clears what it frees) */
-    uint8_t incache;         /* owned by a thread cache */
     uint32_t sweepgen;       /* see above; atomic */
     uint32_t sweepseq;       /* odd while sweeping rewrites the bits: gc_base's seqlock */
     uint32_t divmagic;       /* objindex = ((p - base) * divmagic) >> 32 */
@@ -154,7 +151,6 @@ struct gcrt_span {
     uint64_t *ptrbits;       /* typed spans: one bit per word of the span; 1 = pointer */
     uint64_t *checkbits;     /* GODEBUG=gccheckmark: the re-mark's bits, during the check */
     gcrt_span *next, *prev;  /* central list, or free list in the page heap */
-    void *list;              /* the list holding this span, NULL if none */
     uint64_t freed_at;       /* free spans: when freed (ns), for the scavenger */
     size_t released;         /* free spans: bytes of this run returned to the OS */
 };
@@ -190,7 +186,6 @@ typedef struct gcrt_heap {
     size_t heap_free;                   /* bytes in free spans, not released */
     size_t heap_released;               /* bytes in free spans, released to the OS */
     size_t nspans;
-    gcrt_span **allspans;               /* every in-use span at the start of sweep */
 } gcrt_heap;
 
 extern GCRT_HIDDEN gcrt_heap gcrt_heap_;
@@ -478,7 +473,6 @@ GCRT_HIDDEN void gcrt_pacer_cycle_end(uint64_t marked);
 GCRT_HIDDEN void gcrt_pacer_update(void);
 
 /* roots.c */
-GCRT_HIDDEN void gcrt_roots_init(void);
 GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */
 GCRT_HIDDEN void gcrt_roots_done(void);      /* after starting it */
 /* Call fn for each prepared static-data and registered range; returns bytes visited. */

@@ -22,7 +22,6 @@ void gcrt_list_push(gcrt_span_list *l, gcrt_span *s) {
     s->next = l->first;
     if (l->first) l->first->prev = s;
     l->first = s;
-    s->list = l;
     l->len++;
 }
 
@@ -31,7 +30,6 @@ void gcrt_list_remove(gcrt_span_list *l, gcrt_span *s) {
     else l->first = s->next;
     if (s->next) s->next->prev = s->prev;
     s->next = s->prev = NULL;
-    s->list = NULL;
     l->len--;
 }
 
@@ -63,7 +61,6 @@ static void sweep_owned(gcrt_span *s, uint32_t sg) {
 }
 
 static gcrt_span *take(gcrt_span *s, unsigned spc) {
-    s->incache = 1;
     s->alloccount_cached = s->alloccount;
     s->blackfrom = s->freeindex;   /* used only if this happens while marking */
     if (spanclass_sizeclass(spc)) {
@@ -108,7 +105,6 @@ have:
 }
 
 void gcrt_central_uncache_span(gcrt_span *s) {
-    s->incache = 0;
     if (spanclass_sizeclass(s->spanclass))
         atomic_add(&gcrt_heap_live, -(int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
     gcrt_central_push_swept(s);

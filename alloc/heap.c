@@ -321,7 +321,6 @@ void gcrt_heap_free(gcrt_span *s) {
     s->released = 0;
     s->needzero = 1;
     s->freed_at = heap_now();
-    s->list = NULL;
     atomic_store_release(&s->state, SPAN_FREE);
     free_run(s);
     pthread_mutex_unlock(&h->lock);

@@ -19,8 +19,6 @@ static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
 static range *user_roots;
 static size_t n_user, cap_user;
 
-void gcrt_roots_init(void) {}
-
 GCRT_API int gc_add_roots(void *start, size_t size) {
     uintptr_t lo = (uintptr_t)start;
     if (!start || size == 0 || lo + size < lo) return -EINVAL;
