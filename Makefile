@@ -9,24 +9,35 @@ WARN     := -Wall -Wextra -Wno-unused-parameter
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. $(EXTRA_CFLAGS)
 LIBS     := -pthread -lunwind -ldl
 DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev
+# Packages that only some targets need; each target names its own with $(call need-pkgs,...).
+TEST_PKGS  := redis-tools bc
+BENCH_PKGS := redis-server redis-tools golang-1.19-go
 
 SRCS := $(wildcard alloc/*.c gc/*.c runtime/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 HDRS := gcrt.h internal.h
-TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/*.c))
+# Tests: test/*.c compiled, test/t_*.sh copied; every executable in $(BUILD)/test is a test.
+# Fragments (examples/*/*.mk, test/*/*.mk) add their own programs to TESTS and to all.
+TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/*.c)) \
+         $(patsubst test/%.sh,$(BUILD)/test/%,$(wildcard test/t_*.sh))
 TESTCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -I. $(EXTRA_CFLAGS)
 
-.PHONY: all demo test bench install clean deps check-deps test-asan test-ubsan examples
-all: check-deps $(BUILD)/libgcrt.a $(BUILD)/libgcrt.so $(BUILD)/gcrt.pc examples
+.PHONY: all demo test bench install clean deps check-deps check-test-deps check-bench-deps test-asan test-ubsan examples
+all: check-deps $(BUILD)/libgcrt.a $(BUILD)/libgcrt.so $(BUILD)/gcrt.pc examples extras
 
 # Debian packages: installed with apt-get when run as root, otherwise the command is printed.
-check-deps:
-	@missing=""; for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+need-pkgs = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
 	  else echo "gcrt needs Debian packages:$$missing"; echo "run: sudo apt-get install -y$$missing"; exit 1; fi; fi
-deps: check-deps
+check-deps:
+	@$(call need-pkgs,$(DEPS_PKGS))
+check-test-deps:
+	@$(call need-pkgs,$(TEST_PKGS))
+check-bench-deps:
+	@$(call need-pkgs,$(BENCH_PKGS))
+deps: check-deps check-test-deps check-bench-deps
 
 $(BUILD)/obj/%.o: %.c $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
@@ -57,8 +68,11 @@ demo: all
 $(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS) -lm
-test: all $(TESTS)
-	@sh test/run.sh $(BUILD)/test
+$(BUILD)/test/%: test/%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+test: all check-test-deps $(TESTS)
+	@GCRT_BUILD=$(abspath $(BUILD)) sh test/run.sh $(BUILD)/test
 
 test-asan:
 	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
@@ -67,7 +81,11 @@ test-ubsan:
 	$(MAKE) BUILD=build-ubsan EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  LIBS="-pthread -lunwind -ldl -fsanitize=undefined" test
 
--include test/bench/bench.mk
+# Each subproject's build fragment (examples/scheme/scheme.mk, test/stress/stress.mk, ...).
+EXTRAS :=
+include $(wildcard examples/*/*.mk test/*/*.mk)
+.PHONY: extras
+extras: $(EXTRAS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
