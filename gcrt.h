@@ -176,6 +176,46 @@ typedef void (*gc_oom_handler_t)(size_t size);
 /* Called when an allocation cannot get memory, before NULL is returned. Returns the old one. */
 GCRT_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t fn);
 
+/* ---- Finalizers, cleanups, weak pointers, unique, pools (Go's runtime, weak, unique,
+ * sync.Pool) ----------------------------------------------------------------------------- */
+
+/* Like runtime.SetFinalizer. obj must be the start of a GC object (-EINVAL otherwise); at
+ * most one per object (-EEXIST for a second); fn == NULL removes it. When obj becomes
+ * unreachable it is resurrected, fn(obj, arg) runs once, and its memory is freed only by a
+ * later cycle that finds it unreachable again. */
+GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg);
+
+/* Like runtime.AddCleanup: fn(arg) runs once after obj is unreachable; obj is not
+ * resurrected. Several per object. NULL (errno EINVAL/ENOMEM) on failure. */
+typedef struct gc_cleanup *gc_cleanup_t;
+GCRT_API gc_cleanup_t gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg);
+/* Cancel a cleanup that has not run yet. */
+GCRT_API void gc_cleanup_stop(gc_cleanup_t c);
+
+/* Like weak.Make: one handle per object while the handle lives (compare with ==). */
+typedef struct gc_weak *gc_weak_t;
+GCRT_API gc_weak_t gc_weak_make(void *obj);
+/* The object (a strong reference), or NULL once it was found unreachable. */
+GCRT_API void *gc_weak_get(gc_weak_t w);
+
+/* Like unique.Make for byte strings: one canonical GC-owned, NUL-terminated copy per
+ * distinct content while anything references it; unused copies are collected. */
+GCRT_API const void *gc_unique_bytes(const void *p, size_t n);
+
+/* Run queued finalizers and cleanups in the calling thread; returns how many ran. */
+GCRT_API int gc_run_finalizers(void);
+
+/* Like sync.Pool: per-thread caches and a victim cache; an object put and not taken again
+ * survives one collection in the victim cache and is dropped at the next. */
+typedef struct gc_pool gc_pool_t;
+GCRT_API gc_pool_t *gc_pool_new(void *(*new_fn)(void *ctx), void *ctx);
+/* Take an object; calls new_fn when the pool is empty (NULL if there is none). */
+GCRT_API void *gc_pool_get(gc_pool_t *p);
+/* Give an object back. */
+GCRT_API void gc_pool_put(gc_pool_t *p, void *obj);
+/* Free the pool (its objects become garbage). */
+GCRT_API void gc_pool_destroy(gc_pool_t *p);
+
 #ifdef __cplusplus
 }
 #endif
