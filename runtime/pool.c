@@ -222,8 +222,8 @@ static __attribute__((noreturn, noinline)) void bad_pool(const char *fn, const g
     gcrt_fatal("%s: %p is not a live pool (destroyed, or never returned by gc_pool_new)", fn, (const void *)p);
 }
 
-static void *get_slow(gcrt_thread *t, gc_pool_t *p);
-static void put_slow(gcrt_thread *t, gc_pool_t *p, gcrt_pool_local *l, void *obj);
+static __attribute__((noinline)) void *get_slow(gcrt_thread *t, gc_pool_t *p);
+static __attribute__((noinline)) void put_slow(gcrt_thread *t, gc_pool_t *p, gcrt_pool_local *l, void *obj);
 
 GCRT_API void *gc_pool_get(gc_pool_t *p) {
     if (unlikely(!p || p->magic != POOL_MAGIC)) bad_pool("gc_pool_get", p);
