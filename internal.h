@@ -17,6 +17,7 @@
  *   runtime/thread.c   thread registry, stop-the-world by signals
  *   runtime/roots.c    static data segments and registered root ranges
  *   runtime/stats.c    gc_read_memstats
+ *   runtime/pool.c     gc_pool_*: per-thread pool locals, stealing, victim cache
  */
 #ifndef GCRT_INTERNAL_H
 #define GCRT_INTERNAL_H
