@@ -56,6 +56,10 @@
  * has no locals and is destroyed without stopping anything. Using a pool during or after
  * gc_pool_destroy is undefined; a magic number catches most such uses with an abort.
  *
+ * Misuse: gc_pool_put(p, NULL) aborts ("gc_pool_put: NULL object"); Go ignores a nil Put,
+ * but in C it is almost always a bug worth a clear message. new_fn runs outside any
+ * critical section (it may allocate, and so start or wait for a collection).
+ *
  * Locks: pool_lock (the live-pool list, the id allocator) before pool->lock (list
  * insertion, owner fields, victim_seq) before local->lock (a spin lock: the two rings).
  * All are taken only inside critical sections, so no stopped thread holds one.
