@@ -95,11 +95,17 @@ struct gcrt_pool_local {
 };
 
 /* The thread's locals by pool id (gcrt_thread.pools); the owner grows it, inside a
- * critical section. */
+ * critical section. Padded on both sides (TAB_PAD after the entries), so no line of it is
+ * shared with metadata other threads write. */
 struct gcrt_pool_tab {
+    char pad0[64];
     uint32_t cap;
     gcrt_pool_local *l[];
 };
+#define TAB_PAD 64
+static size_t tab_bytes(uint32_t cap) {
+    return sizeof(struct gcrt_pool_tab) + cap * sizeof(gcrt_pool_local *) + TAB_PAD;
+}
 
 struct gc_pool {
     char pad0[64];
@@ -269,12 +275,12 @@ static gcrt_pool_local *local_create(gcrt_thread *t, gc_pool_t *p) {
     uint32_t id = p->id;
     if (!tab || id >= tab->cap) {
         uint32_t ncap = tab && tab->cap * 2 > id ? tab->cap * 2 : id + 8;
-        struct gcrt_pool_tab *nt = gcrt_meta_alloc(sizeof *nt + ncap * sizeof nt->l[0]);
+        struct gcrt_pool_tab *nt = gcrt_meta_alloc(tab_bytes(ncap));
         if (!nt) return NULL;
         nt->cap = ncap;
         if (tab) {
             memcpy(nt->l, tab->l, tab->cap * sizeof tab->l[0]);
-            gcrt_meta_free(tab, sizeof *tab + tab->cap * sizeof tab->l[0]);
+            gcrt_meta_free(tab, tab_bytes(tab->cap));
         }
         t->pools = tab = nt;
     }
@@ -460,7 +466,7 @@ void gcrt_pool_thread_exit(gcrt_thread *t) {
         l->owner = NULL;
         pthread_mutex_unlock(&p->lock);
     }
-    gcrt_meta_free(tab, sizeof *tab + tab->cap * sizeof tab->l[0]);
+    gcrt_meta_free(tab, tab_bytes(tab->cap));
     t->pools = NULL;
 }
 
