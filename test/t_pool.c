@@ -15,6 +15,8 @@
  *    created after the destroy (reusing its id) starts empty;
  *  - gc_pool_put(p, NULL) aborts with "gc_pool_put: NULL object"; get on a destroyed pool
  *    aborts naming it (child processes).
+ * The semantic checks run again in a child with GODEBUG=gcstoptheworld=1 (the whole mark
+ * inside pause 1, right after the rotation).
  */
 #include "check.h"
 
@@ -250,10 +252,20 @@ static TEST_NOINLINE void test_ctx_and_destroy(void)
     });
 }
 
+static int semantics(void)
+{
+    gc_init();
+    test_basic();
+    test_victim();
+    test_ctx_and_destroy();
+    printf("ok: %ld new_fn calls\n", news);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "child") == 0)
+        return semantics();
     child_result_t *r = malloc(sizeof *r);
     CHECK(r != NULL);
     /* misuse first, before this process has any helper thread */
@@ -264,12 +276,10 @@ int main(int argc, char **argv)
     CHECK(st == 128 + SIGABRT, "get on a destroyed pool: child exited with %d", st);
     CHECK(strstr(r->err, "gc_pool_get:") != NULL && strstr(r->err, "not a live pool") != NULL, "stderr: %s",
           r->err);
+    const char *args[] = {"child", NULL};
+    const char *env[] = {"GODEBUG=gcstoptheworld=1", "GOGC", NULL};
+    st = run_self(r, args, env);
+    CHECK(st == 0, "GODEBUG=gcstoptheworld=1 child exited with %d; stderr:\n%s", st, r->err);
     free(r);
-
-    gc_init();
-    test_basic();
-    test_victim();
-    test_ctx_and_destroy();
-    printf("ok: %ld new_fn calls\n", news);
-    return 0;
+    return semantics();
 }
