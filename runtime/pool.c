@@ -60,7 +60,7 @@
  * but in C it is almost always a bug worth a clear message. new_fn runs outside any
  * critical section (it may allocate, and so start or wait for a collection).
  *
- * Locks: pool_lock (the live-pool list, the id allocator) before pool->lock (list
+ * Locks: P.lock (the live-pool list, the id allocator) before pool->lock (list
  * insertion, owner fields, victim_seq) before local->lock (a spin lock: the two rings).
  * All are taken only inside critical sections, so no stopped thread holds one.
  */
@@ -119,12 +119,12 @@ struct gc_pool {
     gcrt_pool_local *locals; /* newest first; published with release */
     uint32_t victim_seq;     /* bumped when an exiting thread adds to a victim ring */
     int victim_empty;        /* hint: every victim generation was found empty */
-    gc_pool_t *next, *prev;  /* live pools (pool_lock) */
+    gc_pool_t *next, *prev;  /* live pools (P.lock) */
     char pad2[64];
 };
 
 static GCRT_STATE struct {
-    pthread_mutex_t lock;    /* pool_lock */
+    pthread_mutex_t lock;    /* see "Locks" above */
     gc_pool_t *live;
     size_t npools;
     uint32_t next_id;
