@@ -22,10 +22,14 @@ void gcrt_limiter_step(gcrt_limiter *l, double gc_ns, double mutator_ns) {
     double d = gc_ns - mutator_ns;
     l->fill += d;
     if (l->fill < 0) l->fill = 0;
-    l->on = l->fill >= l->capacity;   /* on while full; off at the first net drain */
-    if (l->on) {
-        l->overflow += (uint64_t)(l->fill - l->capacity);
-        l->fill = l->capacity;
+    l->on = l->fill >= l->capacity;   /* on while full; off once drained below full */
+    /* Go drops what overflows a full bucket, so its limited state averages a little over
+     * half the CPU (it switches every update). Keeping up to a tenth of the capacity above
+     * full balances the collector's time against the mutator's over ~100 ms instead: 50%. */
+    double top = l->capacity * 1.1;
+    if (l->fill > top) {
+        l->overflow += (uint64_t)(l->fill - top);
+        l->fill = top;
     }
 }
 
