@@ -482,6 +482,7 @@ typedef struct gcrt_pacer_in {   /* settings and heap figures at a commit */
     uint64_t heap_live;          /* now */
     uint64_t mapped;             /* heap_sys - heap_released + metadata: what the limit covers */
     uint64_t heap_free;          /* free heap pages not released */
+    uint64_t heap_inuse;         /* in in-use spans: objects, unswept garbage, free slots */
     int stw;                     /* stop-the-world collector: trigger at the goal */
 } gcrt_pacer_in;
 typedef struct gcrt_pacer_cycle {   /* one finished cycle's measurements */

@@ -369,8 +369,8 @@ static void cycle_end(uint64_t c0) {
     gcrt_limiter_add((pause1 + pause2) * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
     pthread_mutex_lock(&g->lock);
-    gcrt_pacer_update();
     g->running = 0;
+    gcrt_pacer_update();   /* with settings changed during the cycle; publishes the trigger */
     g->finished++;
     pthread_cond_broadcast(&g->done);
     pthread_mutex_unlock(&g->lock);

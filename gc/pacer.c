@@ -9,7 +9,7 @@
  * The rest of this file reads the live heap into those inputs and publishes the outputs.
  *
  *   GOGC goal   = marked + (marked + stacks + globals) * GOGC/100, at least 4 MiB * GOGC/100
- *   limit goal  = limit - (mapped - heap_free - heap_live) - overage, less 3% (>= 1 MiB)
+ *   limit goal  = limit - (mapped - heap_free - heap_inuse) - overage, less 3% (>= 1 MiB)
  *                 headroom, never below marked (Go's memoryLimitHeapGoal)
  *   goal        = min(GOGC goal, limit goal)
  *   runway      = cons/mark * (1 - 0.25)/0.25 * last cycle's scan work
@@ -19,9 +19,10 @@
  * early). The stop-the-world collector (GODEBUG=gcstoptheworld=1) triggers at the goal.
  *
  * Invariants: goal and trigger published in gcrt_gc are written at mark termination (world
- * stopped, the cycle still `running`) or under gc.lock with no cycle running, so a commit
- * never replaces the UINT64_MAX trigger of a running cycle; the state `P` is only touched
- * by those same writers.
+ * stopped) or under gc.lock; a commit under gc.lock while a cycle runs moves the goal but
+ * never replaces the running cycle's UINT64_MAX trigger (mark termination sets the next
+ * one). A setter stopped mid-commit by mark termination may leave a stale goal, which the
+ * commit at the end of every cycle (under gc.lock) replaces.
  */
 #include "internal.h"
 
@@ -56,7 +57,9 @@ void gcrt_pacer_measure(gcrt_pacer *p, const gcrt_pacer_cycle *c) {
 static uint64_t limit_goal(const gcrt_pacer_in *in) {
     if (in->memory_limit == INT64_MAX) return UINT64_MAX;
     uint64_t limit = in->memory_limit < 0 ? 0 : (uint64_t)in->memory_limit;
-    uint64_t non_heap = sat_sub(in->mapped, in->heap_free + in->heap_live);
+    /* Unswept garbage and free slots in in-use spans become reusable heap, as Go's heapAlloc
+     * counts dead objects until they are swept: only metadata and the like are non-heap. */
+    uint64_t non_heap = sat_sub(in->mapped, in->heap_free + in->heap_inuse);
     uint64_t overage = sat_sub(in->mapped, limit);
     if (non_heap + overage >= limit) return in->heap_marked;
     uint64_t goal = limit - (non_heap + overage);
@@ -111,11 +114,16 @@ double gcrt_pacer_assist_ratio(const gcrt_pacer *p, const gcrt_pacer_in *in, uin
     if (goal == UINT64_MAX) goal = in->heap_live + 64 * MiB;   /* forced cycle with GC off */
     if (goal < triggered + MIN_RUNWAY) goal = triggered + MIN_RUNWAY;
     uint64_t expected = p->cycles ? p->last_scan : in->heap_marked + in->stacks + in->globals;
+    /* Before any cycle was measured, assume all that was allocated before the trigger is
+     * live: the first cycle must not take a near-empty heap's scan work as its estimate. */
+    if (!p->cycles && expected < triggered) expected = triggered;
     if (expected == 0) expected = 1;
     uint64_t max_work = in->heap_live + in->stacks + in->globals;
     if (work_done > expected) {   /* the heap grew: extrapolate to everything being live */
         double g = (double)triggered + (double)(goal - triggered) / (double)expected * (double)max_work;
-        double hard = (1 + pct / 100.0) * (double)goal;
+        /* Go's hard goal: no more than the next cycle's goal; under a memory limit, the
+         * limit's goal itself. */
+        double hard = p->limited ? (double)goal : (1 + pct / 100.0) * (double)goal;
         goal = (uint64_t)(g < hard ? g : hard);
         expected = max_work > work_done ? max_work : work_done;
     }
@@ -144,21 +152,25 @@ static void read_inputs(gcrt_pacer_in *in) {
     in->heap_live = live > 0 ? (uint64_t)live : 0;
     in->mapped = gcrt_mapped_bytes();
     in->heap_free = atomic_load_relaxed(&gcrt_heap_.heap_free);
+    in->heap_inuse = atomic_load_relaxed(&gcrt_heap_.heap_inuse);
     in->stw = g->gcstoptheworld;
 }
 
-static void publish(void) {
+/* A running cycle keeps its UINT64_MAX trigger (no second start); its goal still moves. */
+static void publish(bool trigger) {
     gcrt_gcstate *g = &gcrt_gc;
     g->goal = P.goal;
-    atomic_store_relaxed(&g->trigger, P.trigger);
+    if (trigger) atomic_store_relaxed(&g->trigger, P.trigger);
 }
 
-void gcrt_pacer_update(void) {
+static void commit(bool trigger) {
     gcrt_pacer_in in;
     read_inputs(&in);
     gcrt_pacer_commit(&P, &in);
-    publish();
+    publish(trigger);
 }
+
+void gcrt_pacer_update(void) { commit(!gcrt_gc.running); }
 
 void gcrt_pacer_cycle_start(uint64_t heap_live) {
     cycle_triggered = heap_live;
@@ -182,7 +194,7 @@ void gcrt_pacer_cycle_end(uint64_t marked, uint64_t heap_live_end, uint64_t mark
     gcrt_pacer_measure(&P, &c);
     P.last_goal = P.goal;
     gcrt_gc.heap_marked = marked;
-    gcrt_pacer_update();
+    commit(true);   /* the next cycle's trigger, before the sweeper paces itself by it */
 }
 
 /* Called by the GC thread between mark slices. */
@@ -196,12 +208,11 @@ uint64_t gcrt_pacer_last_goal(void) { return P.last_goal; }
 bool gcrt_pacer_limited(void) { return P.limited; }
 
 /* Re-derive goal and trigger from the heap as it is now (the memory-limit goal moves with
- * non-heap memory); a cycle starts if the new trigger is already passed. Not inside a
- * critical section. */
+ * non-heap memory). Not inside a critical section. */
 void gcrt_pacer_recommit(void) {
     gcrt_gcstate *g = &gcrt_gc;
     pthread_mutex_lock(&g->lock);
-    if (!g->running) gcrt_pacer_update();
+    gcrt_pacer_update();
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -216,7 +227,7 @@ GCRT_API int gc_set_percent(int percent) {
     pthread_mutex_lock(&gcrt_gc.lock);
     int old = gcrt_gc.percent;
     atomic_store_relaxed(&gcrt_gc.percent, percent < 0 ? -1 : percent);
-    if (!gcrt_gc.running) gcrt_pacer_update();
+    gcrt_pacer_update();
     /* Like SetGCPercent: turning collection off waits for a mark in progress, so the
      * caller returns with no cycle running. */
     while (percent < 0 && gcrt_gc.running) pthread_cond_wait(&gcrt_gc.done, &gcrt_gc.lock);
@@ -231,7 +242,7 @@ GCRT_API int64_t gc_set_memory_limit(int64_t bytes) {
     int64_t old = gcrt_gc.memory_limit;
     if (bytes >= 0 && bytes != old) {
         atomic_store_relaxed(&gcrt_gc.memory_limit, bytes);
-        if (!gcrt_gc.running) gcrt_pacer_update();
+        gcrt_pacer_update();
     }
     pthread_mutex_unlock(&gcrt_gc.lock);
     if (bytes >= 0 && bytes != old) {

@@ -58,10 +58,10 @@ static uint64_t expect_gogc_goal(const sim_t *s) {
     return g < min ? min : g;
 }
 
-static uint64_t expect_limit_goal(const sim_t *s, uint64_t mapped, uint64_t heap_free, uint64_t heap_live) {
+static uint64_t expect_limit_goal(const sim_t *s, uint64_t mapped, uint64_t heap_free, uint64_t heap_inuse) {
     if (s->limit == INT64_MAX) return UINT64_MAX;
     uint64_t lim = (uint64_t)s->limit;
-    uint64_t nonheap = mapped > heap_free + heap_live ? mapped - heap_free - heap_live : 0;
+    uint64_t nonheap = mapped > heap_free + heap_inuse ? mapped - heap_free - heap_inuse : 0;
     uint64_t over = mapped > lim ? mapped - lim : 0;
     if (nonheap + over >= lim) return s->marked;
     uint64_t g = lim - nonheap - over;
@@ -79,6 +79,7 @@ static double sim_cycle(sim_t *s, bool converged_check) {
         .stacks = R_STACKS,
         .globals = R_GLOBALS,
         .heap_live = s->marked,
+        .heap_inuse = s->marked,
         .stw = 0,
     };
     /* Mapped memory: the pages retained from the last peak, plus non-heap memory. */
@@ -214,7 +215,7 @@ static void pacer_sim(void) {
           (unsigned long long)q.goal, (unsigned long long)q.trigger);
 
     /* Assist ratio: remaining work over remaining heap; grows as the heap nears the goal. */
-    gcrt_pacer a = {0};
+    gcrt_pacer a = {.cycles = 1, .last_scan = 64 * MiB};   /* one cycle measured */
     gcrt_pacer_in ai = {.percent = 100, .memory_limit = INT64_MAX, .heap_marked = 64 * MiB};
     gcrt_pacer_commit(&a, &ai);
     ai.heap_live = a.trigger;
