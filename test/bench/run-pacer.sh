@@ -5,7 +5,7 @@
 #      (memlimit.c / go/memlimit): peak RSS (target <= 1.05 x 256 MiB), time;
 #   2. GOGC sweep 25/50/100/200/400 on binary-trees (binarytrees.c / go/binarytrees):
 #      peak RSS and wall time, gcrt/Go ratios (target: within 10% of Go, or better);
-#   3. steady live heap at GOGC=100 (steadyheap.c / go/steadyheap): from both runtimes'
+#   3. steady live heap at GOGC=100 (memlimit.c / go/memlimit, 64 MiB live): from both runtimes'
 #      gctrace lines, the heap at the end of each mark over its goal and over what the previous
 #      cycle marked (Go's shape: about 2 at GOGC=100).
 # Medians of PACER_RUNS (3) runs; peak RSS from /usr/bin/time (%M), the same for both.
@@ -21,7 +21,7 @@ abs=$(cd "$dir" && pwd)
 gobin="$abs/go"
 mkdir -p "$gobin"
 src=$(cd "$(dirname "$0")/go" && pwd)
-for p in binarytrees memlimit steadyheap; do
+for p in binarytrees memlimit; do
   (cd "$src" && GOFLAGS=-mod=mod GOPROXY=off GOCACHE="$gobin/cache" GOPATH="$gobin/path" \
      "$GO" build -o "$gobin/$p" "./$p") || { echo "run-pacer.sh: cannot build go/$p with $GO" >&2; exit 1; }
 done
@@ -68,7 +68,7 @@ echo "== steady live heap, GOGC=100: 64 MiB live, 2 GiB churn; from gctrace, per
 echo "   peak = heap at the end of marking; marked = what the previous cycle marked (target peak/marked 1.9-2.1)"
 for impl in gcrt go; do
   f="$abs/pacer-steady-$impl.txt"; : > "$f"; : > "$abs/pacer-steady-$impl.trace"
-  if [ $impl = gcrt ]; then cmd="$abs/steadyheap_gcrt"; else cmd="$gobin/steadyheap"; fi
+  if [ $impl = gcrt ]; then cmd="$abs/memlimit_gcrt live_mib=64 churn_mib=2048 big=0"; else cmd="$gobin/memlimit 64 2048 0"; fi
   i=0; while [ $i -lt "$RUNS" ]; do
     GODEBUG=gctrace=1 timed "$f" $cmd; grep '^gc ' "$abs/.err" >> "$abs/pacer-steady-$impl.trace"; i=$((i + 1))
   done

@@ -1,9 +1,9 @@
 // memlimit: the same workload as test/bench/memlimit.c: a live set of liveMiB MiB of 1 KiB
 // objects holding pointers, then churnMiB MiB of short-lived objects of 16 B .. 2 KiB (every
-// 64th 32 KiB), half pointer-bearing and half pointer-free. Run with GOGC=off
-// GOMEMLIMIT=256MiB. Samples Sys - HeapReleased every 16 MiB of churn.
+// 64th 32 KiB when big is 1), half pointer-bearing and half pointer-free. Samples
+// Sys - HeapReleased and HeapAlloc every 16 MiB of churn.
 //
-// usage: memlimit [liveMiB] [churnMiB]
+// usage: memlimit [liveMiB churnMiB [big]]
 package main
 
 import (
@@ -23,10 +23,13 @@ var sinkP []*byte
 var sinkB []byte
 
 func main() {
-	liveMiB, churnMiB := 100, 4096
+	liveMiB, churnMiB, big := 100, 4096, 1
 	if len(os.Args) > 2 {
 		liveMiB, _ = strconv.Atoi(os.Args[1])
 		churnMiB, _ = strconv.Atoi(os.Args[2])
+	}
+	if len(os.Args) > 3 {
+		big, _ = strconv.Atoi(os.Args[3])
 	}
 	n := liveMiB << 10
 	live := make([]*obj, n)
@@ -36,12 +39,12 @@ func main() {
 	t0 := time.Now()
 	var r uint32 = 1
 	done, next := 0, 0
-	var peak uint64
+	var peakMapped, peak uint64
 	var ms runtime.MemStats
 	for done < churnMiB<<20 {
 		r = r*1103515245 + 12345
 		sz := 16 + int((r>>16)%2032)
-		if (r>>10)%64 == 0 {
+		if big == 1 && (r>>10)%64 == 0 {
 			sz = 32 << 10
 		}
 		if r&1 == 1 {
@@ -52,8 +55,11 @@ func main() {
 		done += sz
 		if done >= next {
 			runtime.ReadMemStats(&ms)
-			if m := ms.Sys - ms.HeapReleased; m > peak {
-				peak = m
+			if m := ms.Sys - ms.HeapReleased; m > peakMapped {
+				peakMapped = m
+			}
+			if done > (churnMiB<<20)/4 && ms.HeapAlloc > peak {
+				peak = ms.HeapAlloc
 			}
 			next += 16 << 20
 		}
@@ -66,6 +72,7 @@ func main() {
 		}
 	}
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("RESULT bench=memlimit impl=go wall_ms=%.1f peak_mapped_kb=%d gcs=%d live_ok=%d\n",
-		float64(wall.Microseconds())/1000, peak>>10, ms.NumGC, ok)
+	liveB := float64(n) * (1024 + 8)
+	fmt.Printf("RESULT bench=memlimit impl=go wall_ms=%.1f peak_mapped_kb=%d peak_kb=%d ratio=%.3f gcs=%d live_ok=%d\n",
+		float64(wall.Microseconds())/1000, peakMapped>>10, peak>>10, float64(peak)/liveB, ms.NumGC, ok)
 }
