@@ -450,10 +450,7 @@ GCRT_API void gc_collect(void) {
 
 GCRT_API void gc_free_os_memory(void) {
     gc_collect();
-    gcrt_thread *t = gcrt_self;
-    if (t) gcrt_enter(t);
     gcrt_scavenge_forced();
-    if (t) gcrt_leave(t);
 }
 
 GCRT_API void gc_keep_alive(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }

@@ -208,11 +208,11 @@ uint64_t gcrt_pacer_last_goal(void) { return P.last_goal; }
 bool gcrt_pacer_limited(void) { return P.limited; }
 
 /* Re-derive goal and trigger from the heap as it is now (the memory-limit goal moves with
- * non-heap memory). Not inside a critical section. */
+ * non-heap memory); skipped while a cycle runs. Not inside a critical section. */
 void gcrt_pacer_recommit(void) {
     gcrt_gcstate *g = &gcrt_gc;
     pthread_mutex_lock(&g->lock);
-    gcrt_pacer_update();
+    if (!g->running) gcrt_pacer_update();   /* mark termination commits without gc.lock */
     pthread_mutex_unlock(&g->lock);
 }
 

@@ -15,8 +15,9 @@
  * limit gives way rather than the program.
  *
  * Invariants: the scavenger thread is unregistered and never stopped; it takes heap.lock
- * only inside gcrt_heap_scavenge, and gc.lock only through gcrt_pacer_recommit. Counters
- * for scavtrace are atomics read and reset by the line's printer.
+ * only inside gcrt_heap_scavenge, and gc.lock only through gcrt_pacer_recommit. Registered
+ * threads take heap.lock here only inside a critical section. Counters for scavtrace are
+ * atomics read and reset by the line's printer.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -61,6 +62,16 @@ static uint64_t scav_need(void) {
     return need;
 }
 
+/* heap.lock is taken by a registered thread only inside a critical section, so that a
+ * stop-the-world never finds it held by a stopped thread. */
+static size_t scavenge(size_t want, uint64_t idle_ns) {
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    size_t n = gcrt_heap_scavenge(want, idle_ns);
+    if (t) gcrt_leave(t);
+    return n;
+}
+
 static void set_limit_target(void) {
     int64_t lim = atomic_load_relaxed(&gcrt_gc.memory_limit);
     uint64_t t = UINT64_MAX;
@@ -95,7 +106,7 @@ static void *scavenger_main(void *arg) {
         if (limited) gcrt_pacer_recommit();
         for (uint64_t need = scav_need(); need;) {
             uint64_t t0 = gcrt_thread_cpu_ns();
-            size_t n = gcrt_heap_scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0);
+            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             atomic_add(&bg_released, n);
@@ -104,7 +115,7 @@ static void *scavenger_main(void *arg) {
         }
         for (;;) {   /* long-idle pages, at the same pace */
             uint64_t t0 = gcrt_thread_cpu_ns();
-            size_t n = gcrt_heap_scavenge(SCAV_CHUNK, SCAV_IDLE_NS);
+            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             atomic_add(&bg_released, n);
@@ -135,9 +146,12 @@ static void print_scavtrace(bool forced) {
     gcrt_heap *h = &gcrt_heap_;
     uint64_t bg = __atomic_exchange_n(&bg_released, 0, __ATOMIC_RELAXED);
     uint64_t eager = __atomic_exchange_n(&eager_released, 0, __ATOMIC_RELAXED);
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
     pthread_mutex_lock(&h->lock);
     uint64_t inuse = h->heap_inuse, free = h->heap_free, rel = h->heap_released;
     pthread_mutex_unlock(&h->lock);
+    if (t) gcrt_leave(t);   /* stdio outside the section: a stopped thread may hold its lock */
     uint64_t util = inuse + free ? inuse * 100 / (inuse + free) : 0;
     fprintf(stderr, "scav %llu KiB work (bg), %llu KiB work (eager), %llu KiB now, %llu%% util%s\n",
             (unsigned long long)(bg >> 10), (unsigned long long)(eager >> 10), (unsigned long long)(rel >> 10),
@@ -170,12 +184,12 @@ void gcrt_scavenge_for_limit(void) {
     uint64_t mapped = gcrt_mapped_bytes(), l = lim < 0 ? 0 : (uint64_t)lim;
     if (mapped <= l || gcrt_limiter_on()) return;
     uint64_t t0 = gcrt_thread_cpu_ns();
-    size_t n = gcrt_heap_scavenge(mapped - l, 0);
+    size_t n = scavenge(mapped - l, 0);
     gcrt_limiter_add(gcrt_thread_cpu_ns() - t0, 0);   /* a scavenge assist, for the limiter */
     atomic_add(&eager_released, n);
 }
 
 void gcrt_scavenge_forced(void) {
-    atomic_add(&eager_released, gcrt_heap_scavenge(0, 0));
+    atomic_add(&eager_released, scavenge(0, 0));
     if (gcrt_gc.scavtrace) print_scavtrace(true);
 }
