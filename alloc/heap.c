@@ -353,7 +353,8 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done) {
     for (uintptr_t hi = end; hi > s->base && (!want || *done < want);) {
         while (hi > s->base && page_released(hi - GCRT_PAGE_SIZE)) hi -= GCRT_PAGE_SIZE;
         uintptr_t lo = hi;
-        while (lo > s->base && !page_released(lo - GCRT_PAGE_SIZE) && (!want || *done + (hi - lo) < want))
+        /* At least one page, even for a budget smaller than that. */
+        while (lo > s->base && !page_released(lo - GCRT_PAGE_SIZE) && (!want || lo == hi || *done + (hi - lo) < want))
             lo -= GCRT_PAGE_SIZE;
         if (lo == hi) break;
         if (!gcrt_os_release((void *)lo, hi - lo)) return false;
@@ -387,7 +388,7 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns) {
         total += done;
         s->state = SPAN_FREE;
         free_run(s);
-        if (!ok) break;
+        if (!ok || !done) break;
     }
     pthread_mutex_unlock(&h->lock);
     return total;
