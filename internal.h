@@ -11,7 +11,10 @@
  *   alloc/malloc.c     the public allocation calls, gc_base/gc_size, typed layouts
  *   gc/mark.c          mark bits, work buffers, parallel mark workers, scanning
  *   gc/sweep.c         sweeping a span, the background sweeper
- *   gc/pacer.c         heap goal and trigger (GOGC)
+ *   gc/pacer.c         heap goal, trigger, assist ratio (GOGC, GOMEMLIMIT)
+ *   gc/scavenge.c      the scavenger: returning free pages to the OS, scavtrace
+ *   gc/limiter.c       the GC CPU limiter
+ *   runtime/cgroup.c   the cgroup memory limit (GOMEMLIMIT's default)
  *   gc/cycle.c         the collection cycle: phases, pauses, gctrace
  *   runtime/init.c     gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG)
  *   runtime/thread.c   thread registry, stop-the-world by signals
@@ -200,8 +203,9 @@ GCRT_HIDDEN gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spanclass);
 GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
 /* Call fn for every in-use span; world stopped (or no span can change state). */
 GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
-/* Release free pages idle for at least `idle_ns` (0: all) to the OS; returns bytes. */
-GCRT_HIDDEN size_t gcrt_heap_scavenge(uint64_t idle_ns);
+/* Release up to `want` bytes (0: no bound) of free pages idle for at least `idle_ns` to the
+ * OS, biggest runs first; returns the bytes released. */
+GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns);
 
 /* spanOf: the span whose pages hold p, or NULL. May be a free span. */
 static inline gcrt_span *span_of(uintptr_t p) {
@@ -400,8 +404,6 @@ typedef struct gcrt_gcstate {
     uint64_t heap_marked;          /* live bytes marked by the last cycle */
     uint64_t goal;                 /* heap goal for the next cycle */
     uint64_t trigger;              /* heap_live at which the next cycle starts */
-    uint64_t last_alloc_during_mark; /* from the trigger firing to the end of marking */
-    uint64_t trigger_fired;        /* the trigger that started this cycle (0: forced) */
     uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
     int nmarkers;                  /* GOMAXPROCS: mark threads, including the collector */
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
@@ -470,9 +472,72 @@ GCRT_HIDDEN void gcrt_sweep_inflight(int d);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);
 extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
 
-/* pacer.c */
-GCRT_HIDDEN void gcrt_pacer_cycle_end(uint64_t marked);
-GCRT_HIDDEN void gcrt_pacer_update(void);
+/* ---- Pacer, memory limit, scavenger, CPU limiter (gc/pacer.c, gc/scavenge.c,
+ * gc/limiter.c, runtime/cgroup.c) ---------------------------------------------------------
+ * The pacer's arithmetic is pure (gcrt_pacer_measure/commit/assist_ratio) so that tests can
+ * simulate it; the rest reads the live heap into it. */
+typedef struct gcrt_pacer_in {   /* settings and heap figures at a commit */
+    int percent;                 /* GOGC; < 0 off */
+    int64_t memory_limit;        /* GOMEMLIMIT; INT64_MAX off */
+    uint64_t heap_marked;        /* marked by the last cycle */
+    uint64_t stacks, globals;    /* root bytes scanned by the last cycle */
+    uint64_t heap_live;          /* now */
+    uint64_t mapped;             /* heap_sys - heap_released + metadata: what the limit covers */
+    uint64_t heap_free;          /* free heap pages not released */
+    uint64_t heap_inuse;         /* in in-use spans: objects, unswept garbage, free slots */
+    int stw;                     /* stop-the-world collector: trigger at the goal */
+} gcrt_pacer_in;
+typedef struct gcrt_pacer_cycle {   /* one finished cycle's measurements */
+    uint64_t triggered;          /* heap_live when it started */
+    uint64_t heap_live_end;      /* heap_live at mark termination */
+    uint64_t scan_work;          /* bytes scanned: heap objects, stacks, globals */
+    uint64_t mark_ns;            /* wall time from start to mark termination */
+    uint64_t bg_cpu_ns, assist_cpu_ns, idle_cpu_ns;
+    int procs;
+} gcrt_pacer_cycle;
+#define GCRT_PACER_HIST 4
+typedef struct gcrt_pacer {
+    double cons_mark;            /* max of the last 5 measurements (Go 1.21) */
+    double hist[GCRT_PACER_HIST];
+    unsigned nhist;
+    uint64_t cycles, last_scan;  /* cycles measured; scan work of the last one */
+    uint64_t goal, trigger, runway, gogc_goal, limit_goal, last_goal;
+    bool limited;                /* the memory limit sets the goal */
+} gcrt_pacer;
+GCRT_HIDDEN void gcrt_pacer_measure(gcrt_pacer *p, const gcrt_pacer_cycle *c);
+GCRT_HIDDEN void gcrt_pacer_commit(gcrt_pacer *p, const gcrt_pacer_in *in);
+GCRT_HIDDEN double gcrt_pacer_assist_ratio(const gcrt_pacer *p, const gcrt_pacer_in *in, uint64_t triggered,
+                                           uint64_t work_done);
+GCRT_HIDDEN void gcrt_pacer_update(void);          /* gc.lock held, or at init */
+GCRT_HIDDEN void gcrt_pacer_recommit(void);        /* takes gc.lock; no-op while running */
+GCRT_HIDDEN void gcrt_pacer_cycle_start(uint64_t heap_live);   /* pause 1 */
+GCRT_HIDDEN void gcrt_pacer_cycle_end(uint64_t marked, uint64_t heap_live_end, uint64_t mark_ns,
+                                      uint64_t bg_cpu_ns, uint64_t assist_cpu_ns, uint64_t idle_cpu_ns);
+GCRT_HIDDEN void gcrt_pacer_revise(void);          /* GC thread: set the assist ratio */
+GCRT_HIDDEN uint64_t gcrt_pacer_last_goal(void);
+GCRT_HIDDEN bool gcrt_pacer_limited(void);
+/* scavenge.c */
+GCRT_HIDDEN uint64_t gcrt_mapped_bytes(void);      /* heap_sys - heap_released + metadata */
+GCRT_HIDDEN void gcrt_scavenger_cycle_end(void);   /* after mark termination, world running */
+GCRT_HIDDEN void gcrt_scavenger_limit_changed(void);
+/* After the page heap handed out pages: over the memory limit, release free pages at once
+ * (Go's allocation-time scavenging). Not with heap.lock held. */
+GCRT_HIDDEN void gcrt_scavenge_for_limit(void);
+GCRT_HIDDEN void gcrt_scavenge_forced(void);       /* gc_free_os_memory: release everything */
+/* limiter.c: Go's GC CPU limiter (leaky bucket). */
+/* Collector CPU: gc_ns counts towards the limit; idle_ns (marking on CPUs nobody else
+ * wanted) counts neither as collector nor as mutator time, as in Go. */
+GCRT_HIDDEN void gcrt_limiter_add(uint64_t gc_ns, uint64_t idle_ns);
+GCRT_HIDDEN void gcrt_limiter_update(void);
+GCRT_HIDDEN bool gcrt_limiter_on(void);
+typedef struct gcrt_limiter {   /* pure state, for tests */
+    double fill, capacity;      /* CPU-ns */
+    bool on;
+    uint64_t overflow;
+} gcrt_limiter;
+GCRT_HIDDEN void gcrt_limiter_step(gcrt_limiter *l, double gc_ns, double mutator_ns);
+/* cgroup.c: a cgroup memory limit, or 0. */
+GCRT_HIDDEN uint64_t gcrt_cgroup_memory_limit(const char *proc_cgroup, const char *cgroup_root);
 
 /* roots.c */
 GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */

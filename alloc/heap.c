@@ -282,6 +282,7 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
     s->npages = npages;
     map_pages(s);
     pthread_mutex_unlock(&h->lock);
+    gcrt_scavenge_for_limit();
 
     unsigned sc = spanclass_sizeclass(spc);
     s->spanclass = (uint8_t)spc;
@@ -326,45 +327,68 @@ void gcrt_heap_free(gcrt_span *s) {
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Return idle free pages to the OS. A run is released whole; its pages then read as zero,
- * so the run no longer needs zeroing. madvise runs without heap.lock: the run is taken out
- * of the bins in state SPAN_SCAVENGING, which neighbours do not merge with, and put back
- * (merging) afterwards, so allocating threads never wait for the kernel here. */
+/* Return idle free pages to the OS, up to a byte budget, so the scavenger can be paced.
+ * Bigger runs go first (more bytes per system call, and small runs are the ones about to be
+ * reused). A run may be released in part: its released bits say which pages are zero, and
+ * it still needs zeroing unless all of them are. madvise runs without heap.lock: the run is
+ * taken out of the bins in state SPAN_SCAVENGING, which neighbours do not merge with and
+ * allocation does not see, so its pages' bits are this thread's until it is put back. */
 static gcrt_span *scavenge_pick(uint64_t now, uint64_t idle_ns) {
-    for (unsigned b = 0; b < GCRT_FREE_BINS; b++)
+    for (int b = GCRT_FREE_BINS - 1; b >= 0; b--)
         for (gcrt_span *s = gcrt_heap_.free_bins[b].first; s; s = s->next)
             if (s->released != s->npages * GCRT_PAGE_SIZE && now - s->freed_at >= idle_ns) return s;
     return NULL;
 }
 
-size_t gcrt_heap_scavenge(uint64_t idle_ns) {
+static bool page_released(uintptr_t p) {
+    size_t k = page_idx(p);
+    return (arena_of(p)->released[k >> 6] >> (k & 63)) & 1;
+}
+
+/* Release up to `want` bytes of s's unreleased pages, from its top down; false when the
+ * OS refused. *done gets the bytes released. */
+static bool scavenge_run(gcrt_span *s, size_t want, size_t *done) {
+    uintptr_t end = s->base + s->npages * GCRT_PAGE_SIZE;
+    *done = 0;
+    for (uintptr_t hi = end; hi > s->base && (!want || *done < want);) {
+        while (hi > s->base && page_released(hi - GCRT_PAGE_SIZE)) hi -= GCRT_PAGE_SIZE;
+        uintptr_t lo = hi;
+        /* At least one page, even for a budget smaller than that. */
+        while (lo > s->base && !page_released(lo - GCRT_PAGE_SIZE) && (!want || lo == hi || *done + (hi - lo) < want))
+            lo -= GCRT_PAGE_SIZE;
+        if (lo == hi) break;
+        if (!gcrt_os_release((void *)lo, hi - lo)) return false;
+        for (uintptr_t p = lo; p < hi; p += GCRT_PAGE_SIZE) {
+            size_t k = page_idx(p);
+            arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
+        }
+        *done += hi - lo;
+        hi = lo;
+    }
+    return true;
+}
+
+size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns) {
     gcrt_heap *h = &gcrt_heap_;
     size_t total = 0;
     uint64_t now = heap_now();
     pthread_mutex_lock(&h->lock);
     gcrt_span *s;
-    while ((s = scavenge_pick(now, idle_ns))) {
+    while ((!want || total < want) && (s = scavenge_pick(now, idle_ns))) {
         bin_remove(s);
         s->state = SPAN_SCAVENGING;
-        size_t bytes = s->npages * GCRT_PAGE_SIZE;
         pthread_mutex_unlock(&h->lock);
-        bool ok = gcrt_os_release((void *)s->base, bytes);
+        size_t done;
+        bool ok = scavenge_run(s, want ? want - total : 0, &done);
         pthread_mutex_lock(&h->lock);
-        if (ok) {
-            size_t before = s->released;
-            for (uintptr_t p = s->base; p < s->base + bytes; p += GCRT_PAGE_SIZE) {
-                size_t k = page_idx(p);
-                arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
-            }
-            s->released = bytes;
-            s->needzero = 0;
-            h->heap_free -= bytes - before;
-            h->heap_released += bytes - before;
-            total += bytes - before;
-        }
+        s->released += done;
+        if (s->released == s->npages * GCRT_PAGE_SIZE) s->needzero = 0;
+        h->heap_free -= done;
+        h->heap_released += done;
+        total += done;
         s->state = SPAN_FREE;
         free_run(s);
-        if (!ok) break;
+        if (!ok || !done) break;
     }
     pthread_mutex_unlock(&h->lock);
     return total;

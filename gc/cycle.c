@@ -167,12 +167,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
     uint64_t win_w = w0, win_c = c0, win_p = process_cpu_ns();
     bool free_cpu = true;
     for (unsigned nowork = 0;;) {
-        uint64_t live = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
-        uint64_t expect = g->heap_marked + g->stacks_bytes + g->globals_bytes;
-        uint64_t done = gcrt_mark_scan_work(), hard = g->goal + g->goal / 10;
-        double left = expect > done ? (double)(expect - done) : (double)(64 << 10);
-        double dist = live + (1 << 20) < hard ? (double)(hard - live) : (double)(1 << 20);
-        gcrt_mark_set_assist_ratio(left / dist);
+        gcrt_pacer_revise();
 
         /* One slice, and its CPU time: CPU-time clocks are system calls, not vDSO reads,
          * so slices are large enough (512 KiB of scan work) to keep them rare. */
@@ -185,6 +180,8 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         uint64_t t1 = gcrt_thread_cpu_ns();
         if (free_cpu) idle += t1 - t0;
         else paced += t1 - t0;
+        gcrt_limiter_add(free_cpu ? 0 : t1 - t0, free_cpu ? t1 - t0 : 0);
+        gcrt_limiter_update();
         if (did == 0) {
             if (gcrt_mark_work_done() && buffers_flushed()) break;
             struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};   /* others hold the work */
@@ -199,7 +196,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         if (now - win_w >= 1000000) {
             uint64_t p = process_cpu_ns();
             double others = (double)((p - win_p) - (t1 - win_c)) / (double)(now - win_w);
-            free_cpu = others + 1.0 <= (double)ncpu + 0.25;
+            free_cpu = others + 1.0 <= (double)ncpu + 0.25 && !gcrt_limiter_on();
             win_w = now, win_c = t1, win_p = p;
         }
         if (!free_cpu && (double)paced > goal * (double)(now - w0)) {
@@ -246,6 +243,7 @@ static void cycle_begin(bool forced) {
     gcrt_sweep_wait_idle();
     gcrt_sweep_gate_release();
     cur.heap0 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
+    gcrt_pacer_cycle_start(cur.heap0);
     flush_caches();
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) t->wbn = 0, t->assist_debt = 0, t->snapshot_sp = t->stop_sp;
     gcrt_mark_begin();
@@ -336,11 +334,7 @@ static void cycle_end(uint64_t c0) {
     atomic_store_relaxed(&gcrt_heap_live, (int64_t)ti.marked);
     g->stacks_bytes = cur_stacks;
     g->globals_bytes = cur_globals;
-    /* The runway must cover what is allocated from the trigger firing to the end of
-     * marking. */
-    uint64_t fired = g->trigger_fired ? g->trigger_fired : ti.heap0;
-    g->last_alloc_during_mark = ti.heap1 > fired ? ti.heap1 - fired : 0;
-    gcrt_pacer_cycle_end(ti.marked);
+    gcrt_pacer_cycle_end(ti.marked, ti.heap1, stw ? 0 : ti.tterm - ti.start, ti.markcpu, ti.assistcpu, ti.idlecpu);
     gcrt_sweep_wait_idle();
     gcrt_sweep_start(ti.marked, g->trigger);   /* flip: every span is now unswept */
     uint64_t stw2cpu = gcrt_thread_cpu_ns() - c0;
@@ -373,9 +367,11 @@ static void cycle_end(uint64_t c0) {
     pthread_mutex_unlock(&st->lock);
     gcrt_bgsweep_wake();
     if (g->gctrace) print_trace(&ti);
+    gcrt_limiter_add((pause1 + pause2) * (uint64_t)nprocs(), 0);
+    gcrt_scavenger_cycle_end();
     pthread_mutex_lock(&g->lock);
-    gcrt_pacer_update();
     g->running = 0;
+    gcrt_pacer_update();   /* with settings changed during the cycle; publishes the trigger */
     g->finished++;
     pthread_cond_broadcast(&g->done);
     pthread_mutex_unlock(&g->lock);
@@ -413,7 +409,6 @@ static bool claim_locked(bool forced) {
     }
     g->running = 1;
     g->started++;
-    g->trigger_fired = forced ? 0 : g->trigger;
     atomic_store_relaxed(&g->trigger, UINT64_MAX);   /* no more triggers while running */
     return true;
 }
@@ -441,7 +436,7 @@ void gcrt_collect(bool forced) {
 
 void gcrt_gc_maybe_start(void) {
     gcrt_gcstate *g = &gcrt_gc;
-    if (atomic_load_relaxed(&g->percent) < 0 || g->running) return;
+    if (atomic_load_relaxed(&g->trigger) == UINT64_MAX || g->running) return;
     pthread_mutex_lock(&g->lock);
     bool mine = (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&g->trigger) &&
                 claim_locked(false);
@@ -456,10 +451,7 @@ GCRT_API void gc_collect(void) {
 
 GCRT_API void gc_free_os_memory(void) {
     gc_collect();
-    gcrt_thread *t = gcrt_self;
-    if (t) gcrt_enter(t);
-    gcrt_heap_scavenge(0);
-    if (t) gcrt_leave(t);
+    gcrt_scavenge_forced();
 }
 
 GCRT_API void gc_keep_alive(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }

@@ -443,6 +443,11 @@ void gcrt_mark_set_assist_ratio(double r) { __atomic_store(&M.assist_ratio, &r, 
 /* An assist runs in a critical section, which a stop-the-world waits out: bound it. */
 #define ASSIST_MAX_WORK ((int64_t)256 << 10)
 void gcrt_assist(gcrt_thread *t) {
+    gcrt_limiter_update();
+    if (gcrt_limiter_on()) {   /* the collector has had its share of the CPU */
+        t->assist_debt = 0;
+        return;
+    }
     double ratio;
     __atomic_load(&M.assist_ratio, &ratio, __ATOMIC_RELAXED);
     int64_t work = (int64_t)((double)t->assist_debt * ratio);
@@ -474,7 +479,9 @@ void gcrt_assist(gcrt_thread *t) {
         int64_t did = gcrt_drain(&w, budget);
         gcrt_gcw_dispose(&w);
         gcrt_leave(t);
-        atomic_add(&M.assist_cpu_ns, gcrt_thread_cpu_ns() - c0);
+        uint64_t cpu = gcrt_thread_cpu_ns() - c0;
+        atomic_add(&M.assist_cpu_ns, cpu);
+        gcrt_limiter_add(cpu, 0);
         work -= did;
     }
     /* Overpayment is credit; debt beyond one slice carries over to the next allocation;

@@ -202,9 +202,8 @@ void gcrt_sweep_pay(void) {
     while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) {}
 }
 
-/* The background sweeper: sweeps at low priority after each cycle, then releases long-idle
- * free pages to the OS. */
-#define SCAVENGE_IDLE_NS (5ull * 1000000000)
+/* The background sweeper: sweeps at low priority after each cycle (the scavenger,
+ * scavenge.c, returns free pages to the OS). */
 static void *bgsweep_main(void *arg) {
     (void)arg;
     sigset_t all;
@@ -222,7 +221,6 @@ static void *bgsweep_main(void *arg) {
         pthread_mutex_unlock(&bg_lock);
         for (unsigned n = 0; gcrt_sweep_one(); n++)
             if ((n & 7) == 7) sched_yield();
-        gcrt_heap_scavenge(SCAVENGE_IDLE_NS);
     }
     return NULL;
 }

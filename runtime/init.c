@@ -114,10 +114,20 @@ static void read_env(void) {
     const char *s;
     if ((s = getenv("GOGC")) && *s && gcrt_parse_gogc(s, &gcrt_gc.percent))   /* "" = unset, as Go */
         gcrt_warn("GOGC=%s: malformed (want an integer or \"off\"); using %d", s, gcrt_gc.percent);
-    if ((s = getenv("GOMEMLIMIT")) && *s && gcrt_parse_memlimit(s, &gcrt_gc.memory_limit))
+    const char *ml = getenv("GOMEMLIMIT");
+    if (ml && *ml && gcrt_parse_memlimit(ml, &gcrt_gc.memory_limit))
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
-                  "or \"off\"); limit stays off", s);
+                  "or \"off\"); limit stays off", ml);
     if ((s = getenv("GODEBUG"))) parse_godebug(s);
+    if (!ml || !*ml) {   /* unset: 90% of the cgroup's memory limit, if it has one */
+        uint64_t cg = gcrt_cgroup_memory_limit("/proc/self/cgroup", "/sys/fs/cgroup");
+        if (cg) {
+            gcrt_gc.memory_limit = (int64_t)(cg / 10 * 9);
+            if (gcrt_gc.gctrace)
+                fprintf(stderr, "gcrt: GOMEMLIMIT unset; using 90%% of the cgroup memory limit %llu: %lld bytes\n",
+                        (unsigned long long)cg, (long long)gcrt_gc.memory_limit);
+        }
+    }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int markers = ncpu > 0 ? (int)ncpu : 1;
     if ((s = getenv("GOMAXPROCS")) && *s) {

@@ -1,0 +1,195 @@
+/*
+ * scavenge.c: returning free heap pages to the OS (Go's mgcscavenge), and GODEBUG=scavtrace.
+ *
+ * Retained memory is held to two targets, recomputed at every mark termination and limit
+ * change (Go's gcPaceScavenger):
+ *   GOGC target:  retained (heap_sys - heap_released) <= 1.10 * goal/last_goal * heap_inuse at
+ *                 the end of the last cycle; off before the second cycle and with GOGC=off;
+ *   limit target: mapped (retained + metadata) <= 95% of GOMEMLIMIT.
+ * The background scavenger runs while either is exceeded, releasing 256 KiB at a time and
+ * sleeping 99 times as long as each release took: about 1% of one CPU (Go's
+ * scavengePercent). It also releases pages that have sat free for 5 s, which keeps an idle
+ * program's footprint down when neither target asks for it.
+ * Over the limit itself, the allocating thread releases the excess before it goes on
+ * (gcrt_scavenge_for_limit, called by the page heap), unless the CPU limiter is on: then the
+ * limit gives way rather than the program.
+ *
+ * Invariants: the scavenger thread is unregistered and never stopped; it takes heap.lock
+ * only inside gcrt_heap_scavenge, and gc.lock only through gcrt_pacer_recommit. Registered
+ * threads take heap.lock here only inside a critical section. Counters for scavtrace are
+ * atomics read and reset by the line's printer.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+
+#define SCAV_CHUNK ((size_t)256 << 10)
+#define SCAV_IDLE_NS (5ull * 1000000000)
+#define SCAV_PERCENT 1
+#define RETAIN_EXTRA_PERCENT 10
+#define REDUCE_EXTRA_PERCENT 5
+
+static uint64_t gogc_target;        /* retained bytes; 0: off */
+static uint64_t limit_target = UINT64_MAX;
+static uint64_t bg_released, eager_released;   /* since the last scavtrace line (atomic) */
+
+static pthread_mutex_t scav_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t scav_cond = PTHREAD_COND_INITIALIZER;
+static int scav_started, scav_kick;
+
+uint64_t gcrt_mapped_bytes(void) {
+    gcrt_heap *h = &gcrt_heap_;
+    uint64_t sys = atomic_load_relaxed(&h->heap_sys), rel = atomic_load_relaxed(&h->heap_released);
+    return (sys > rel ? sys - rel : 0) + atomic_load_relaxed(&gcrt_meta_sys);
+}
+
+static uint64_t retained_bytes(void) {
+    gcrt_heap *h = &gcrt_heap_;
+    uint64_t sys = atomic_load_relaxed(&h->heap_sys), rel = atomic_load_relaxed(&h->heap_released);
+    return sys > rel ? sys - rel : 0;
+}
+
+/* Bytes the background scavenger should release now. */
+static uint64_t scav_need(void) {
+    uint64_t need = 0, gt = atomic_load_relaxed(&gogc_target), lt = atomic_load_relaxed(&limit_target);
+    uint64_t retained = retained_bytes();
+    if (gt && retained > gt + GCRT_PAGE_SIZE) need = retained - gt;
+    uint64_t mapped = gcrt_mapped_bytes();
+    if (mapped > lt && mapped - lt > need) need = mapped - lt;
+    return need;
+}
+
+/* heap.lock is taken by a registered thread only inside a critical section, so that a
+ * stop-the-world never finds it held by a stopped thread. */
+static size_t scavenge(size_t want, uint64_t idle_ns) {
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    size_t n = gcrt_heap_scavenge(want, idle_ns);
+    if (t) gcrt_leave(t);
+    return n;
+}
+
+static void set_limit_target(void) {
+    int64_t lim = atomic_load_relaxed(&gcrt_gc.memory_limit);
+    uint64_t t = UINT64_MAX;
+    if (lim != INT64_MAX) t = (lim < 0 ? 0 : (uint64_t)lim) / 100 * (100 - REDUCE_EXTRA_PERCENT);
+    atomic_store_relaxed(&limit_target, t);
+}
+
+static void sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+}
+
+static void *scavenger_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        bool limited = atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX;
+        pthread_mutex_lock(&scav_lock);
+        if (!scav_kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            /* With a limit, look more often: the limit goal moves with non-heap memory. */
+            long step = limited ? 20000000 : 1000000000;
+            ts.tv_nsec += step;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&scav_cond, &scav_lock, &ts);
+        }
+        scav_kick = 0;
+        pthread_mutex_unlock(&scav_lock);
+        if (limited) gcrt_pacer_recommit();
+        for (uint64_t need = scav_need(); need;) {
+            uint64_t t0 = gcrt_thread_cpu_ns();
+            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0);
+            uint64_t dt = gcrt_thread_cpu_ns() - t0;
+            if (!n) break;
+            atomic_add(&bg_released, n);
+            sleep_ns(dt * (100 - SCAV_PERCENT) / SCAV_PERCENT);
+            need = scav_need();
+        }
+        for (;;) {   /* long-idle pages, at the same pace */
+            uint64_t t0 = gcrt_thread_cpu_ns();
+            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS);
+            uint64_t dt = gcrt_thread_cpu_ns() - t0;
+            if (!n) break;
+            atomic_add(&bg_released, n);
+            sleep_ns(dt * (100 - SCAV_PERCENT) / SCAV_PERCENT);
+        }
+    }
+    return NULL;
+}
+
+static void scavenger_wake(void) {
+    pthread_mutex_lock(&scav_lock);
+    if (!scav_started) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &a, scavenger_main, NULL) == 0) scav_started = 1;
+        pthread_attr_destroy(&a);
+    }
+    scav_kick = 1;
+    pthread_cond_signal(&scav_cond);
+    pthread_mutex_unlock(&scav_lock);
+}
+
+/* Go's scavtrace line: background and eager work since the last line, released now, and
+ * the share of retained heap that is in use. */
+static void print_scavtrace(bool forced) {
+    gcrt_heap *h = &gcrt_heap_;
+    uint64_t bg = __atomic_exchange_n(&bg_released, 0, __ATOMIC_RELAXED);
+    uint64_t eager = __atomic_exchange_n(&eager_released, 0, __ATOMIC_RELAXED);
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    pthread_mutex_lock(&h->lock);
+    uint64_t inuse = h->heap_inuse, free = h->heap_free, rel = h->heap_released;
+    pthread_mutex_unlock(&h->lock);
+    if (t) gcrt_leave(t);   /* stdio outside the section: a stopped thread may hold its lock */
+    uint64_t util = inuse + free ? inuse * 100 / (inuse + free) : 0;
+    fprintf(stderr, "scav %llu KiB work (bg), %llu KiB work (eager), %llu KiB now, %llu%% util%s\n",
+            (unsigned long long)(bg >> 10), (unsigned long long)(eager >> 10), (unsigned long long)(rel >> 10),
+            (unsigned long long)util, forced ? " (forced)" : "");
+}
+
+void gcrt_scavenger_cycle_end(void) {
+    uint64_t goal = gcrt_gc.goal, last = gcrt_pacer_last_goal();
+    uint64_t t = 0;
+    if (goal != UINT64_MAX && last && last != UINT64_MAX && gcrt_stats_.num_gc >= 2) {
+        double r = (double)goal / (double)last * (double)atomic_load_relaxed(&gcrt_heap_.heap_inuse);
+        t = round_up((uint64_t)(r * (100 + RETAIN_EXTRA_PERCENT) / 100), GCRT_PAGE_SIZE);
+    }
+    atomic_store_relaxed(&gogc_target, t);
+    set_limit_target();
+    if (gcrt_gc.scavtrace) print_scavtrace(false);
+    if (scav_need() || atomic_load_relaxed(&gcrt_heap_.heap_free) || atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX)
+        scavenger_wake();
+}
+
+void gcrt_scavenger_limit_changed(void) {
+    set_limit_target();
+    gcrt_scavenge_for_limit();
+    scavenger_wake();
+}
+
+void gcrt_scavenge_for_limit(void) {
+    int64_t lim = atomic_load_relaxed(&gcrt_gc.memory_limit);
+    if (likely(lim == INT64_MAX)) return;
+    uint64_t mapped = gcrt_mapped_bytes(), l = lim < 0 ? 0 : (uint64_t)lim;
+    if (mapped <= l || gcrt_limiter_on()) return;
+    uint64_t t0 = gcrt_thread_cpu_ns();
+    size_t n = scavenge(mapped - l, 0);
+    gcrt_limiter_add(gcrt_thread_cpu_ns() - t0, 0);   /* a scavenge assist, for the limiter */
+    atomic_add(&eager_released, n);
+}
+
+void gcrt_scavenge_forced(void) {
+    atomic_add(&eager_released, scavenge(0, 0));
+    if (gcrt_gc.scavtrace) print_scavtrace(true);
+}

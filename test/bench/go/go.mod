@@ -1,0 +1,3 @@
+module gcrtbench
+
+go 1.19
