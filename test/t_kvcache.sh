@@ -15,35 +15,14 @@
 # The servers are always killed (trap); the whole test takes well under 30 s.
 B=${GCRT_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 KV=$B/kvcache
-TMP=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+SRC=${GCRT_SRC:-$B/..}
+[ -f "$SRC/examples/kvcache/harness.sh" ] || SRC=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC/examples/kvcache/harness.sh"
 fail=0
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
 command -v redis-cli >/dev/null || { echo "redis-cli missing (Debian package redis-tools)"; exit 1; }
 [ -x "$KV" ] || { echo "$KV not built"; exit 1; }
-
-# start NAME [ENV=...]: starts a server on a free port; sets PORT and adds its pid to PIDS
-start() {
-    name=$1; shift
-    env "$@" "$KV" -p 0 >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS="$PIDS $!"
-    LASTPID=$!
-    i=0
-    while ! grep -q 'listening on' "$TMP/$name.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && { echo "FAIL: $name did not start"; cat "$TMP/$name.err"; exit 1; }
-        sleep 0.05
-    done
-    PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
-}
 
 cli() { timeout 10 redis-cli --no-raw -p "$PORT" "$@" 2>&1; }
 # expect EXPECTED redis-cli-args...: the (typed) reply must be exactly EXPECTED
@@ -60,7 +39,7 @@ expect_match() {
 }
 info_field() { cli info memory | tr -d '\r' | sed -n "s/^$1://p"; }
 
-start main GOMEMLIMIT=off
+kv_start main GOMEMLIMIT=off; LASTPID=$SPID
 cli config get save >/dev/null || bad "server not answering"
 
 # Commands are checked in batches (one redis-cli per batch, replies diffed against the
@@ -230,7 +209,7 @@ kill -0 "$LASTPID" 2>/dev/null || bad "server died"
 
 # ---- eviction under GOMEMLIMIT=64MiB ----
 LIMIT=67108864
-start evict GOMEMLIMIT=64MiB
+kv_start evict GOMEMLIMIT=64MiB; LASTPID=$SPID
 expect "1) \"maxmemory\"
 2) \"$LIMIT\"" config get maxmemory
 # about 150 MB of 1000-byte values under random keys, pipelined

@@ -18,15 +18,7 @@ EVICT_N=${EVICT_N:-300000}
 LIMIT_MIB=${KV_LIMIT_MIB:-64}
 mkdir -p "$B/bench"
 out="$B/bench/report-kvcache.txt"
-TMP=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/../../examples/kvcache/harness.sh"
 unset GOGC GOMEMLIMIT GODEBUG GOMAXPROCS
 [ -x "$KV" ] || { echo "run-kvcache.sh: $KV not built"; exit 1; }
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
@@ -41,21 +33,10 @@ wait_ping() {
         i=$((i + 1)); [ $i -gt 100 ] && { echo "server on port $1 did not start"; exit 1; }; sleep 0.05
     done
 }
-# start_kv NAME [ENV=...]: sets PORT and SPID
-start_kv() {
-    name=$1; shift
-    env "$@" "$KV" -p 0 >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    SPID=$!; PIDS="$PIDS $SPID"
-    i=0
-    until grep -q 'listening on' "$TMP/$name.out" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 100 ] && { echo "kvcache did not start"; cat "$TMP/$name.err"; exit 1; }; sleep 0.05
-    done
-    PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
-}
 start_redis() {
     PORT=$(free_port)
     redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no "$@" >"$TMP/redis.log" 2>&1 &
-    SPID=$!; PIDS="$PIDS $SPID"
+    SPID=$!; kv_track $SPID
     wait_ping "$PORT"
 }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
@@ -68,7 +49,7 @@ field() { redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 
 {
 echo "== throughput: redis-benchmark -c 50 -n $N -t set,get -q, median of $RUNS runs (interleaved) =="
-start_kv tput; KPORT=$PORT; KPID=$SPID
+kv_start tput; KPORT=$PORT; KPID=$SPID
 start_redis; RPORT=$PORT; RPID=$SPID
 redis-benchmark -p "$KPORT" -c 50 -n 20000 -t set,get -q >/dev/null 2>&1
 redis-benchmark -p "$RPORT" -c 50 -n 20000 -t set,get -q >/dev/null 2>&1
@@ -90,7 +71,7 @@ stop "$KPID"; stop "$RPID"
 echo
 echo "== eviction: $EVICT_N SETs of 1000-byte values under random keys (-P 16), limit ${LIMIT_MIB} MiB =="
 LIMIT=$((LIMIT_MIB * 1048576))
-start_kv evict GOMEMLIMIT="${LIMIT_MIB}MiB"; KPORT=$PORT; KPID=$SPID
+kv_start evict GOMEMLIMIT="${LIMIT_MIB}MiB"; KPORT=$PORT; KPID=$SPID
 kr=$(redis-benchmark -p "$KPORT" -c 50 -P 16 -n "$EVICT_N" -r 100000000 -d 1000 -t set -q 2>/dev/null | tr '\r' '\n' |
     sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p')
 peak=$(field "$KPORT" memory used_memory_peak); inuse=$(field "$KPORT" memory gc_heap_inuse_peak)
