@@ -11,9 +11,11 @@
 #include "gcrt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct tnode {
@@ -36,10 +38,20 @@ static int fails;
         }                                                                                     \
     } while (0)
 
-/* Stores the address of a fresh 8 MiB object only as an integer inside holder. Not inlined,
- * and followed by scrub(), so no copy of the address stays in the caller's frame. */
-static __attribute__((noinline)) void hide_big_in(uintptr_t *field) {
-    *field = (uintptr_t)gc_alloc_noscan(BIG);
+/* Stores the address of a fresh 8 MiB object, as an integer, in *field. It runs in a
+ * thread of its own that exits at once, so no stale copy of the address can linger in the
+ * main thread's registers or stack (which are scanned conservatively). */
+static void *hide_thread(void *field) {
+    *(uintptr_t *)field = (uintptr_t)gc_alloc_noscan(BIG);
+    return NULL;
+}
+
+static void hide_big_in(uintptr_t *field) {
+    pthread_t t;
+    if (gc_pthread_create(&t, NULL, hide_thread, field) != 0 || pthread_join(t, NULL) != 0) {
+        printf("FAILED: gc_pthread_create\n");
+        exit(1);
+    }
 }
 
 static __attribute__((noinline)) void scrub(void) {
