@@ -258,6 +258,7 @@ static void cycle_begin(bool forced) {
     gcrt_gcw_init(&w);
     scan_roots(&w, &cur_stacks);
     gcrt_roots_each(scan_root_cb, &w);
+    gcrt_pool_cycle_start(scan_root_cb, &w);   /* victim rotation, then pools as roots */
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
     if (stw) {   /* GODEBUG=gcstoptheworld=1: the whole mark in this pause */
