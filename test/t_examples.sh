@@ -7,6 +7,9 @@
 #    intact; "threads: ok";
 #  - typed: precise layouts ignore integers, conservative objects do not, arrays, interior
 #    pointers, gc_realloc; "typed: ok";
+#  - lifetime: cleanups release malloc'd buffers (a stopped one does not run), a finalizer
+#    resurrects its object, weak handles read the object then NULL, gc_unique_bytes, a
+#    pool's victim cache; "lifetime: ok";
 #  - tuning: with GODEBUG=gctrace=1 one "gc N @" line per cycle on stderr (as many as
 #    num_gc, the forced ones marked), cycle counts falling as GOGC rises, GOGC read from
 #    the environment; "tuning: ok".
@@ -39,6 +42,10 @@ has threads '^threads: ok$'
 run typed
 has typed '1000 of 1000 elements intact'
 has typed '^typed: ok$'
+
+run lifetime
+has lifetime '^cleanups: 99 of 99 buffers released'
+has lifetime '^lifetime: ok$'
 
 run tuning GODEBUG=gctrace=1 GOGC=50 GOMEMLIMIT=off
 has tuning '^GOGC from the environment: 50$'
