@@ -39,7 +39,6 @@ start_redis() {
     SPID=$!; kv_track $SPID
     wait_ping "$PORT"
 }
-stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 # bench PORT FILE: one redis-benchmark run; appends "SET rps" and "GET rps" lines
 bench() {
     redis-benchmark -p "$1" -c 50 -n "$N" -t set,get -q 2>/dev/null | tr '\r' '\n' |
@@ -66,7 +65,7 @@ for op in SET GET; do
         "$(sed -n "s/^$op //p" "$TMP/redis.txt" | tr '\n' ' ' | sed 's/ $//')" "$(ratio "$k" "$rd")"
 done
 echo "kvcache: $(field "$KPORT" memory gc_num_gc) collections, longest pause $(field "$KPORT" memory gc_pause_max_ns) ns, threads $(field "$KPORT" server io_threads_active)"
-stop "$KPID"; stop "$RPID"
+kv_stop "$KPID"; kv_stop "$RPID"
 
 echo
 echo "== eviction: $EVICT_N SETs of 1000-byte values under random keys (-P 16), limit ${LIMIT_MIB} MiB =="
@@ -84,7 +83,7 @@ printf '  peak spans in use            %s = %s of the limit\n' "$inuse" "$(ratio
 printf '  peak RSS (VmHWM)             %s = %s of the limit\n' "$hwm" "$(ratio "$hwm" "$LIMIT")"
 printf '  collections %s, GOGC set to %s, longest pause %s ns\n' "$(field "$KPORT" memory gc_num_gc)" \
     "$(field "$KPORT" memory gc_percent)" "$(field "$KPORT" memory gc_pause_max_ns)"
-stop "$KPID"
+kv_stop "$KPID"
 start_redis --maxmemory "${LIMIT_MIB}mb" --maxmemory-policy allkeys-lru; RPORT=$PORT; RPID=$SPID
 rr=$(redis-benchmark -p "$RPORT" -c 50 -P 16 -n "$EVICT_N" -r 100000000 -d 1000 -t set -q 2>/dev/null | tr '\r' '\n' |
     sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p')
@@ -92,5 +91,5 @@ rpeak=$(field "$RPORT" memory used_memory_peak); rhwm=$(awk '/^VmHWM/ {print $2 
 printf 'redis-server  %s req/s; %s keys kept; used_memory_peak %s = %s, peak RSS %s = %s of the limit\n' "$rr" \
     "$(redis-cli -p "$RPORT" dbsize)" "$rpeak" "$(ratio "$rpeak" "$LIMIT")" "$rhwm" "$(ratio "$rhwm" "$LIMIT")"
 printf 'kvcache / redis-server under eviction: %s\n' "$(ratio "$kr" "$rr")"
-stop "$RPID"
+kv_stop "$RPID"
 } | tee "$out"
