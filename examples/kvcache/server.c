@@ -291,7 +291,7 @@ size_t kv_info(char *buf, size_t cap, const char *section) {
         if (kc.keys) put(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)kc.keys,
                          (unsigned long long)kc.expires);
     }
-    while (b.len >= 2 && b.p[b.len - 1] == '\n' && b.p[b.len - 3] == '\n') b.len -= 2;   /* no trailing blank line */
+    while (b.len >= 4 && b.p[b.len - 1] == '\n' && b.p[b.len - 3] == '\n') b.len -= 2;   /* no trailing blank line */
     return b.len;
 }
 
