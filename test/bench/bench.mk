@@ -27,11 +27,12 @@ $(BENCH_DIR)/%_malloc: test/bench/%.c $(BENCH_HDR)
 
 bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS)
 
-bench: bench-build
+bench: bench-build $(BUILD)/kvcache check-bench-deps
 	@sh test/bench/run.sh $(BENCH_DIR)
 	@sh test/bench/run-concurrent.sh $(BENCH_DIR)
 	@sh test/bench/run-pool.sh $(BENCH_DIR)
 	@sh test/bench/run-pacer.sh $(BENCH_DIR)
+	@sh test/bench/run-kvcache.sh $(BUILD)
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
