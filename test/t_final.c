@@ -11,7 +11,7 @@
  * Conservative scanning: objects are made in non-inlined helpers and tracked only through
  * hidden addresses.
  */
-#include "check.h"
+#include "lifetime.h"
 
 #include <pthread.h>
 
@@ -123,24 +123,11 @@ static TEST_NOINLINE uintptr_t make_removed(void)
     return HIDE(a);
 }
 
-/* Whether the object at hidden address h is still allocated (the address is unhidden only
- * in this frame, never in a register main keeps across a collection). */
-static TEST_NOINLINE int alive(uintptr_t h)
-{
-    return gc_base(UNHIDE(h)) == UNHIDE(h);
-}
-
-static TEST_NOINLINE void collect(void)
-{
-    churn_stack();
-    gc_collect();
-}
-
 /* Collect (at most 4 times) until `want` finalizers ran in total. */
 static void collect_until(int want)
 {
     for (int i = 0; i < 4 && nrun() < want; i++) {
-        collect();
+        lt_collect();
         double t0 = now_sec();
         while (nrun() < want && now_sec() - t0 < 1) {
             gc_run_finalizers();
@@ -188,10 +175,10 @@ int main(void)
     CHECK(nrun() == 1, "finalizer ran %d times", nrun());
     CHECK(bad == 0, "finalizer saw damaged memory");
     CHECK(order[0] == h);
-    CHECK(alive(h), "finalized object must be resurrected until a later cycle");
-    for (int i = 0; i < 4 && alive(h); i++)
-        collect();
-    CHECK(!alive(h), "finalized object never freed");
+    CHECK(lt_alive(h), "finalized object must be resurrected until a later cycle");
+    for (int i = 0; i < 4 && lt_alive(h); i++)
+        lt_collect();
+    CHECK(!lt_alive(h), "finalized object never freed");
     gc_run_finalizers();
     CHECK(nrun() == 1, "finalizer ran again");
 
@@ -213,11 +200,11 @@ int main(void)
     norder = 0;
     uintptr_t hc = make_cycle();
     for (int i = 0; i < 3; i++) {
-        collect();
+        lt_collect();
         gc_run_finalizers();
     }
     CHECK(bad == 0, "finalizer of an object in a cycle ran");
-    CHECK(alive(hc), "a cycle with a finalizer was collected");
+    CHECK(lt_alive(hc), "a cycle with a finalizer was collected");
 
     /* Real resurrection: the finalizer keeps the object. */
     norder = 0;
@@ -226,21 +213,21 @@ int main(void)
     CHECK(nrun() == 1);
     CHECK(HIDE(resurrected) == hr);
     for (int i = 0; i < 3; i++)
-        collect();
+        lt_collect();
     CHECK(resurrected->magic == MAGIC && resurrected->next->magic == MAGIC + 1 &&
           resurrected->next->payload[3] == 77, "resurrected object or its child damaged");
     CHECK(gc_base(resurrected) == resurrected);
     resurrected = NULL;
-    for (int i = 0; i < 3 && alive(hr); i++)
-        collect();
-    CHECK(!alive(hr), "dropped resurrected object never freed");
+    for (int i = 0; i < 3 && lt_alive(hr); i++)
+        lt_collect();
+    CHECK(!lt_alive(hr), "dropped resurrected object never freed");
     CHECK(nrun() == 1, "finalizer ran twice");
 
     /* A removed finalizer never runs; the object is freed at once. */
     uintptr_t hx = make_removed();
-    collect();
+    lt_collect();
     gc_run_finalizers();
-    CHECK(!alive(hx), "object whose finalizer was removed not freed");
+    CHECK(!lt_alive(hx), "object whose finalizer was removed not freed");
     CHECK(bad == 0);
     printf("t_final: ok\n");
     return 0;
