@@ -479,7 +479,8 @@ struct gc_weak {                 /* a weak handle: 16-byte noscan GC object */
     uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
     uint64_t aux;                /* unique (weak.c): the content hash */
 };
-GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* once per cycle, while marking */
+GCRT_HIDDEN bool gcrt_specials_begin(void);                  /* pause 1: a root job to run? */
+GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */
 GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset != 0 */
 GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
 GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);

@@ -341,27 +341,52 @@ static void grey_contents(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
     if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) gcrt_scan_object(w, obj);
 }
 
-static void markroot_special(gcrt_gcw *w, gcrt_span *s, gcrt_special *r) {
+/* A weak cell is a 16-byte noscan object that the program may still hold: mark it
+ * without the general grey's lookups (consecutive records' cells share spans). */
+static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
+    gcrt_span *s = *cache;
+    if (!s || v < s->base || v >= s->limit) {
+        if (!(s = span_of_heap(v))) return;
+        *cache = s;
+    }
+    size_t i = span_objindex(s, v);
+    uint64_t *word = &s->markbits[i >> 6], bit = (uint64_t)1 << (i & 63);
+    if (atomic_load_relaxed(word) & bit) return;
+    if (atomic_or(word, bit) & bit) return;
+    w->bytes_marked += s->elemsize;
+}
+
+static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gcrt_special *r) {
     switch (r->kind) {
     case SPECIAL_FINALIZER:
         grey_contents(w, s, s->base + span_objindex(s, s->base + r->offset) * s->elemsize);
         gcrt_grey(w, (uintptr_t)r->arg);
         break;
     case SPECIAL_CLEANUP:
-    case SPECIAL_WEAK:
         gcrt_grey(w, (uintptr_t)r->arg);
+        break;
+    case SPECIAL_WEAK:
+        mark_cell(w, cellspan, (uintptr_t)r->arg);
         break;
     }
 }
 
-/* Per cycle, while marking (me: the calling registered thread, or NULL in a pause or from
- * an unregistered thread). Spans that enter the set after it started are skipped: their
- * records were greyed at insertion. */
+/* Pause 1: whether this cycle has a root job, and if so take its work buffer now, so
+ * that marking cannot be found finished before the job has run. */
+static gcrt_gcw root_gcw;
+bool gcrt_specials_begin(void) {
+    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return false;
+    gcrt_gcw_init(&root_gcw);
+    return true;
+}
+
+/* The root job, after gcrt_specials_begin returned true, while marking (me: the calling
+ * registered thread, or NULL in a pause or from an unregistered thread). Spans that enter
+ * the set after it started are skipped: their records were greyed at insertion. */
 void gcrt_specials_markroot(gcrt_thread *me) {
-    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return;
-    gcrt_gcw w;
+    gcrt_gcw *w = &root_gcw;
+    gcrt_span *cellspan = NULL;
     if (me) gcrt_enter(me);
-    gcrt_gcw_init(&w);
     pthread_mutex_lock(&spset.lock);
     size_t n = spset.n;
     pthread_mutex_unlock(&spset.lock);
@@ -371,7 +396,7 @@ void gcrt_specials_markroot(gcrt_thread *me) {
         pthread_mutex_unlock(&spset.lock);
         pthread_mutex_t *l = stripe_of(s);
         pthread_mutex_lock(l);
-        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(&w, s, r);
+        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
         pthread_mutex_unlock(l);
         if (me && (i & 63) == 63) {   /* let a pending stop through now and then */
             gcrt_leave(me);
@@ -381,11 +406,11 @@ void gcrt_specials_markroot(gcrt_thread *me) {
     pthread_mutex_lock(&finq.lock);
     for (finblock *b = finq.head; b; b = b->next)
         for (uint32_t j = b->head; j < b->n; j++) {
-            gcrt_grey(&w, (uintptr_t)b->e[j].obj);
-            gcrt_grey(&w, (uintptr_t)b->e[j].arg);
+            gcrt_grey(w, (uintptr_t)b->e[j].obj);
+            gcrt_grey(w, (uintptr_t)b->e[j].arg);
         }
     pthread_mutex_unlock(&finq.lock);
-    gcrt_gcw_dispose(&w);
+    gcrt_gcw_dispose(w);
     if (me) gcrt_leave(me);
 }
 
@@ -394,8 +419,9 @@ void gcrt_specials_markroot(gcrt_thread *me) {
 static void shade_new_special(gcrt_span *s, gcrt_special *r) {
     if (!gcrt_gc.marking) return;
     gcrt_gcw w;
+    gcrt_span *cellspan = NULL;
     gcrt_gcw_init(&w);
-    markroot_special(&w, s, r);
+    markroot_special(&w, &cellspan, s, r);
     gcrt_gcw_dispose(&w);
 }
 
@@ -407,24 +433,29 @@ static void clear_weak(gcrt_special *r) {
 }
 
 /* The sweeper, on a span it claimed, before its marks are counted. */
+static gcrt_special *dummy_end;   /* an empty list */
 void gcrt_sweep_specials(gcrt_span *s) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     pthread_mutex_t *l = stripe_of(s);
     bool queued = false;
     pthread_mutex_lock(l);
-    gcrt_special **pp = &s->specials;
+    /* Nothing died in this span (the usual case for long-lived objects with specials): no
+     * record to look at. */
+    size_t marked = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
+    gcrt_special **pp = marked == s->alloccount ? &dummy_end : &s->specials;
     while (*pp) {
         gcrt_special *r = *pp;
         size_t idx = span_objindex(s, s->base + r->offset);
         uintptr_t lo = idx * s->elemsize;   /* the object's records: offsets in [lo, end) */
         uint64_t *mw = &s->markbits[idx >> 6], bit = (uint64_t)1 << (idx & 63);
         gcrt_special **first = pp;
-        bool fin = false;
-        for (gcrt_special *x = r; x && x->offset >= lo; x = x->next) fin |= x->kind == SPECIAL_FINALIZER;
         if (atomic_load_relaxed(mw) & bit) {   /* live: keep its records */
             while (*pp && (*pp)->offset >= lo) pp = &(*pp)->next;
             continue;
         }
+        bool fin = false;
+        for (gcrt_special *x = r; x && x->offset >= lo; x = x->next) fin |= x->kind == SPECIAL_FINALIZER;
         if (fin) {   /* resurrect: its referents were marked by the root job */
             atomic_or(mw, bit);
             atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
