@@ -13,6 +13,8 @@
  *   gc/sweep.c         sweeping a span, the background sweeper
  *   gc/pacer.c         heap goal and trigger (GOGC)
  *   gc/cycle.c         the collection cycle: phases, pauses, gctrace
+ *   gc/final.c         specials per span, finalizers, cleanups, the finalizer queue/thread
+ *   gc/weak.c          weak handles, gc_unique_bytes
  *   runtime/init.c     gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG)
  *   runtime/thread.c   thread registry, stop-the-world by signals
  *   runtime/roots.c    static data segments and registered root ranges
