@@ -159,6 +159,8 @@ struct gcrt_span {
     struct gcrt_special *specials; /* finalizer/weak/cleanup records, by offset descending */
     uint32_t spset;          /* index + 1 in final.c's set of spans with specials; atomic */
     uint32_t specials_sg;    /* sweepgen whose specials pass has run (weak.c reads it) */
+    uint32_t nroots;         /* finalizer and cleanup records: the root job walks the list */
+    uint64_t *pinbits;       /* weak cells whose object lives: marked every cycle (final.c) */
 };
 
 static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->nelems + 63) / 64; }

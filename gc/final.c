@@ -121,11 +121,14 @@ static struct {
     size_t n, cap;
 } spset = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static bool spset_add(gcrt_span *s) {   /* stripe lock held */
+/* Caller holds s's stripe lock or pin_lock (either shuts out spset_remove, which needs
+ * both). */
+static bool spset_add(gcrt_span *s) {
     if (atomic_load_relaxed(&s->spset)) return true;
     pthread_mutex_lock(&spset.lock);
-    bool ok = gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
-    if (ok) {
+    bool ok = atomic_load_relaxed(&s->spset) ||
+              gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
+    if (ok && !atomic_load_relaxed(&s->spset)) {
         spset.arr[spset.n++] = s;
         atomic_store_relaxed(&s->spset, (uint32_t)spset.n);
     }
@@ -133,7 +136,7 @@ static bool spset_add(gcrt_span *s) {   /* stripe lock held */
     return ok;
 }
 
-static void spset_remove(gcrt_span *s) {   /* stripe lock held; never while marking */
+static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
     pthread_mutex_lock(&spset.lock);
     size_t i = s->spset - 1;
     gcrt_span *last = spset.arr[--spset.n];
@@ -166,7 +169,78 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     gcrt_special **pp = special_pos(s, r->offset, r->kind);
     r->next = *pp;
     atomic_store_release(pp, r);
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots + 1);
     return true;
+}
+
+/* Unlink and free the record at *pp. */
+static void special_unlink(gcrt_span *s, gcrt_special **pp) {
+    gcrt_special *r = *pp;
+    *pp = r->next;
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots - 1);
+    special_free(r);
+}
+
+/* ---- pinned weak cells ----
+ * A weak cell must survive every cycle while its object lives (gc_weak_make returns the
+ * same one). Rather than walking a million weak records per cycle, each cell span keeps
+ * a bitmap of such cells (pinbits), which the root job ORs into its mark bits a word at a
+ * time. A cell is pinned when its record is made and unpinned when the sweeper clears it.
+ * pin_lock guards the arrays' allocation and release (release only by the cell span's
+ * sweeper, when no bit is set); bits change atomically. A pinned cell is marked, so its
+ * span cannot be freed. Lock order: stripe -> pin_lock -> spset.lock. */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool cell_pin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    bool ok = true;
+    pthread_mutex_lock(&pin_lock);
+    if (!s->pinbits) {
+        uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
+        ok = b && spset_add(s);
+        if (ok) atomic_store_release(&s->pinbits, b);
+        else if (b) gcrt_meta_free(b, span_bitmap_words(s) * 8);
+    }
+    if (ok) atomic_or(&s->pinbits[i >> 6], (uint64_t)1 << (i & 63));
+    pthread_mutex_unlock(&pin_lock);
+    return ok;
+}
+
+static void cell_unpin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    __atomic_fetch_and(&s->pinbits[i >> 6], ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
+
+/* Root job: mark a span's pinned cells. */
+static void mark_pinned(gcrt_gcw *w, gcrt_span *s) {
+    uint64_t *pin = atomic_load_acquire(&s->pinbits);
+    if (!pin) return;
+    uint64_t n = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) {
+        uint64_t p = atomic_load_relaxed(&pin[k]);
+        if (p && (p & ~atomic_load_relaxed(&s->markbits[k])))
+            n += (uint64_t)__builtin_popcountll(p & ~atomic_or(&s->markbits[k], p));
+    }
+    w->bytes_marked += n * s->elemsize;
+}
+
+/* The sweeper, s's stripe lock held: drop the pin bitmap once nothing is pinned, and the
+ * span from the set once it has neither records nor pins (under pin_lock, so no pin can
+ * slip in between). */
+static void spset_leave_if_empty(gcrt_span *s) {
+    pthread_mutex_lock(&pin_lock);
+    if (s->pinbits) {
+        uint64_t any = 0;
+        for (size_t k = 0; k < span_bitmap_words(s); k++) any |= atomic_load_relaxed(&s->pinbits[k]);
+        if (!any) {
+            gcrt_meta_free(s->pinbits, span_bitmap_words(s) * 8);
+            atomic_store_relaxed(&s->pinbits, (uint64_t *)NULL);
+        }
+    }
+    if (!s->specials && !s->pinbits) spset_remove(s);
+    pthread_mutex_unlock(&pin_lock);
 }
 
 /* ---- the finalizer queue ---- */
@@ -394,6 +468,8 @@ void gcrt_specials_markroot(gcrt_thread *me) {
         pthread_mutex_lock(&spset.lock);
         gcrt_span *s = spset.arr[i];
         pthread_mutex_unlock(&spset.lock);
+        mark_pinned(w, s);
+        if (!atomic_load_relaxed(&s->nroots)) continue;   /* weak records only: nothing to do */
         pthread_mutex_t *l = stripe_of(s);
         pthread_mutex_lock(l);
         for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
@@ -430,6 +506,7 @@ static void shade_new_special(gcrt_span *s, gcrt_special *r) {
 static void clear_weak(gcrt_special *r) {
     struct gc_weak *h = r->arg;
     atomic_store_release(&h->obj, (uintptr_t)0);
+    cell_unpin(h);
 }
 
 /* The sweeper, on a span it claimed, before its marks are counted. */
@@ -473,8 +550,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
                 drop = !fin && finq_push(kind, x->fn, NULL, x->arg);   /* else: waits for real death */
             }
             if (drop) {
-                *pp = x->next;
-                special_free(x);
+                special_unlink(s, pp);
                 queued |= kind != SPECIAL_WEAK;
                 continue;
             }
@@ -485,7 +561,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
         }
     }
     atomic_store_release(&s->specials_sg, sg);
-    if (!s->specials) spset_remove(s);
+    spset_leave_if_empty(s);
     pthread_mutex_unlock(l);
     if (queued) finq_wake();
 }
@@ -522,11 +598,7 @@ GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void 
     uintptr_t off = base - s->base;
     gcrt_special **pp = special_find(s, off, SPECIAL_FINALIZER);
     if (!fn) {
-        if (pp) {
-            gcrt_special *r = *pp;
-            *pp = r->next;
-            special_free(r);
-        }
+        if (pp) special_unlink(s, pp);
     } else if (pp) {
         rc = -EEXIST;
     } else {
@@ -617,8 +689,7 @@ GCRT_API void gc_cleanup_stop(gc_cleanup_t c) {
         for (gcrt_special **pp = &s->specials; *pp; pp = &(*pp)->next) {
             gcrt_special *r = *pp;
             if (r->kind == SPECIAL_CLEANUP && r->id == c->id) {
-                *pp = r->next;
-                special_free(r);
+                special_unlink(s, pp);
                 break;
             }
         }
@@ -644,7 +715,11 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
         else {
             *r = (gcrt_special){.offset = off, .kind = SPECIAL_WEAK, .arg = cell};
             atomic_store_release(&cell->obj, p);
-            if (!special_insert(s, r)) {
+            if (!cell_pin(cell)) {
+                special_free(r);
+                *err = ENOMEM;
+            } else if (!special_insert(s, r)) {
+                cell_unpin(cell);
                 special_free(r);
                 *err = ENOMEM;
             } else {

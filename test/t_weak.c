@@ -8,6 +8,7 @@
  *    stays valid memory while held and keeps reading NULL;
  *  - cleared before the object's finalizer runs (the finalizer checks it), and a handle
  *    made after the resurrection is a new one;
+ *  - a handle the program dropped is kept while its object lives (same handle later);
  *  - handles are GC objects: dropped with their object, they are freed too;
  *  - many handles at once: every dead object's handle is cleared, no live one is.
  */
@@ -64,6 +65,13 @@ static TEST_NOINLINE void make_dropped_pair(uintptr_t *hobj, uintptr_t *hw)
     *hw = HIDE(w);
 }
 
+static TEST_NOINLINE uintptr_t hide_new_handle(obj_t *o)
+{
+    gc_weak_t w = gc_weak_make(o);
+    CHECK(w != NULL);
+    return HIDE(w);
+}
+
 #define MANY 20000
 static gc_weak_t *many_w;   /* GC array of handles */
 static obj_t **many_keep;    /* GC array: the even objects */
@@ -101,6 +109,16 @@ int main(void)
         CHECK(gc_weak_get(w1) == live, "weak handle cleared while its object lives");
         CHECK(gc_weak_make(live) == w1, "handle changed while the object lives");
     }
+
+    /* canonical even when the program dropped the handle: the object's record keeps it */
+    uintptr_t hidden_w = HIDE(gc_weak_make(live));
+    obj_t *other = mk(2);
+    uintptr_t hidden_w2 = hide_new_handle(other);
+    for (int i = 0; i < 3; i++)
+        lt_collect();
+    CHECK(HIDE(gc_weak_make(live)) == hidden_w);
+    CHECK(HIDE(gc_weak_make(other)) == hidden_w2, "a dropped handle of a live object was not kept");
+    CHECK(gc_weak_get(gc_weak_make(other)) == other);
 
     /* cleared when the object dies; the handle stays readable */
     uintptr_t hd;
@@ -157,6 +175,7 @@ int main(void)
     printf("%d of %d dead objects' handles cleared\n", cleared, MANY / 2);
     CHECK(cleared >= MANY / 2 * 95 / 100, "only %d of %d handles of dead objects cleared", cleared, MANY / 2);
     gc_keep_alive(live);
+    gc_keep_alive(other);
     printf("t_weak: ok\n");
     return 0;
 }
