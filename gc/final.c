@@ -15,8 +15,9 @@
  * so the sweeper may take them in a pause. Lock order: stripe -> spset.lock -> finq.lock
  * -> spalloc.lock -> M.lock (mark.c) -> metadata lock.
  *
- * Spans that carry specials are listed in spset (span->spset = index + 1). A span enters
- * the set with its first record and leaves it only when sweeping finds its list empty, so
+ * Spans that carry specials or pinned weak cells are listed in spset (span->spset =
+ * index + 1). A span enters the set with its first record or pin and leaves it only when
+ * sweeping finds neither, so
  * the set never shrinks while marking (sweeping is finished before a cycle starts) and a
  * span leaves it before its pages can go back to the heap. Cycles with no specials pay
  * one test of the set's size; sweeping a span without specials pays one field test.
@@ -26,7 +27,9 @@
  *     reaches survives and the object itself is marked only if something else reaches it;
  *     its arg is greyed;
  *   cleanup: its arg is greyed (the object is not);
- *   weak: the handle cell (a GC object) is greyed; the object is not.
+ *   weak: nothing per record: the handle cell (a GC object) is pinned in its span's
+ *     pinbits while the object lives, and pinned spans' bitmaps are ORed into their mark
+ *     bits; spans whose records are all weak (nroots == 0) are not walked;
  *   finq: every queued object and arg is greyed.
  * A record added while marking greys the same things at insertion (the root job may have
  * passed its span); an entry taken off finq while marking is shaded as it leaves (a
