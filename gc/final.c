@@ -73,7 +73,7 @@ struct gcrt_special {
 };
 
 #define SP_STRIPES 256
-static pthread_mutex_t sp_stripe[SP_STRIPES] = {[0 ... SP_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+static GCRT_STATE pthread_mutex_t sp_stripe[SP_STRIPES] = {[0 ... SP_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
 static inline pthread_mutex_t *stripe_of(const gcrt_span *s) {
     uintptr_t a = (uintptr_t)s;
@@ -85,7 +85,7 @@ uint64_t gcrt_specials_steps;
 
 /* ---- record allocator (Go's fixalloc): off-heap, never scanned ---- */
 #define SPALLOC_CHUNK ((size_t)64 << 10)
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     gcrt_special *free;
 } spalloc = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -118,7 +118,7 @@ static void special_free(gcrt_special *r) {
 }
 
 /* ---- the set of spans with specials ---- */
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     gcrt_span **arr;
     size_t n, cap;
@@ -261,7 +261,7 @@ typedef struct finblock {
     finentry e[FINBLOCK_ENTRIES];
 } finblock;
 
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     finblock *head, *tail, *spare;
     uint64_t len;            /* queued entries (atomic reads outside the lock) */
@@ -396,12 +396,17 @@ static void *fin_main(void *arg) {
     return NULL;
 }
 
+/* A forked child has no finalizer thread: the next finalizer or cleanup starts one. */
+static void fin_atfork_child(void) { finq.thread = 0; }
+
 /* Start the finalizer thread with the first finalizer or cleanup (outside critical
  * sections). If it cannot start, finalizers still run from gc_run_finalizers. */
 static void fin_thread_ensure(void) {
     if (atomic_load_relaxed(&finq.thread)) return;
     int zero = 0;
     if (!atomic_cas(&finq.thread, &zero, 1)) return;
+    static int atfork;
+    if (!atfork++) pthread_atfork(NULL, NULL, fin_atfork_child);
     pthread_t th;
     if (gc_pthread_create(&th, NULL, fin_main, NULL) != 0) {
         atomic_store_relaxed(&finq.thread, -1);
