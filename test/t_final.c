@@ -87,15 +87,16 @@ static TEST_NOINLINE uintptr_t make_with_child(void)
     return HIDE(a);
 }
 
-static TEST_NOINLINE void make_chain(uintptr_t *ha, uintptr_t *hb)
+static uintptr_t chain_b;
+static TEST_NOINLINE uintptr_t make_chain(void)
 {
     node_t *a = mk(MAGIC), *b = mk(MAGIC + 1);
     b->next = mk(MAGIC + 2);
     a->next = b;
     CHECK(gc_set_finalizer(a, fin_check, (void *)42) == 0);
     CHECK(gc_set_finalizer(b, fin_check, (void *)42) == 0);
-    *ha = HIDE(a);
-    *hb = HIDE(b);
+    chain_b = HIDE(b);
+    return HIDE(a);
 }
 
 static TEST_NOINLINE uintptr_t make_cycle(void)
@@ -121,6 +122,26 @@ static TEST_NOINLINE uintptr_t make_removed(void)
     CHECK(gc_set_finalizer(a, fin_never, NULL) == 0);
     CHECK(gc_set_finalizer(a, NULL, NULL) == 0);
     return HIDE(a);
+}
+
+/* Run a maker in a thread of its own (lifetime.h): no stale copy of what it makes stays
+ * on the main stack or in its registers. */
+typedef struct {
+    uintptr_t (*fn)(void);
+    uintptr_t h;
+} maker_t;
+
+static void call_maker(void *arg)
+{
+    maker_t *m = arg;
+    m->h = m->fn();
+}
+
+static uintptr_t make_in_thread(uintptr_t (*fn)(void))
+{
+    maker_t m = {fn, 0};
+    lt_in_thread(call_maker, &m);
+    return m.h;
 }
 
 /* Collect (at most 4 times) until `want` finalizers ran in total. */
@@ -170,7 +191,7 @@ int main(void)
 
     /* One object with a child: finalized once, resurrected, freed a later cycle. (A stale
      * conservative root may delay a finalizer by a cycle: each step gets a few.) */
-    uintptr_t h = make_with_child();
+    uintptr_t h = make_in_thread(make_with_child);
     collect_until(1);
     CHECK(nrun() == 1, "finalizer ran %d times", nrun());
     CHECK(bad == 0, "finalizer saw damaged memory");
@@ -185,8 +206,7 @@ int main(void)
     /* Chain A -> B: A first; B only in a later cycle (both would be queued by the same
      * sweep otherwise, before gc_collect returns). */
     norder = 0;
-    uintptr_t ha, hb;
-    make_chain(&ha, &hb);
+    uintptr_t ha = make_in_thread(make_chain), hb = chain_b;
     collect_until(1);
     CHECK(nrun() == 1 && order[0] == ha, "chain: A's finalizer did not run first");
     gc_run_finalizers();
@@ -198,7 +218,7 @@ int main(void)
 
     /* A garbage cycle with a finalizer: never collected. */
     norder = 0;
-    uintptr_t hc = make_cycle();
+    uintptr_t hc = make_in_thread(make_cycle);
     for (int i = 0; i < 3; i++) {
         lt_collect();
         gc_run_finalizers();
@@ -208,7 +228,7 @@ int main(void)
 
     /* Real resurrection: the finalizer keeps the object. */
     norder = 0;
-    uintptr_t hr = make_resurrecting();
+    uintptr_t hr = make_in_thread(make_resurrecting);
     collect_until(1);
     CHECK(nrun() == 1);
     CHECK(HIDE(resurrected) == hr);
@@ -224,7 +244,7 @@ int main(void)
     CHECK(nrun() == 1, "finalizer ran twice");
 
     /* A removed finalizer never runs; the object is freed at once. */
-    uintptr_t hx = make_removed();
+    uintptr_t hx = make_in_thread(make_removed);
     lt_collect();
     gc_run_finalizers();
     CHECK(!lt_alive(hx), "object whose finalizer was removed not freed");
