@@ -483,6 +483,13 @@ GCRT_HIDDEN void gcrt_wbuf_flush_requested(gcrt_thread *t);
 GCRT_HIDDEN void gcrt_shade_unregistered(uintptr_t v);
 GCRT_HIDDEN void gcrt_mark_phase_end(void);     /* world stopped: barrier off, marking over */
 
+/* idlemark.c (perf): the SCHED_IDLE mark worker, between start and stop of a cycle's
+ * concurrent mark (GC thread only). stop returns its CPU ns for this cycle and leaves it
+ * holding no work. */
+GCRT_HIDDEN void gcrt_idle_mark_start(void);
+GCRT_HIDDEN uint64_t gcrt_idle_mark_stop(void);
+GCRT_HIDDEN void gcrt_idle_mark_boost(void);   /* starved with work in hand: SCHED_OTHER */
+
 /* verify.c */
 GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */
 GCRT_HIDDEN void gcrt_checkmark(void);      /* world stopped: re-mark from roots, compare */

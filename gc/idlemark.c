@@ -1,0 +1,132 @@
+/*
+ * idlemark.c: the idle mark worker (Go's idle-priority gcBgMarkWorker).
+ *
+ * Go marks on CPUs nobody else wants with idle workers that its scheduler stops the moment
+ * a goroutine becomes runnable. gcrt gets the same from the kernel: the idle worker is a
+ * thread of its own with the SCHED_IDLE policy, which Linux runs only on an otherwise idle
+ * CPU and preempts as soon as any normal thread wakes up there. So marking soaks up a free
+ * CPU without delaying a program thread's wake-up, while the GC thread (cycle.c) marks as
+ * the fractional worker at 25% of the CPUs at normal priority, which guarantees progress
+ * when no CPU is idle.
+ *
+ * Invariants:
+ *   - the worker marks only between gcrt_idle_mark_start and gcrt_idle_mark_stop of one
+ *     cycle, in slices each bracketed by idle.lock (gcw taken and disposed inside), so
+ *     after stop returns it holds no work and touches no mark state until the next start;
+ *   - a SCHED_IDLE thread can be starved with grey objects in its gcw while other threads
+ *     keep both CPUs busy; gcrt_idle_mark_boost (the GC thread calls it when it has found
+ *     no work for a while but marking is not done) returns it to SCHED_OTHER for the rest
+ *     of the cycle. Leaving SCHED_IDLE needs CAP_SYS_NICE (or RLIMIT_NICE 20); a probe at
+ *     start-up finds out, and without it the worker runs at nice 19 instead, which a
+ *     waking thread preempts less promptly but which cannot starve for long.
+ * The worker is not a registered thread: stop-the-world does not stop it, which is why
+ * stop waits for its slice to end before mark termination.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IDLE_SLICE ((int64_t)64 << 10)   /* scan bytes per slice (~50-100 us) */
+
+static struct {
+    pthread_mutex_t lock;    /* held by the worker for each slice */
+    pthread_cond_t cond;
+    int run;                 /* this cycle's marking is open to the worker */
+    int started;             /* the thread exists */
+    int can_unidle;          /* SCHED_IDLE may be left again (probe) */
+    int boosted;             /* raised to SCHED_OTHER this cycle */
+    pid_t tid;
+    uint64_t cpu;            /* ns of marking this cycle (under lock) */
+} idle = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void set_low_priority(void) {
+    struct sched_param sp = {0};
+    if (idle.can_unidle) sched_setscheduler(0, SCHED_IDLE, &sp);
+    else setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
+static void *probe_main(void *arg) {
+    struct sched_param sp = {0};
+    *(int *)arg = sched_setscheduler(0, SCHED_IDLE, &sp) == 0 && sched_setscheduler(0, SCHED_OTHER, &sp) == 0;
+    return NULL;
+}
+
+static void *idle_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    idle.tid = (pid_t)syscall(SYS_gettid);
+    set_low_priority();
+    for (;;) {
+        pthread_mutex_lock(&idle.lock);
+        while (!idle.run) pthread_cond_wait(&idle.cond, &idle.lock);
+        if (idle.boosted) {   /* last cycle's boost is over */
+            idle.boosted = 0;
+            set_low_priority();
+        }
+        for (unsigned nowork = 0; idle.run;) {
+            uint64_t t0 = gcrt_thread_cpu_ns();
+            gcrt_gcw w;
+            gcrt_gcw_init(&w);
+            int64_t did = gcrt_drain(&w, IDLE_SLICE);
+            gcrt_gcw_dispose(&w);
+            gcrt_mark_credit(did);
+            idle.cpu += gcrt_thread_cpu_ns() - t0;
+            pthread_mutex_unlock(&idle.lock);
+            if (did == 0) {   /* others hold the work, or it is all done */
+                struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};
+                nanosleep(&ts, NULL);
+            } else {
+                nowork = 0;
+            }
+            pthread_mutex_lock(&idle.lock);
+        }
+        pthread_mutex_unlock(&idle.lock);
+    }
+    return NULL;
+}
+
+void gcrt_idle_mark_start(void) {
+    if (!idle.started) {
+        pthread_t th;
+        int ok = 0;
+        if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
+        idle.can_unidle = ok;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        idle.started = pthread_create(&th, &a, idle_main, NULL) == 0;
+        pthread_attr_destroy(&a);
+        if (!idle.started) return;   /* the fractional worker marks alone */
+    }
+    pthread_mutex_lock(&idle.lock);
+    idle.cpu = 0;
+    idle.run = 1;
+    pthread_cond_signal(&idle.cond);
+    pthread_mutex_unlock(&idle.lock);
+}
+
+uint64_t gcrt_idle_mark_stop(void) {
+    if (!idle.started) return 0;
+    if (pthread_mutex_trylock(&idle.lock) != 0) {   /* mid-slice: it must be able to end */
+        gcrt_idle_mark_boost();
+        pthread_mutex_lock(&idle.lock);
+    }
+    idle.run = 0;
+    uint64_t cpu = idle.cpu;
+    pthread_mutex_unlock(&idle.lock);
+    return cpu;
+}
+
+void gcrt_idle_mark_boost(void) {
+    if (!idle.started || !idle.can_unidle || atomic_load_relaxed(&idle.boosted) || !idle.tid) return;
+    struct sched_param sp = {0};
+    if (sched_setscheduler(idle.tid, SCHED_OTHER, &sp) == 0) atomic_store_relaxed(&idle.boosted, 1);
+}
