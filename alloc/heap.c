@@ -294,8 +294,9 @@ static bool take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask) {
 static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc);
 
 /* ---- per-thread page caches (Go's pageCache) ----
- * A chunk is the first (up to) 64 pages of a free run, preferably one of at least 64 pages
- * (new pages only when no run fits the span at all, as without a cache). Its descriptor
+ * A chunk is the first (up to) 64 pages of the free run that fits the span best (new pages
+ * only when none fits, as without a cache): in a fragmented heap a chunk may be a single
+ * hole, in a growing one it is a full 64 pages. Its descriptor
  * becomes SPAN_CACHED and keeps mapping every page not yet carved, so neighbours never
  * merge with it and span_of_heap rejects those pages. Carving takes the lowest fitting run
  * of free bits, a descriptor from the reserve, and maps its pages to it, all without a
@@ -404,9 +405,10 @@ static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
     pthread_mutex_lock(&h->lock);
     if (need_chunk) {
         pcache_return_locked(pc);
-        gcrt_span *s = find_run(GCRT_PCACHE_PAGES);
-        if (!s) s = find_run(npages);
-        while (!s && grow(GCRT_PCACHE_PAGES)) s = find_run(GCRT_PCACHE_PAGES);
+        /* Best fit for the span, as without a cache: pages freed by sweeping, still warm,
+         * are reused before fresh ones; a large run gives a full 64-page chunk. */
+        gcrt_span *s = find_run(npages);
+        while (!s && grow(GCRT_PCACHE_PAGES)) s = find_run(npages);
         ok = s && pcache_take_locked(pc, s);
     }
     while (pc->ndescs < GCRT_PCACHE_DESCS) {
