@@ -133,8 +133,7 @@ static bool buffers_flushed(void) {
     static uint32_t asked;
     static uint64_t asked_at;
     uint64_t now = gcrt_now_ns();
-    bool first = asked != atomic_load_relaxed(&gcrt_flush_epoch) || !asked_at;
-    if (first) {
+    if (asked != atomic_load_relaxed(&gcrt_flush_epoch) || !asked_at) {
         asked = atomic_add(&gcrt_flush_epoch, 1);
         asked_at = now;
     }
@@ -276,9 +275,9 @@ static void cycle_begin(bool forced) {
 
 #define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */
 /* A cycle whose expected scan work (last cycle's marked bytes, stacks, globals) is at most
- * this (and whose heap is at most four times this) is marked to the end by the starting thread, in critical sections of START_SLICE
- * each: about a millisecond or two, which is less than what waking the GC thread, the
- * idle worker and the ragged barrier flush add to such a cycle. */
+ * this, and whose heap is at most four times this, is marked to the end by the starting
+ * thread, in critical sections of START_SLICE each: a millisecond or two, less than what
+ * waking the GC thread and the idle worker and the ragged barrier flush add to it. */
 #define SMALL_CYCLE ((uint64_t)2 << 20)
 static bool mark_slice(gcrt_thread *me) {
     gcrt_gcstate *g = &gcrt_gc;
