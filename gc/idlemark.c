@@ -13,12 +13,17 @@
  *   - the worker marks only between gcrt_idle_mark_start and gcrt_idle_mark_stop of one
  *     cycle, in slices each bracketed by idle.lock (gcw taken and disposed inside), so
  *     after stop returns it holds no work and touches no mark state until the next start;
- *   - a SCHED_IDLE thread can be starved with grey objects in its gcw while other threads
- *     keep both CPUs busy; gcrt_idle_mark_boost (the GC thread calls it when it has found
- *     no work for a while but marking is not done) returns it to SCHED_OTHER for the rest
- *     of the cycle. Leaving SCHED_IDLE needs CAP_SYS_NICE (or RLIMIT_NICE 20); a probe at
- *     start-up finds out, and without it the worker runs at nice 19 instead, which a
- *     waking thread preempts less promptly but which cannot starve for long.
+ *   - a SCHED_IDLE thread can be starved while other threads keep every CPU busy, with
+ *     grey objects in its gcw or, worse, holding a lock the rest of the process needs
+ *     (the mark work-buffer lock, the metadata lock). A slice takes well under a
+ *     millisecond of CPU, so one that has lasted 2 ms of wall time means a starved
+ *     worker: a watchdog thread (normal priority, asleep between cycles, polling every
+ *     millisecond during them) then returns it to SCHED_OTHER for the rest of the cycle,
+ *     as does the GC thread when it has found no work for 1 ms. Leaving SCHED_IDLE needs
+ *     CAP_SYS_NICE (or RLIMIT_NICE 20); a probe at start-up finds out, and without it the
+ *     worker runs at nice 19 instead, which cannot be raised again: a waking thread
+ *     preempts it less promptly, and a starved slice lasts until the kernel's fairness
+ *     gives it the CPU.
  * The worker is not a registered thread: stop-the-world does not stop it, which is why
  * stop waits for its slice to end before mark termination.
  */
@@ -43,7 +48,13 @@ static struct {
     int boosted;             /* raised to SCHED_OTHER this cycle */
     pid_t tid;
     uint64_t cpu;            /* ns of marking this cycle (under lock) */
-} idle = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    uint64_t slice_start;    /* monotonic ns when the current slice began; 0 between (atomic) */
+    pthread_mutex_t wlock;   /* the watchdog's sleep between cycles (never idle.lock, */
+    pthread_cond_t wcond;    /* which a starved worker may hold) */
+} idle = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+          .wlock = PTHREAD_MUTEX_INITIALIZER, .wcond = PTHREAD_COND_INITIALIZER};
+
+#define STARVED_NS 2000000
 
 static void set_low_priority(void) {
     struct sched_param sp = {0};
@@ -67,17 +78,19 @@ static void *idle_main(void *arg) {
     for (;;) {
         pthread_mutex_lock(&idle.lock);
         while (!idle.run) pthread_cond_wait(&idle.cond, &idle.lock);
-        if (idle.boosted) {   /* last cycle's boost is over */
-            idle.boosted = 0;
+        if (atomic_load_relaxed(&idle.boosted)) {   /* last cycle's boost is over */
+            atomic_store_relaxed(&idle.boosted, 0);
             set_low_priority();
         }
         for (unsigned nowork = 0; idle.run;) {
             uint64_t t0 = gcrt_thread_cpu_ns();
+            atomic_store_relaxed(&idle.slice_start, gcrt_now_ns());
             gcrt_gcw w;
             gcrt_gcw_init(&w);
             int64_t did = gcrt_drain(&w, IDLE_SLICE);
             gcrt_gcw_dispose(&w);
             gcrt_mark_credit(did);
+            atomic_store_relaxed(&idle.slice_start, 0);
             idle.cpu += gcrt_thread_cpu_ns() - t0;
             pthread_mutex_unlock(&idle.lock);
             if (did == 0) {   /* others hold the work, or it is all done */
@@ -93,6 +106,23 @@ static void *idle_main(void *arg) {
     return NULL;
 }
 
+static void *watch_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        pthread_mutex_lock(&idle.wlock);
+        while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.wcond, &idle.wlock);
+        pthread_mutex_unlock(&idle.wlock);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t st = atomic_load_relaxed(&idle.slice_start);
+        if (st && gcrt_now_ns() - st > STARVED_NS) gcrt_idle_mark_boost();
+    }
+    return NULL;
+}
+
 void gcrt_idle_mark_start(void) {
     if (!idle.started) {
         pthread_t th;
@@ -102,15 +132,20 @@ void gcrt_idle_mark_start(void) {
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        idle.started = pthread_create(&th, &a, idle_main, NULL) == 0;
+        /* Without a watchdog a SCHED_IDLE worker could starve holding a lock: none then. */
+        if (pthread_create(&th, &a, watch_main, NULL) == 0)
+            idle.started = pthread_create(&th, &a, idle_main, NULL) == 0;
         pthread_attr_destroy(&a);
         if (!idle.started) return;   /* the fractional worker marks alone */
     }
     pthread_mutex_lock(&idle.lock);
     idle.cpu = 0;
-    idle.run = 1;
+    atomic_store_relaxed(&idle.run, 1);
     pthread_cond_signal(&idle.cond);
     pthread_mutex_unlock(&idle.lock);
+    pthread_mutex_lock(&idle.wlock);
+    pthread_cond_signal(&idle.wcond);
+    pthread_mutex_unlock(&idle.wlock);
 }
 
 uint64_t gcrt_idle_mark_stop(void) {
@@ -119,7 +154,7 @@ uint64_t gcrt_idle_mark_stop(void) {
         gcrt_idle_mark_boost();
         pthread_mutex_lock(&idle.lock);
     }
-    idle.run = 0;
+    atomic_store_relaxed(&idle.run, 0);
     uint64_t cpu = idle.cpu;
     pthread_mutex_unlock(&idle.lock);
     return cpu;
