@@ -130,7 +130,8 @@ extern GCRT_HIDDEN uint64_t gcrt_meta_sys;    /* bytes mapped for metadata (atom
  *   span.sweepgen == sg-2: needs sweeping;   sg-1: being swept;   sg: swept, usable.
  * sweepgen advances by 2 only with the world stopped and no span in a cache, so a cached
  * span is always swept. */
-enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2, SPAN_SCAVENGING = 3 };
+enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2, SPAN_SCAVENGING = 3,
+       SPAN_CACHED = 4 /* the uncarved pages of a thread's page cache (heap.c) */ };
 
 typedef struct gcrt_span gcrt_span;
 struct gcrt_span {
@@ -197,6 +198,8 @@ typedef struct gcrt_heap {
     size_t heap_inuse;                  /* bytes in in-use spans */
     size_t heap_free;                   /* bytes in free spans, not released */
     size_t heap_released;               /* bytes in free spans, released to the OS */
+    size_t heap_pcache;                 /* bytes of page-cache chunks less folded carvings */
+    size_t heap_pcache_rel;             /* of which released to the OS when taken */
     size_t nspans;
 } gcrt_heap;
 
@@ -291,6 +294,38 @@ GCRT_HIDDEN gcrt_span *gcrt_list_pop(gcrt_span_list *l);
 static inline unsigned sg_swept(uint32_t sg) { return (sg >> 1) & 1; }
 static inline unsigned sg_unswept(uint32_t sg) { return ((sg >> 1) & 1) ^ 1; }
 
+/* ---- Per-thread page cache (alloc/heap.c; perf) ---------------------------------------
+ * Go's pageCache: a chunk of up to 64 pages taken from the page heap in one heap.lock trip,
+ * from which the owning thread carves spans of up to GCRT_PCACHE_MAX_SPAN pages without a
+ * lock; span descriptors and bitmaps come from per-thread reserves refilled in batches.
+ * Only the owner touches it, inside a critical section, or the collector with the world
+ * stopped. Heap accounting: a chunk counts in heap_pcache (idle) when taken; carving moves
+ * bytes to in use in the cache's own counters (carved*, nspans), folded into the heap's
+ * under heap.lock when the chunk goes back or stats are read. */
+#define GCRT_PCACHE_PAGES 64
+#define GCRT_PCACHE_MAX_SPAN 16
+#define GCRT_PCACHE_DESCS 72   /* a chunk's worth (64) plus the runs returning needs */
+#define GCRT_PCACHE_META_SHIFTS 8      /* metadata blocks of 16 B .. 2 KiB */
+#define GCRT_PCACHE_META_N 32
+typedef struct gcrt_pcache {
+    uintptr_t base;                    /* page 0 of the chunk; 0 when none */
+    gcrt_span *chunk;                  /* SPAN_CACHED descriptor mapping the uncarved pages */
+    uint64_t free, zero, scav;         /* per page: free here, known zero, released when taken */
+    size_t carved, carved_rel, nspans; /* unfolded: bytes carved (released ones), spans made */
+    gcrt_span *descs;                  /* descriptor reserve, linked by next */
+    unsigned ndescs;
+    unsigned nmeta[GCRT_PCACHE_META_SHIFTS];
+    void *meta[GCRT_PCACHE_META_SHIFTS][GCRT_PCACHE_META_N];
+} gcrt_pcache;
+/* Return the chunk, descriptors and metadata blocks (owner in a critical section, or the
+ * world stopped). */
+GCRT_HIDDEN void gcrt_pcache_release(gcrt_pcache *pc);
+/* World stopped, heap.lock held: fold the cache's counters into the heap's. */
+GCRT_HIDDEN void gcrt_pcache_fold_locked(gcrt_pcache *pc);
+/* Metadata blocks in batches: one metadata-lock trip for n blocks of one size. */
+GCRT_HIDDEN unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n);
+GCRT_HIDDEN void gcrt_meta_free_batch(size_t size, void **blocks, unsigned n);
+
 /* ---- Per-thread state (runtime/thread.c, alloc/cache.c) ----------------------------- */
 typedef struct gcrt_cache {
     gcrt_span *alloc[GCRT_NUM_SPAN_CLASSES];  /* never NULL: &gcrt_empty_span when none */
@@ -300,6 +335,7 @@ typedef struct gcrt_cache {
     /* Counters of spans the cache has released; folded into the stats when read. */
     uint64_t nmalloc[GCRT_NUM_CLASSES];       /* small objects, by size class */
     uint64_t large_allocs, large_bytes;
+    gcrt_pcache pcache;                       /* free pages and span metadata (heap.c) */
 } gcrt_cache;
 
 #define GCRT_WBUF_ENTRIES 256
@@ -458,6 +494,13 @@ extern GCRT_HIDDEN uint32_t gcrt_flush_epoch;
 GCRT_HIDDEN void gcrt_wbuf_flush_requested(gcrt_thread *t);
 GCRT_HIDDEN void gcrt_shade_unregistered(uintptr_t v);
 GCRT_HIDDEN void gcrt_mark_phase_end(void);     /* world stopped: barrier off, marking over */
+
+/* idlemark.c (perf): the SCHED_IDLE mark worker, between start and stop of a cycle's
+ * concurrent mark (GC thread only). stop returns its CPU ns for this cycle and leaves it
+ * holding no work. */
+GCRT_HIDDEN void gcrt_idle_mark_start(void);
+GCRT_HIDDEN uint64_t gcrt_idle_mark_stop(void);
+GCRT_HIDDEN void gcrt_idle_mark_boost(void);   /* starved with work in hand: SCHED_OTHER */
 
 /* verify.c */
 GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */

@@ -56,6 +56,7 @@ void gcrt_cache_release_all(gcrt_cache *c) {
     for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) cache_release(c, i);
     c->tiny = 0;
     c->tinyoffset = 0;
+    gcrt_pcache_release(&c->pcache);   /* cached pages are free pages the heap must see */
     gcrt_stats_fold_cache(c);
 }
 

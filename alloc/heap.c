@@ -88,8 +88,9 @@ static void map_pages(gcrt_span *s) {
         arena_of(p)->spans[page_idx(p)] = s;
 }
 
-/* Count and optionally clear the released bits of [base, base + n pages). */
-static size_t released_pages(uintptr_t base, size_t n, bool clear) {
+/* Count and optionally clear the released bits of [base, base + n pages); with mask (n <= 64),
+ * also set bit i of *mask for each released page i. */
+static size_t released_pages(uintptr_t base, size_t n, bool clear, uint64_t *mask) {
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         uintptr_t p = base + i * GCRT_PAGE_SIZE;
@@ -99,6 +100,7 @@ static size_t released_pages(uintptr_t base, size_t n, bool clear) {
         if (a->released[k >> 6] & bit) {
             count++;
             if (clear) a->released[k >> 6] &= ~bit;
+            if (mask) *mask |= (uint64_t)1 << i;
         }
     }
     return count;
@@ -173,7 +175,8 @@ static bool add_arena_meta(uintptr_t base, size_t size) {
     return true;
 }
 
-/* Commit at least npages more pages as one free run. */
+/* Commit at least npages more pages as one free run. heap.lock held, but dropped around
+ * the commit: callers look for their run again afterwards, in a loop. */
 static bool grow(size_t npages) {
     size_t ask = round_up(npages * GCRT_PAGE_SIZE, GCRT_GROW_CHUNK);
     if (gcrt_heap_.cur_end - gcrt_heap_.cur_base < ask) {
@@ -202,31 +205,52 @@ static bool grow(size_t npages) {
     }
     gcrt_span *s = span_desc_alloc();
     if (!s) return false;
-    if (!gcrt_os_commit((void *)gcrt_heap_.cur_base, ask)) {
+    /* Commit without heap.lock: the range is claimed, and nothing maps it until it joins
+     * the free runs, so other threads keep allocating meanwhile. */
+    uintptr_t base = gcrt_heap_.cur_base;
+    gcrt_heap_.cur_base += ask;
+    pthread_mutex_unlock(&gcrt_heap_.lock);
+    bool ok = gcrt_os_commit((void *)base, ask);
+    pthread_mutex_lock(&gcrt_heap_.lock);
+    if (!ok) {
+        if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
         span_desc_free(s);
         return false;
     }
-    s->base = gcrt_heap_.cur_base;
+    s->base = base;
     s->npages = ask / GCRT_PAGE_SIZE;
     s->freed_at = heap_now();
-    gcrt_heap_.cur_base += ask;
     gcrt_heap_.heap_sys += ask;
     gcrt_heap_.heap_free += ask;
     free_run(s);
     return true;
 }
 
-static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc) {
+/* Metadata for a span: from the page cache's reserve (no lock) when pc is given. Reserve
+ * blocks are power-of-two sized like gcrt_meta_alloc's, so gcrt_meta_free takes them back. */
+static void *meta_take(gcrt_pcache *pc, size_t size) {
+    unsigned sh = size <= 16 ? 4 : 64 - (unsigned)__builtin_clzll(size - 1);
+    if (!pc || sh - 4 >= GCRT_PCACHE_META_SHIFTS) return gcrt_meta_alloc(size);
+    unsigned k = sh - 4;
+    if (!pc->nmeta[k]) pc->nmeta[k] = gcrt_meta_alloc_batch(size, pc->meta[k], GCRT_PCACHE_META_N);
+    if (!pc->nmeta[k]) return NULL;
+    void *p = pc->meta[k][--pc->nmeta[k]];
+    memset(p, 0, size);   /* recycled blocks are dirty */
+    return p;
+}
+
+static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc, gcrt_pcache *pc) {
     unsigned sc = spanclass_sizeclass(spc);
     size_t words = span_bitmap_words(s);
-    /* Both bitmaps in one block: one metadata-lock round trip per span, not two. Sweeping
-     * swaps the two pointers; the block starts at the lower one. */
-    s->allocbits = gcrt_meta_alloc(words * 16);
+    /* Both bitmaps in one block: one metadata-lock round trip per span, not two (none
+     * from a page cache's reserve). Sweeping swaps the two pointers; the block starts at
+     * the lower one. */
+    s->allocbits = meta_take(pc, words * 16);
     if (!s->allocbits) return false;
     s->markbits = s->allocbits + words;
     if (spanclass_kind(spc) == GCRT_SCAN_TYPED) {
         size_t bytes = sc ? s->npages * GCRT_PAGE_SIZE / 64 : round_up(s->npages * GCRT_PAGE_SIZE / 64, 8);
-        s->ptrbits = gcrt_meta_alloc(bytes);
+        s->ptrbits = meta_take(pc, bytes);
         if (!s->ptrbits) return false;
     }
     return true;
@@ -239,36 +263,239 @@ static void span_free_bitmaps(gcrt_span *s) {
     s->allocbits = s->markbits = s->ptrbits = NULL;
 }
 
-gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
-    if (npages == 0 || npages > ((size_t)1 << 35)) return NULL;
-    gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
-    gcrt_span *s = find_run(npages);
-    if (!s) {
-        if (!grow(npages) || !(s = find_run(npages))) {
-            pthread_mutex_unlock(&h->lock);
-            return NULL;
-        }
-    }
+/* Take the first npages of the free run s (out of the bins) for the caller, splitting off
+ * the tail as a free run. Counts and clears the released bits of the pages taken (into
+ * *mask if given). heap.lock held; false (s back in its bin) when no descriptor is left. */
+static bool take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask) {
     bin_remove(s);
     gcrt_span *t = NULL;
     if (s->npages > npages && !(t = span_desc_alloc())) {
         bin_insert(s);
-        pthread_mutex_unlock(&h->lock);
-        return NULL;
+        return false;
     }
     /* Only the pages taken are counted: the tail's count follows from the run's total. */
-    size_t rel = released_pages(s->base, npages, true);
+    *rel = released_pages(s->base, npages, true, mask);
     if (t) {   /* split: the tail stays free */
         t->base = s->base + npages * GCRT_PAGE_SIZE;
         t->npages = s->npages - npages;
         t->state = SPAN_FREE;
         t->needzero = s->needzero;
         t->freed_at = s->freed_at;
-        t->released = s->released - rel * GCRT_PAGE_SIZE;
+        t->released = s->released - *rel * GCRT_PAGE_SIZE;
         map_pages(t);
         bin_insert(t);
         s->npages = npages;
+    }
+    return true;
+}
+
+/* Lay out a span of class spc on pages the caller owns; bitmaps from the page cache's
+ * reserve when pc is given. False (the span still to be freed) when out of metadata. */
+static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc);
+
+/* ---- per-thread page caches (Go's pageCache) ----
+ * A chunk is the first (up to) 64 pages of the free run that fits the span best (new pages
+ * only when none fits, as without a cache): in a fragmented heap a chunk may be a single
+ * hole, in a growing one it is a full 64 pages. Its descriptor
+ * becomes SPAN_CACHED and keeps mapping every page not yet carved, so neighbours never
+ * merge with it and span_of_heap rejects those pages. Carving takes the lowest fitting run
+ * of free bits, a descriptor from the reserve, and maps its pages to it, all without a
+ * lock. Returning writes each maximal run of free bits back as a free span (coalescing);
+ * the reserve always holds a descriptor for each run but the one the chunk's own
+ * descriptor takes, so returning never allocates and cannot fail. */
+#define PCACHE_BYPASS ((gcrt_span *)1)   /* use the page heap directly */
+
+static inline uint64_t low_bits(size_t n) { return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1; }
+
+/* Index of the first run of n set bits in x, or -1. After each step bit i of x stands for
+ * `have` set bits from i up. */
+static int find_bit_run(uint64_t x, size_t n) {
+    for (size_t have = 1; have < n && x;) {
+        size_t step = have < n - have ? have : n - have;
+        x &= x >> step;
+        have += step;
+    }
+    return x ? __builtin_ctzll(x) : -1;
+}
+
+static unsigned bit_runs(uint64_t x) { return (unsigned)__builtin_popcountll(x & ~(x << 1)); }
+
+void gcrt_pcache_fold_locked(gcrt_pcache *pc) {
+    gcrt_heap *h = &gcrt_heap_;
+    h->heap_inuse += pc->carved;
+    h->heap_pcache -= pc->carved;
+    h->heap_pcache_rel -= pc->carved_rel;
+    h->nspans += pc->nspans;
+    pc->carved = pc->carved_rel = pc->nspans = 0;
+}
+
+/* Give the chunk's free pages back to the page heap. heap.lock held. */
+static void pcache_return_locked(gcrt_pcache *pc) {
+    gcrt_heap *h = &gcrt_heap_;
+    gcrt_pcache_fold_locked(pc);
+    if (!pc->base) return;
+    uint64_t f = pc->free, now = heap_now();
+    gcrt_span *own = pc->chunk;
+    while (f) {
+        unsigned i = (unsigned)__builtin_ctzll(f);
+        uint64_t rest = ~(f >> i);
+        size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
+        uint64_t m = low_bits(n) << i;
+        f &= ~m;
+        gcrt_span *r = own;
+        if (r) own = NULL;
+        else {
+            r = pc->descs;   /* there by the reserve invariant */
+            pc->descs = r->next;
+            pc->ndescs--;
+        }
+        uintptr_t base = pc->base + (uintptr_t)i * GCRT_PAGE_SIZE;
+        size_t rel = 0;
+        for (uint64_t sm = m & pc->scav; sm; sm &= sm - 1) {
+            uintptr_t p = pc->base + (uintptr_t)__builtin_ctzll(sm) * GCRT_PAGE_SIZE;
+            size_t k = page_idx(p);
+            arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
+            rel += GCRT_PAGE_SIZE;
+        }
+        memset(r, 0, sizeof *r);
+        r->base = base;
+        r->npages = n;
+        r->released = rel;
+        r->needzero = (m & ~pc->zero) != 0;
+        r->freed_at = now;
+        h->heap_pcache -= n * GCRT_PAGE_SIZE;
+        h->heap_pcache_rel -= rel;
+        h->heap_free += n * GCRT_PAGE_SIZE - rel;
+        h->heap_released += rel;
+        free_run(r);
+    }
+    if (own) span_desc_free(own);   /* not reached: a chunk with no free page is dropped */
+    pc->base = 0;
+    pc->chunk = NULL;
+    pc->free = pc->zero = pc->scav = 0;
+}
+
+/* Make the run s (in its bin) the cache's chunk. heap.lock held. */
+static bool pcache_take_locked(gcrt_pcache *pc, gcrt_span *s) {
+    gcrt_heap *h = &gcrt_heap_;
+    size_t n = s->npages < GCRT_PCACHE_PAGES ? s->npages : GCRT_PCACHE_PAGES, rel;
+    uint64_t scav = 0;
+    bool dirty = s->needzero;
+    if (!take_run(s, n, &rel, &scav)) return false;
+    h->heap_released -= rel * GCRT_PAGE_SIZE;
+    h->heap_free -= (n - rel) * GCRT_PAGE_SIZE;
+    h->heap_pcache += n * GCRT_PAGE_SIZE;
+    h->heap_pcache_rel += rel * GCRT_PAGE_SIZE;
+    pc->base = s->base;
+    pc->chunk = s;
+    pc->free = low_bits(n);
+    pc->scav = scav;
+    pc->zero = dirty ? scav : low_bits(n);
+    s->released = 0;
+    s->next = s->prev = NULL;
+    atomic_store_release(&s->state, SPAN_CACHED);
+    return true;
+}
+
+/* One heap.lock trip: a new chunk if need_chunk, and the descriptor reserve topped up.
+ * False when the cache cannot serve the request (the caller then uses the page heap). */
+static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
+    gcrt_heap *h = &gcrt_heap_;
+    bool ok = true;
+    pthread_mutex_lock(&h->lock);
+    if (need_chunk) {
+        pcache_return_locked(pc);
+        /* Best fit for the span, as without a cache: pages freed by sweeping, still warm,
+         * are reused before fresh ones; a large run gives a full 64-page chunk. */
+        gcrt_span *s = find_run(npages);
+        while (!s && grow(GCRT_PCACHE_PAGES)) s = find_run(npages);
+        ok = s && pcache_take_locked(pc, s);
+    }
+    while (pc->ndescs < GCRT_PCACHE_DESCS) {
+        gcrt_span *d = span_desc_alloc();
+        if (!d) break;
+        d->next = pc->descs;
+        pc->descs = d;
+        pc->ndescs++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
+static gcrt_span *pcache_alloc(gcrt_pcache *pc, size_t npages, unsigned spc) {
+    int i = pc->base ? find_bit_run(pc->free, npages) : -1;
+    /* Reserve invariant: after this carve, ndescs >= runs of free bits - 1. */
+    if (i < 0 || pc->ndescs < bit_runs(pc->free) + 1) {
+        if (!pcache_refill(pc, npages, i < 0)) return PCACHE_BYPASS;
+        gcrt_scavenge_for_limit();   /* the chunk may have grown the heap */
+        if (i < 0) i = find_bit_run(pc->free, npages);
+        if (i < 0 || pc->ndescs < bit_runs(pc->free) + 1) return PCACHE_BYPASS;
+    }
+    uint64_t m = low_bits(npages) << i;
+    pc->free &= ~m;
+    gcrt_span *s = pc->descs;
+    pc->descs = s->next;
+    pc->ndescs--;
+    memset(s, 0, sizeof *s);   /* state = SPAN_DEAD until fully built */
+    s->base = pc->base + (uintptr_t)i * GCRT_PAGE_SIZE;
+    s->npages = npages;
+    map_pages(s);
+    pc->carved += npages * GCRT_PAGE_SIZE;
+    pc->carved_rel += (size_t)__builtin_popcountll(m & pc->scav) * GCRT_PAGE_SIZE;
+    pc->nspans++;
+    bool needzero = (m & ~pc->zero) != 0;
+    if (!pc->free) {   /* all carved: the chunk's descriptor maps nothing any more */
+        gcrt_span *c = pc->chunk;
+        c->state = SPAN_DEAD;
+        c->next = pc->descs;
+        pc->descs = c;
+        pc->ndescs++;
+        pc->base = 0;
+        pc->chunk = NULL;
+    }
+    if (!span_init(s, spc, needzero, pc)) {
+        gcrt_heap_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gcrt_pcache_release(gcrt_pcache *pc) {
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    pcache_return_locked(pc);
+    while (pc->descs) {
+        gcrt_span *d = pc->descs;
+        pc->descs = d->next;
+        span_desc_free(d);
+    }
+    pc->ndescs = 0;
+    pthread_mutex_unlock(&h->lock);
+    for (unsigned k = 0; k < GCRT_PCACHE_META_SHIFTS; k++) {
+        gcrt_meta_free_batch((size_t)16 << k, pc->meta[k], pc->nmeta[k]);
+        pc->nmeta[k] = 0;
+    }
+}
+
+gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
+    if (npages == 0 || npages > ((size_t)1 << 35)) return NULL;
+    gcrt_thread *me = gcrt_self;
+    if (npages <= GCRT_PCACHE_MAX_SPAN && me && me->in_gcrt) {
+        gcrt_span *s = pcache_alloc(&me->cache.pcache, npages, spc);
+        if (s != PCACHE_BYPASS) return s;
+    }
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    gcrt_span *s;
+    while (!(s = find_run(npages)))
+        if (!grow(npages)) {
+            pthread_mutex_unlock(&h->lock);
+            return NULL;
+        }
+    size_t rel;
+    if (!take_run(s, npages, &rel, NULL)) {
+        pthread_mutex_unlock(&h->lock);
+        return NULL;
     }
     size_t bytes = npages * GCRT_PAGE_SIZE;
     h->heap_released -= rel * GCRT_PAGE_SIZE;
@@ -283,8 +510,16 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
     map_pages(s);
     pthread_mutex_unlock(&h->lock);
     gcrt_scavenge_for_limit();
+    if (!span_init(s, spc, needzero, NULL)) {
+        gcrt_heap_free(s);
+        return NULL;
+    }
+    return s;
+}
 
+static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc) {
     unsigned sc = spanclass_sizeclass(spc);
+    size_t bytes = s->npages * GCRT_PAGE_SIZE;
     s->spanclass = (uint8_t)spc;
     s->needzero = needzero;
     if (sc) {
@@ -296,19 +531,16 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
         s->nelems = 1;
         s->divmagic = 0;
     }
-    s->limit = base + (size_t)s->nelems * s->elemsize;
-    if (!span_alloc_bitmaps(s, spc)) {
-        gcrt_heap_free(s);
-        return NULL;
-    }
+    s->limit = s->base + (size_t)s->nelems * s->elemsize;
+    if (!span_alloc_bitmaps(s, spc, pc)) return false;
     s->alloccache = ~(uint64_t)0;
     if (sc && needzero) {   /* small spans keep every free slot zero (see sweep.c) */
-        memset((void *)base, 0, bytes);
+        memset((void *)s->base, 0, bytes);
         s->needzero = 0;
     }
-    s->sweepgen = atomic_load_relaxed(&h->sweepgen);
+    s->sweepgen = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     atomic_store_release(&s->state, SPAN_INUSE);
-    return s;
+    return true;
 }
 
 void gcrt_heap_free(gcrt_span *s) {
@@ -370,6 +602,8 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done) {
 
 size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns) {
     gcrt_heap *h = &gcrt_heap_;
+    gcrt_thread *me = gcrt_self;   /* gc_free_os_memory: the caller's cached pages too */
+    if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
     size_t total = 0;
     uint64_t now = heap_now();
     pthread_mutex_lock(&h->lock);

@@ -103,6 +103,45 @@ void *gcrt_meta_alloc(size_t size) {
     return p;
 }
 
+/* n blocks of one size (at most 64 KiB) in one lock trip, for the page caches' reserves
+ * (heap.c): recycled blocks first, so that what sweeping frees is reused. Returns how many
+ * it got. */
+unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n) {
+    unsigned sh = meta_shift(size), got = 0;
+    size_t bsize = (size_t)1 << sh;
+    if (sh > META_MAX_SHIFT) return 0;
+    pthread_mutex_lock(&meta_lock);
+    for (; got < n && meta_free[sh]; got++) {
+        out[got] = meta_free[sh];
+        meta_free[sh] = *(void **)out[got];
+        *(void **)out[got] = NULL;   /* the rest of a recycled block is cleared by its user */
+    }
+    for (; got < n; got++) {
+        if (meta_cur + bsize > meta_end) {
+            void *c = gcrt_os_map(META_CHUNK);
+            if (!c) break;
+            atomic_add(&gcrt_meta_sys, META_CHUNK);
+            meta_cur = (uintptr_t)c;
+            meta_end = meta_cur + META_CHUNK;
+        }
+        out[got] = (void *)meta_cur;
+        meta_cur += bsize;
+    }
+    pthread_mutex_unlock(&meta_lock);
+    return got;
+}
+
+void gcrt_meta_free_batch(size_t size, void **blocks, unsigned n) {
+    unsigned sh = meta_shift(size);
+    if (!n || sh > META_MAX_SHIFT) return;
+    pthread_mutex_lock(&meta_lock);
+    for (unsigned i = 0; i < n; i++) {
+        *(void **)blocks[i] = meta_free[sh];
+        meta_free[sh] = blocks[i];
+    }
+    pthread_mutex_unlock(&meta_lock);
+}
+
 void gcrt_meta_free(void *p, size_t size) {
     if (!p) return;
     unsigned sh = meta_shift(size);

@@ -6,7 +6,7 @@
  *   turn on the write barrier and black allocation, grey the roots (stacks from their
  *   saved stack pointers, registers, static data, registered ranges): the snapshot.
  * Concurrent mark: the GC thread marks as the fractional worker (about 25% of the CPUs),
- *   SCHED_IDLE workers use idle CPUs, allocating threads assist in proportion.
+ *   a SCHED_IDLE worker (idlemark.c) uses idle CPUs, allocating threads assist in proportion.
  * Pause 2 (mark termination), world stopped:
  *   grey every thread's write-barrier buffer, drain what is left, flush every cache
  *   (allocating its handed-out slots black), barrier off, optional checks, advance
@@ -136,77 +136,66 @@ static bool buffers_flushed(void) {
     if (asked != atomic_load_relaxed(&gcrt_flush_epoch) || !asked_at) {
         asked = atomic_add(&gcrt_flush_epoch, 1);
         asked_at = now;
-        return false;
     }
     bool pending = false;
     pthread_mutex_lock(&gcrt_threads_lock);
     for (gcrt_thread *t = gcrt_threads; t; t = t->next)
         if (atomic_load_relaxed(&t->wbn) && atomic_load_relaxed(&t->flush_seen) != asked) pending = true;
     pthread_mutex_unlock(&gcrt_threads_lock);
+    /* Nothing buffered anywhere (common in short cycles): no round trip needed. */
     if (pending && now - asked_at < 2000000) return false;
     asked_at = 0;   /* the next completion asks again */
     return true;
 }
 
-static uint64_t process_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The background marker. Go runs a fractional worker for 25% of the CPUs and idle workers
- * on CPUs nobody uses. Here the GC thread is both: every millisecond or so it measures how
- * much CPU the rest of the process used; if that left a CPU free it marks flat out (the
- * idle worker), otherwise it keeps its own share at the 25% goal by sleeping. */
+/* The background marker. Go runs dedicated/fractional workers for 25% of the CPUs and idle
+ * workers on CPUs nobody uses. The GC thread is the fractional worker: short slices at
+ * normal priority, a yield after each (a thread that woke meanwhile runs first), and sleeps
+ * that hold its share to 25% of the CPUs (at most one). The idle worker (idlemark.c) runs
+ * at SCHED_IDLE and takes whatever CPU is left, so it never delays a waking thread. */
+#define FRACTIONAL_SLICE ((int64_t)128 << 10)   /* scan bytes, ~0.1-0.2 ms */
 static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
     gcrt_gcstate *g = &gcrt_gc;
     int ncpu = nprocs() < g->nmarkers ? nprocs() : g->nmarkers;
     double goal = 0.25 * ncpu;   /* CPUs */
     if (goal > 1) goal = 1;
-    uint64_t c0 = gcrt_thread_cpu_ns(), w0 = gcrt_now_ns(), idle = 0, paced = 0;
-    uint64_t win_w = w0, win_c = c0, win_p = process_cpu_ns();
-    bool free_cpu = true;
+    gcrt_idle_mark_start();
+    uint64_t c0 = gcrt_thread_cpu_ns(), w0 = gcrt_now_ns(), starved_since = 0, tprev = c0;
     for (unsigned nowork = 0;;) {
         gcrt_pacer_revise();
 
-        /* One slice, and its CPU time: CPU-time clocks are system calls, not vDSO reads,
-         * so slices are large enough (512 KiB of scan work) to keep them rare. */
-        uint64_t t0 = gcrt_thread_cpu_ns();
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        int64_t did = gcrt_drain(&w, free_cpu ? (int64_t)128 << 10 : (int64_t)512 << 10);
+        int64_t did = gcrt_drain(&w, FRACTIONAL_SLICE);
         gcrt_gcw_dispose(&w);
         gcrt_mark_credit(did);
-        uint64_t t1 = gcrt_thread_cpu_ns();
-        if (free_cpu) idle += t1 - t0;
-        else paced += t1 - t0;
-        gcrt_limiter_add(free_cpu ? 0 : t1 - t0, free_cpu ? t1 - t0 : 0);
+        uint64_t now = gcrt_now_ns(), t1 = gcrt_thread_cpu_ns();
+        gcrt_limiter_add(t1 - tprev, 0);   /* the fractional worker's CPU is collector CPU */
         gcrt_limiter_update();
+        tprev = t1;
         if (did == 0) {
             if (gcrt_mark_work_done() && buffers_flushed()) break;
+            /* Grey objects held elsewhere for 1 ms: if by a starved idle worker, raise it. */
+            if (!starved_since) starved_since = now;
+            else if (now - starved_since > 1000000) gcrt_idle_mark_boost();
             struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};   /* others hold the work */
             nanosleep(&ts, NULL);
             continue;
         }
         nowork = 0;
-        /* On a CPU it takes because nobody else wanted it (Go's idle worker), give way to
-         * any thread that has become runnable since, as Go's idle workers do. */
-        if (free_cpu) sched_yield();
-        uint64_t now = gcrt_now_ns();
-        if (now - win_w >= 1000000) {
-            uint64_t p = process_cpu_ns();
-            double others = (double)((p - win_p) - (t1 - win_c)) / (double)(now - win_w);
-            free_cpu = others + 1.0 <= (double)ncpu + 0.25 && !gcrt_limiter_on();
-            win_w = now, win_c = t1, win_p = p;
-        }
-        if (!free_cpu && (double)paced > goal * (double)(now - w0)) {
-            uint64_t ahead = (uint64_t)((double)paced / goal) - (now - w0);
+        starved_since = 0;
+        /* CPU-time clocks are system calls, not vDSO reads: one per slice. */
+        uint64_t used = t1 - c0;
+        if ((double)used > goal * (double)(now - w0)) {
+            uint64_t ahead = (uint64_t)((double)used / goal) - (now - w0);
             struct timespec ts = {0, (long)(ahead < 2000000 ? ahead : 2000000)};
             nanosleep(&ts, NULL);
+        } else {
+            sched_yield();
         }
     }
-    *bg_cpu = paced + (gcrt_thread_cpu_ns() - c0 - paced - idle) ;
-    *idle_cpu = idle;
+    *idle_cpu = gcrt_idle_mark_stop();
+    *bg_cpu = gcrt_thread_cpu_ns() - c0;
 }
 
 /* The state of the cycle in progress, shared by the thread that starts it and the GC
@@ -289,16 +278,29 @@ static void cycle_begin(bool forced) {
 }
 
 #define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */
+/* A cycle whose expected scan work (last cycle's marked bytes, stacks, globals) is at most
+ * this, and whose heap is at most four times this, is marked to the end by the starting
+ * thread, in critical sections of START_SLICE each: a millisecond or two, less than what
+ * waking the GC thread and the idle worker and the ragged barrier flush add to it. */
+#define SMALL_CYCLE ((uint64_t)2 << 20)
 static bool mark_slice(gcrt_thread *me) {
+    gcrt_gcstate *g = &gcrt_gc;
     uint64_t c0 = gcrt_thread_cpu_ns();
-    if (me) gcrt_enter(me);
-    gcrt_gcw w;
-    gcrt_gcw_init(&w);
-    int64_t did = gcrt_drain(&w, START_SLICE);
-    gcrt_gcw_dispose(&w);
-    if (me) gcrt_leave(me);
+    /* The heap at the trigger bounds it too: the first cycle has no marked size yet. */
+    bool small = g->heap_marked + g->stacks_bytes + g->globals_bytes <= SMALL_CYCLE && cur.heap0 <= 4 * SMALL_CYCLE,
+         done;
+    int64_t did;
+    do {
+        if (me) gcrt_enter(me);
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
+        did = gcrt_drain(&w, START_SLICE);
+        gcrt_gcw_dispose(&w);
+        if (me) gcrt_leave(me);
+        done = did < START_SLICE && gcrt_mark_work_done();
+    } while (small && !done && did > 0);
     cur.assistcpu_start = gcrt_thread_cpu_ns() - c0;
-    return did < START_SLICE && gcrt_mark_work_done();
+    return done;
 }
 
 /* Concurrent mark and pause 2, on the GC thread. */

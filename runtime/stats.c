@@ -68,16 +68,18 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     long ncpu = gcrt_gc.nmarkers > 0 ? gcrt_gc.nmarkers : 1;
     ms->gc_cpu_fraction = elapsed ? (double)st->gc_cpu_ns / ((double)elapsed * (double)ncpu) : 0;
     pthread_mutex_unlock(&st->lock);
-    gcrt_start_world();
-    /* The page heap's counters are read with the world running: its lock may be held by
-     * the scavenger, which nobody stops, and the program must not wait for that. */
+    /* The page heap's counters with the world stopped, so that the pages each thread's
+     * page cache has carved into spans are folded in exactly. heap.lock is only ever held
+     * briefly by threads that are not stopped or inside a critical section. */
     gcrt_heap *h = &gcrt_heap_;
     pthread_mutex_lock(&h->lock);
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_pcache_fold_locked(&t->cache.pcache);
     ms->heap_sys = h->heap_sys;
     ms->heap_inuse = h->heap_inuse;
-    ms->heap_idle = h->heap_free + h->heap_released;
-    ms->heap_released = h->heap_released;
+    ms->heap_idle = h->heap_free + h->heap_released + h->heap_pcache;
+    ms->heap_released = h->heap_released + h->heap_pcache_rel;
     pthread_mutex_unlock(&h->lock);
+    gcrt_start_world();
     ms->metadata_sys = atomic_load_relaxed(&gcrt_meta_sys);
     ms->sys = ms->heap_sys + ms->metadata_sys;
     ms->next_gc = gcrt_gc.goal;

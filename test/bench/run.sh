@@ -103,6 +103,8 @@ note "alloc (n=$ALLOC_N per thread, $RUNS runs)"
 run_group "$RUNS" \
   "alloc-gcrt-1|alloc_gcrt||threads=1 n=$ALLOC_N" \
   "alloc-gcrt-2|alloc_gcrt||threads=2 n=$ALLOC_N" \
+  "alloc-gcrt-pf-1|alloc_gcrt||threads=1 n=$ALLOC_N prefault=1" \
+  "alloc-gcrt-pf-2|alloc_gcrt||threads=2 n=$ALLOC_N prefault=1" \
   "alloc-malloc-1|alloc_malloc||threads=1 n=$ALLOC_N" \
   "alloc-malloc-2|alloc_malloc||threads=2 n=$ALLOC_N" \
   "alloc-bdwgc-1|alloc_bdwgc||threads=1 n=$ALLOC_N" \
@@ -234,6 +236,9 @@ report() {
   gm=$(div %.4f "$(val alloc-malloc-2 user_ns)" "$(val alloc-malloc-1 user_ns)")
   echo "2-thread slowdown of the machine itself (glibc, which shares nothing between threads):" \
        "$(fmt %.2f "$gm")x; gcrt 2t/1t divided by that: $(div %.2f "$(div %.4f "$(val alloc-gcrt-2 user_ns)" "$(val alloc-gcrt-1 user_ns)")" "$gm")x"
+  echo "gcrt on resident pages (prefault=1: the run's memory allocated and collected first, so no" \
+       "fresh page faults in): user ns 1 thread $(fmt %.2f "$(val alloc-gcrt-pf-1 user_ns)")," \
+       "2 threads $(fmt %.2f "$(val alloc-gcrt-pf-2 user_ns)"), 2t/1t $(div %.2f "$(val alloc-gcrt-pf-2 user_ns)" "$(val alloc-gcrt-pf-1 user_ns)")x$(runs_note alloc-gcrt-pf-2)"
   echo "gcrt metadata for 64-byte objects (256 MiB): metadata_sys/heap_inuse = $(fmt %.2f "$(val meta-gcrt meta_pct)")%" \
        "(growth only: $(fmt %.2f "$(val meta-gcrt meta_growth_pct)")%; metadata_sys $(awk -v a="$(val meta-gcrt metadata_sys)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.2f", a / 1048576 }') MiB," \
        "heap_inuse $(awk -v a="$(val meta-gcrt heap_inuse)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.1f", a / 1048576 }') MiB)$(runs_note meta-gcrt)"
