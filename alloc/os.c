@@ -61,6 +61,20 @@ void gcrt_os_unmap(void *p, size_t size) { munmap(p, size); }
 #define META_CHUNK ((size_t)256 << 10)
 #define META_MAX_SHIFT 16
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The collector allocates metadata inside pauses (work buffers, checkmark bits), so no
+ * stopped thread may hold meta_lock: a registered caller holds it only inside a critical
+ * section, whatever its own caller (gc_type_new, for one, is not in one). */
+static void meta_lock_take(void) {
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    pthread_mutex_lock(&meta_lock);
+}
+static void meta_lock_drop(void) {
+    pthread_mutex_unlock(&meta_lock);
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_leave(t);
+}
 static void *meta_free[META_MAX_SHIFT + 1];
 static uintptr_t meta_cur, meta_end;
 
@@ -79,18 +93,18 @@ void *gcrt_meta_alloc(size_t size) {
         return p;
     }
     size_t bsize = (size_t)1 << sh;
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     void *p = meta_free[sh];
     if (p) {
         meta_free[sh] = *(void **)p;
-        pthread_mutex_unlock(&meta_lock);
+        meta_lock_drop();
         memset(p, 0, bsize);
         return p;
     }
     if (meta_cur + bsize > meta_end) {
         void *c = gcrt_os_map(META_CHUNK);
         if (!c) {
-            pthread_mutex_unlock(&meta_lock);
+            meta_lock_drop();
             return NULL;
         }
         atomic_add(&gcrt_meta_sys, META_CHUNK);
@@ -99,7 +113,7 @@ void *gcrt_meta_alloc(size_t size) {
     }
     p = (void *)meta_cur;   /* fresh mapping: already zero */
     meta_cur += bsize;
-    pthread_mutex_unlock(&meta_lock);
+    meta_lock_drop();
     return p;
 }
 
@@ -110,7 +124,7 @@ unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n) {
     unsigned sh = meta_shift(size), got = 0;
     size_t bsize = (size_t)1 << sh;
     if (sh > META_MAX_SHIFT) return 0;
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     for (; got < n && meta_free[sh]; got++) {
         out[got] = meta_free[sh];
         meta_free[sh] = *(void **)out[got];
@@ -127,19 +141,19 @@ unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n) {
         out[got] = (void *)meta_cur;
         meta_cur += bsize;
     }
-    pthread_mutex_unlock(&meta_lock);
+    meta_lock_drop();
     return got;
 }
 
 void gcrt_meta_free_batch(size_t size, void **blocks, unsigned n) {
     unsigned sh = meta_shift(size);
     if (!n || sh > META_MAX_SHIFT) return;
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     for (unsigned i = 0; i < n; i++) {
         *(void **)blocks[i] = meta_free[sh];
         meta_free[sh] = blocks[i];
     }
-    pthread_mutex_unlock(&meta_lock);
+    meta_lock_drop();
 }
 
 void gcrt_meta_free(void *p, size_t size) {
@@ -151,10 +165,10 @@ void gcrt_meta_free(void *p, size_t size) {
         __atomic_sub_fetch(&gcrt_meta_sys, len, __ATOMIC_RELAXED);
         return;
     }
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     *(void **)p = meta_free[sh];
     meta_free[sh] = p;
-    pthread_mutex_unlock(&meta_lock);
+    meta_lock_drop();
 }
 
 bool gcrt_meta_grow(void **arr, size_t *cap, size_t used, size_t elem, size_t first) {
