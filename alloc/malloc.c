@@ -74,11 +74,31 @@ bad:
     return NULL;
 }
 
-/* Write the pointer bits of `count` elements of t at obj, and clear the rest of the slot. */
+/* Set (val) or clear the bits [from, to) of a bitmap, a word at a time. */
+static inline void bit_range(uint64_t *bits, size_t from, size_t to, bool val) {
+    while (from < to) {
+        size_t n = 64 - (from & 63);
+        if (n > to - from) n = to - from;
+        uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << (from & 63);
+        if (val) bits[from >> 6] |= m;
+        else bits[from >> 6] &= ~m;
+        from += n;
+    }
+}
+
+/* Write the pointer bits of `count` elements of t at obj, and clear the rest of the slot.
+ * A type whose every word is a pointer (vectors of pointers, cons cells) is a run of ones:
+ * written a bitmap word at a time, as it is on every allocation of such objects. */
 void gcrt_type_write_bits(gcrt_span *s, uintptr_t obj, const gc_type_t *t, size_t count, size_t objsize) {
     uint64_t *bits = s->ptrbits;
     size_t w0 = (obj - s->base) / 8, nw = objsize / 8, tw = t ? t->nwords : 1;
     size_t used = t ? count * tw : 0, k = 0;
+    if (!t || t->nptrs == t->nwords) {
+        if (used > nw) used = nw;
+        bit_range(bits, w0, w0 + used, true);
+        bit_range(bits, w0 + used, w0 + nw, false);
+        return;
+    }
     for (size_t w = 0; w < nw; w++) {
         size_t i = w0 + w;
         uint64_t m = (uint64_t)1 << (i & 63);
@@ -94,13 +114,30 @@ static void *alloc_typed(const gc_type_t *t, size_t count) {
         errno = EINVAL;
         return NULL;
     }
-    if (count && t->size > PTRDIFF_MAX / count) {
+    size_t size;   /* no division on this path: it is every typed allocation's */
+    if (__builtin_mul_overflow(t->size, count, &size) || size > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t size = t->size * count;
     if (t->nptrs == 0) return gc_alloc_noscan(size);
     gcrt_thread *t0 = gcrt_thread_get();
+    if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
+        /* alloc_fast, with the slot's pointer bits written inside the same critical section */
+        gcrt_enter(t0);
+        gcrt_span *s = t0->cache.alloc[spanclass_make(size_to_class(size), GCRT_SCAN_TYPED)];
+        uintptr_t p = span_next_free_fast(s);
+        if (likely(p)) {
+            if (t->nptrs == t->nwords) {   /* every word a pointer: a run of ones, inline */
+                size_t w0 = (p - s->base) / 8, used = count * t->nwords, nw = s->elemsize / 8;
+                bit_range(s->ptrbits, w0, w0 + used, true);
+                bit_range(s->ptrbits, w0 + used, w0 + nw, false);
+            } else {
+                gcrt_type_write_bits(s, p, t, count, s->elemsize);
+            }
+        }
+        gcrt_leave(t0);
+        if (likely(p)) return (void *)p;
+    }
     return gcrt_alloc_slow(t0, size ? size : 1, GCRT_SCAN_TYPED, t, count);
 }
 
