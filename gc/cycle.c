@@ -261,6 +261,7 @@ static void cycle_begin(bool forced) {
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
     if (stw) {   /* GODEBUG=gcstoptheworld=1: the whole mark in this pause */
+        gcrt_specials_markroot(NULL);
         gcrt_mark_workers(true);
         gcrt_mark_drain_all();
         gcrt_mark_workers(false);
@@ -272,6 +273,7 @@ static void cycle_begin(bool forced) {
     cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
     gcrt_roots_done();
+    gcrt_specials_markroot(me);   /* finalizers' referents, weak cells, the finalizer queue */
     /* A small heap is often marked in less time than waking the GC thread takes, and what
      * is allocated meanwhile is black: mark one bounded slice here first, and if that was
      * all, terminate the mark from here too. */
