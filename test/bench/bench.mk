@@ -27,9 +27,10 @@ $(BENCH_DIR)/%_malloc: test/bench/%.c $(BENCH_HDR)
 
 bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS)
 
-bench: bench-build
+bench: bench-build $(BUILD)/scheme $(BUILD)/scheme-bdwgc
 	@sh test/bench/run.sh $(BENCH_DIR)
 	@sh test/bench/run-concurrent.sh $(BENCH_DIR)
+	@sh test/bench/run-scheme.sh $(BENCH_DIR)
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
