@@ -8,7 +8,10 @@
  *
  * Typed objects live in spans of kind GCRT_SCAN_TYPED, whose ptrbits hold one bit per word
  * of the span; the allocation writes the object's bits from its type (repeated per array
- * element), so the marker traces exactly the declared pointer words.
+ * element), so the marker traces exactly the declared pointer words. A type whose every
+ * word is a pointer is allocated as a gc_alloc object instead: a conservative span traces
+ * every word too, and needs no bits written per allocation (gc_realloc then keeps it
+ * all-pointer, grown part included).
  */
 #include "internal.h"
 
@@ -74,31 +77,11 @@ bad:
     return NULL;
 }
 
-/* Set (val) or clear the bits [from, to) of a bitmap, a word at a time. */
-static inline void bit_range(uint64_t *bits, size_t from, size_t to, bool val) {
-    while (from < to) {
-        size_t n = 64 - (from & 63);
-        if (n > to - from) n = to - from;
-        uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << (from & 63);
-        if (val) bits[from >> 6] |= m;
-        else bits[from >> 6] &= ~m;
-        from += n;
-    }
-}
-
-/* Write the pointer bits of `count` elements of t at obj, and clear the rest of the slot.
- * A type whose every word is a pointer (vectors of pointers, cons cells) is a run of ones:
- * written a bitmap word at a time, as it is on every allocation of such objects. */
+/* Write the pointer bits of `count` elements of t at obj, and clear the rest of the slot. */
 void gcrt_type_write_bits(gcrt_span *s, uintptr_t obj, const gc_type_t *t, size_t count, size_t objsize) {
     uint64_t *bits = s->ptrbits;
     size_t w0 = (obj - s->base) / 8, nw = objsize / 8, tw = t ? t->nwords : 1;
     size_t used = t ? count * tw : 0, k = 0;
-    if (!t || t->nptrs == t->nwords) {
-        if (used > nw) used = nw;
-        bit_range(bits, w0, w0 + used, true);
-        bit_range(bits, w0 + used, w0 + nw, false);
-        return;
-    }
     for (size_t w = 0; w < nw; w++) {
         size_t i = w0 + w;
         uint64_t m = (uint64_t)1 << (i & 63);
@@ -120,21 +103,16 @@ static void *alloc_typed(const gc_type_t *t, size_t count) {
         return NULL;
     }
     if (t->nptrs == 0) return gc_alloc_noscan(size);
+    /* Every word a pointer (cons cells, arrays of pointers): tracing every word is what a
+     * conservative span does, with no pointer bits to write per allocation. */
+    if (t->nptrs == t->nwords) return gc_alloc(size);
     gcrt_thread *t0 = gcrt_thread_get();
     if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
         /* alloc_fast, with the slot's pointer bits written inside the same critical section */
         gcrt_enter(t0);
         gcrt_span *s = t0->cache.alloc[spanclass_make(size_to_class(size), GCRT_SCAN_TYPED)];
         uintptr_t p = span_next_free_fast(s);
-        if (likely(p)) {
-            if (t->nptrs == t->nwords) {   /* every word a pointer: a run of ones, inline */
-                size_t w0 = (p - s->base) / 8, used = count * t->nwords, nw = s->elemsize / 8;
-                bit_range(s->ptrbits, w0, w0 + used, true);
-                bit_range(s->ptrbits, w0 + used, w0 + nw, false);
-            } else {
-                gcrt_type_write_bits(s, p, t, count, s->elemsize);
-            }
-        }
+        if (likely(p)) gcrt_type_write_bits(s, p, t, count, s->elemsize);
         gcrt_leave(t0);
         if (likely(p)) return (void *)p;
     }
