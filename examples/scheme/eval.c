@@ -159,6 +159,20 @@ static int spread_apply(int argc, V *argv, V **out) {
     return total;
 }
 
+/* Constants and variable references without a call: most operands are one. */
+static inline __attribute__((always_inline)) V eval_fast(V node, V env) {
+    uintptr_t *n = OBJ(node);
+    V v;
+    switch (n[0] & 0xff) {
+    case N_CONST: return n[1];
+    case N_LREF0: v = FRAME_SLOTS(env)[n[1]]; break;
+    case N_LREF1: v = FRAME_SLOTS(FRAME_PARENT(env))[n[1]]; break;
+    case N_GREF: v = CELLP(n[1])->value; break;
+    default: return eval(node, env);
+    }
+    return v ? v : eval(node, env);   /* unassigned or unbound: eval reports it */
+}
+
 V eval(V node, V env) {
     char probe;
     if (__builtin_expect(&probe < scm_stack_limit, 0)) stack_overflow();
@@ -208,7 +222,7 @@ V eval(V node, V env) {
             return UNSPEC;
         }
         case N_IF:
-            node = eval(n[1], env) != FALSE_V ? n[2] : n[3];
+            node = eval_fast(n[1], env) != FALSE_V ? n[2] : n[3];
             continue;
         case N_LAMBDA: {
             Closure *c = alloc_closure();
@@ -244,7 +258,7 @@ V eval(V node, V env) {
             size_t len = n[0] >> 8;
             uintptr_t *fr = make_words(T_FRAME, n[1] + 1);
             fr[1] = env;
-            for (size_t i = 3; i <= len; i++) fr[i - 1] = eval(n[i], env);   /* fresh frame */
+            for (size_t i = 3; i <= len; i++) fr[i - 1] = eval_fast(n[i], env);   /* fresh frame */
             env = (V)fr;
             node = n[2];
             continue;
@@ -262,14 +276,14 @@ V eval(V node, V env) {
             continue;
         }
         case N_CALL: {
-            V f = eval(n[1], env);
+            V f = eval_fast(n[1], env);
             int argc = (int)(n[0] >> 8) - 1;
             if (IS_T(f, T_CLO)) {
                 uintptr_t *L = OBJ(CLOP(f)->lambda);
                 if (!L[2] && (uintptr_t)argc == L[1]) {
                     uintptr_t *fr = make_words(T_FRAME, L[3] + 1);
                     fr[1] = CLOP(f)->env;
-                    for (int i = 0; i < argc; i++) fr[2 + i] = eval(n[2 + i], env);   /* fresh */
+                    for (int i = 0; i < argc; i++) fr[2 + i] = eval_fast(n[2 + i], env);   /* fresh */
                     env = (V)fr;
                     node = L[4];
                     continue;
@@ -281,7 +295,7 @@ V eval(V node, V env) {
                 argv = alloc_words((size_t)argc);
                 CHECK_ALLOC(argv);
             }
-            for (int i = 0; i < argc; i++) argv[i] = eval(n[2 + i], env);
+            for (int i = 0; i < argc; i++) argv[i] = eval_fast(n[2 + i], env);
             for (;;) {
                 if (IS_T(f, T_CLO)) {
                     env = make_frame(f, argc, argv);

@@ -98,6 +98,7 @@ static V arith(int op, V a, V b, const char *who) {
 }
 
 static V p_add(int argc, V *argv, Prim *self) {
+    if (argc == 2 && IS_FIX(argv[0] & argv[1])) return make_num(FIXVAL(argv[0]) + FIXVAL(argv[1]));
     V acc = FIX(0);
     for (int i = 0; i < argc; i++) acc = arith('+', acc, argv[i], "+");
     if (argc == 1) num_d(argv[0], "+");
@@ -110,6 +111,7 @@ static V p_mul(int argc, V *argv, Prim *self) {
     return acc;
 }
 static V p_sub(int argc, V *argv, Prim *self) {
+    if (argc == 2 && IS_FIX(argv[0] & argv[1])) return make_num(FIXVAL(argv[0]) - FIXVAL(argv[1]));
     if (argc == 1) return arith('-', FIX(0), argv[0], "-");
     V acc = argv[0];
     for (int i = 1; i < argc; i++) acc = arith('-', acc, argv[i], "-");
@@ -163,6 +165,16 @@ static int num_cmp(V a, V b, const char *who) {
 }
 /* = < > <= >= : aux selects */
 static V p_compare(int argc, V *argv, Prim *self) {
+    if (argc == 2 && IS_FIX(argv[0] & argv[1])) {   /* the common case, without the loop */
+        intptr_t a = (intptr_t)argv[0], b = (intptr_t)argv[1];   /* same order as the values */
+        switch (self->aux) {
+        case 0: return BOOL(a == b);
+        case 1: return BOOL(a < b);
+        case 2: return BOOL(a > b);
+        case 3: return BOOL(a <= b);
+        default: return BOOL(a >= b);
+        }
+    }
     int ok = 1;
     for (int i = 0; i + 1 < argc; i++) {
         int c = num_cmp(argv[i], argv[i + 1], self->name);
