@@ -6,7 +6,9 @@
 # start-up included: a few ms), the median peak RSS, and the gcrt/bdwgc time ratio (target
 # for GCBench: <= 0.80). Each run's output is checked against the expected result. Writes
 # $dir/report-scheme.txt. Usage: run-scheme.sh [bench-dir] (default build/bench; the
-# interpreters are looked up in its parent directory).
+# interpreters are looked up in its parent directory). BENCH_NICE=N (root, e.g. -10) runs each
+# process in a session of its own with autogroup nice N, as run.sh does, so that other
+# sessions' work on a shared machine disturbs the timings less.
 set -u
 dir=${1:-build/bench}
 bin=$(cd "$dir/.." && pwd)
@@ -16,6 +18,11 @@ GCB_DEPTH=${SCHEME_GCBENCH_DEPTH:-16}
 BT_DEPTH=${SCHEME_BT_DEPTH:-16}
 unset GOGC GOMEMLIMIT GODEBUG GOMAXPROCS GC_MARKERS GC_NPROCS GC_INITIAL_HEAP_SIZE GC_MAXIMUM_HEAP_SIZE \
       GC_FREE_SPACE_DIVISOR GC_ENABLE_INCREMENTAL GC_PRINT_STATS GC_DONT_GC 2>/dev/null
+NICE=${BENCH_NICE:-0}
+if [ "$NICE" != 0 ] && ! { [ -w /proc/self/autogroup ] && setsid -w sh -c "echo $NICE > /proc/self/autogroup" 2>/dev/null; }; then
+  echo "run-scheme.sh: BENCH_NICE=$NICE not permitted, running at normal priority" >&2; NICE=0
+fi
+prio() { if [ "$NICE" != 0 ]; then setsid -w sh -c "echo $NICE > /proc/self/autogroup; exec \"\$@\"" sh "$@"; else "$@"; fi; }
 mkdir -p "$dir/logs"
 out="$dir/report-scheme.txt"
 res="$dir/results-scheme.txt"
@@ -40,7 +47,7 @@ while [ "$r" -le "$RUNS" ]; do
     depth=$GCB_DEPTH; [ $prog = binary-trees ] && depth=$BT_DEPTH
     for impl in scheme scheme-bdwgc; do
       log="$dir/logs/$impl-$prog.$r.log"
-      /usr/bin/time -f 'TIME %e %M' -o "$log.time" "$bin/$impl" "$src/$prog.scm" "$depth" > "$log" 2>&1
+      prio /usr/bin/time -f 'TIME %e %M' -o "$log.time" "$bin/$impl" "$src/$prog.scm" "$depth" > "$log" 2>&1
       rc=$?
       ok=1
       [ $rc -eq 0 ] && check $prog "$log" || ok=0
@@ -54,7 +61,7 @@ done
 
 field() { sed -n "s/.*prog=$1 impl=$2 .*$3=\([^ ]*\).*/\1/p" "$res"; }
 {
-  echo "== Scheme interpreter: gcrt (build/scheme) vs bdwgc (build/scheme-bdwgc), median of $RUNS =="
+  echo "== Scheme interpreter: gcrt (build/scheme) vs bdwgc (build/scheme-bdwgc), median of $RUNS$([ "$NICE" != 0 ] && echo ", autogroup nice $NICE") =="
   for prog in gcbench binary-trees; do
     depth=$GCB_DEPTH; [ $prog = binary-trees ] && depth=$BT_DEPTH
     g=$(field $prog scheme wall_s | med); b=$(field $prog scheme-bdwgc wall_s | med)
