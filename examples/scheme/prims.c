@@ -407,17 +407,20 @@ static V p_length(int argc, V *argv, Prim *self) {
     list_length_check(argv[0], "length", &n);
     return FIX(n);
 }
-/* A fresh copy of list l (its last cdr is `last`); returns the head. */
+/* A fresh copy of list l whose last cdr is `last`; returns the head. Every plain store
+ * overwrites NIL (the fresh tail's cdr), never a heap pointer. */
 static V copy_list(V l, V last, const char *who) {
-    V head = last, tail = 0;
+    V head = NIL, tail = 0;
     intptr_t n;
     list_length_check(l, who, &n);
+    if (n == 0) return last;
     for (; l != NIL; l = CDR(l)) {
-        V p = cons(CAR(l), last);
-        if (tail) CDR(tail) = p;   /* fresh pair; its cdr holds `last`, reachable anyway */
+        V p = cons(CAR(l), NIL);
+        if (tail) CDR(tail) = p;   /* fresh pair, cdr NIL */
         else head = p;
         tail = p;
     }
+    CDR(tail) = last;   /* as above */
     return head;
 }
 static V p_append(int argc, V *argv, Prim *self) {
