@@ -14,10 +14,10 @@ start=$(date +%s.%N)
 GODEBUG=gctrace=1 "$B/scheme" --gc-summary "$here/bench/binary-trees.scm" "$depth" 2> "$log" || {
   cat "$log"; echo "demo: the interpreter failed"; exit 1; }
 end=$(date +%s.%N)
-n=$(grep -c '^gc ' "$log")
+n=$(grep -c '^gc [0-9]' "$log")
 # gctrace lines in full when few, else the first and last five
-if [ "$n" -le 20 ]; then grep '^gc ' "$log"
-else grep '^gc ' "$log" | head -5; echo "... ($((n - 10)) more cycles)"; grep '^gc ' "$log" | tail -5; fi
+if [ "$n" -le 20 ]; then grep '^gc [0-9]' "$log"
+else grep '^gc [0-9]' "$log" | head -5; echo "... ($((n - 10)) more cycles)"; grep '^gc [0-9]' "$log" | tail -5; fi
 echo
 echo "== summary =="
 awk -v wall="$(echo "$end - $start" | bc)" '
