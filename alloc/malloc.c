@@ -22,6 +22,9 @@ static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
     uintptr_t p = span_next_free_fast(s);   /* free slots are zero: nothing to clear */
     gcrt_leave(t);
+    /* Slots are handed out in address order: start fetching the ones a few allocations
+     * ahead, which sweeping last touched long ago, so the caller's first store hits. */
+    __builtin_prefetch((const void *)(p + 256), 1, 3);
     return (void *)p;
 }
 
