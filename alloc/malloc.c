@@ -28,7 +28,9 @@ static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     return (void *)p;
 }
 
-GCRT_API void *gc_alloc(size_t size) {
+/* gc_alloc's body, inlined into alloc_typed too (an exported function is not inlined
+ * within the library: it might be interposed). */
+static inline void *alloc_cons(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
     if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
         void *p = alloc_fast(t, size, GCRT_SCAN_CONS);
@@ -40,6 +42,8 @@ nomem:
     errno = ENOMEM;
     return NULL;
 }
+
+GCRT_API void *gc_alloc(size_t size) { return alloc_cons(size); }
 
 GCRT_API void *gc_alloc_noscan(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
@@ -108,7 +112,7 @@ static void *alloc_typed(const gc_type_t *t, size_t count) {
     if (t->nptrs == 0) return gc_alloc_noscan(size);
     /* Every word a pointer (cons cells, arrays of pointers): tracing every word is what a
      * conservative span does, with no pointer bits to write per allocation. */
-    if (t->nptrs == t->nwords) return gc_alloc(size);
+    if (t->nptrs == t->nwords) return alloc_cons(size);
     gcrt_thread *t0 = gcrt_thread_get();
     if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
         /* alloc_fast, with the slot's pointer bits written inside the same critical section */
