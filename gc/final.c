@@ -15,8 +15,9 @@
  * so the sweeper may take them in a pause. Lock order: stripe -> spset.lock -> finq.lock
  * -> spalloc.lock -> M.lock (mark.c) -> metadata lock.
  *
- * Spans that carry specials are listed in spset (span->spset = index + 1). A span enters
- * the set with its first record and leaves it only when sweeping finds its list empty, so
+ * Spans that carry specials or pinned weak cells are listed in spset (span->spset =
+ * index + 1). A span enters the set with its first record or pin and leaves it only when
+ * sweeping finds neither, so
  * the set never shrinks while marking (sweeping is finished before a cycle starts) and a
  * span leaves it before its pages can go back to the heap. Cycles with no specials pay
  * one test of the set's size; sweeping a span without specials pays one field test.
@@ -26,7 +27,9 @@
  *     reaches survives and the object itself is marked only if something else reaches it;
  *     its arg is greyed;
  *   cleanup: its arg is greyed (the object is not);
- *   weak: the handle cell (a GC object) is greyed; the object is not.
+ *   weak: nothing per record: the handle cell (a GC object) is pinned in its span's
+ *     pinbits while the object lives, and pinned spans' bitmaps are ORed into their mark
+ *     bits; spans whose records are all weak (nroots == 0) are not walked;
  *   finq: every queued object and arg is greyed.
  * A record added while marking greys the same things at insertion (the root job may have
  * passed its span); an entry taken off finq while marking is shaded as it leaves (a
@@ -70,7 +73,7 @@ struct gcrt_special {
 };
 
 #define SP_STRIPES 256
-static pthread_mutex_t sp_stripe[SP_STRIPES] = {[0 ... SP_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+static GCRT_STATE pthread_mutex_t sp_stripe[SP_STRIPES] = {[0 ... SP_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
 
 static inline pthread_mutex_t *stripe_of(const gcrt_span *s) {
     uintptr_t a = (uintptr_t)s;
@@ -82,7 +85,7 @@ uint64_t gcrt_specials_steps;
 
 /* ---- record allocator (Go's fixalloc): off-heap, never scanned ---- */
 #define SPALLOC_CHUNK ((size_t)64 << 10)
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     gcrt_special *free;
 } spalloc = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -115,17 +118,20 @@ static void special_free(gcrt_special *r) {
 }
 
 /* ---- the set of spans with specials ---- */
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     gcrt_span **arr;
     size_t n, cap;
 } spset = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static bool spset_add(gcrt_span *s) {   /* stripe lock held */
+/* Caller holds s's stripe lock or pin_lock (either shuts out spset_remove, which needs
+ * both). */
+static bool spset_add(gcrt_span *s) {
     if (atomic_load_relaxed(&s->spset)) return true;
     pthread_mutex_lock(&spset.lock);
-    bool ok = gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
-    if (ok) {
+    bool ok = atomic_load_relaxed(&s->spset) ||
+              gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
+    if (ok && !atomic_load_relaxed(&s->spset)) {
         spset.arr[spset.n++] = s;
         atomic_store_relaxed(&s->spset, (uint32_t)spset.n);
     }
@@ -133,7 +139,7 @@ static bool spset_add(gcrt_span *s) {   /* stripe lock held */
     return ok;
 }
 
-static void spset_remove(gcrt_span *s) {   /* stripe lock held; never while marking */
+static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
     pthread_mutex_lock(&spset.lock);
     size_t i = s->spset - 1;
     gcrt_span *last = spset.arr[--spset.n];
@@ -166,7 +172,78 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     gcrt_special **pp = special_pos(s, r->offset, r->kind);
     r->next = *pp;
     atomic_store_release(pp, r);
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots + 1);
     return true;
+}
+
+/* Unlink and free the record at *pp. */
+static void special_unlink(gcrt_span *s, gcrt_special **pp) {
+    gcrt_special *r = *pp;
+    *pp = r->next;
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots - 1);
+    special_free(r);
+}
+
+/* ---- pinned weak cells ----
+ * A weak cell must survive every cycle while its object lives (gc_weak_make returns the
+ * same one). Rather than walking a million weak records per cycle, each cell span keeps
+ * a bitmap of such cells (pinbits), which the root job ORs into its mark bits a word at a
+ * time. A cell is pinned when its record is made and unpinned when the sweeper clears it.
+ * pin_lock guards the arrays' allocation and release (release only by the cell span's
+ * sweeper, when no bit is set); bits change atomically. A pinned cell is marked, so its
+ * span cannot be freed. Lock order: stripe -> pin_lock -> spset.lock. */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool cell_pin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    bool ok = true;
+    pthread_mutex_lock(&pin_lock);
+    if (!s->pinbits) {
+        uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
+        ok = b && spset_add(s);
+        if (ok) atomic_store_release(&s->pinbits, b);
+        else if (b) gcrt_meta_free(b, span_bitmap_words(s) * 8);
+    }
+    if (ok) atomic_or(&s->pinbits[i >> 6], (uint64_t)1 << (i & 63));
+    pthread_mutex_unlock(&pin_lock);
+    return ok;
+}
+
+static void cell_unpin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    __atomic_fetch_and(&s->pinbits[i >> 6], ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
+
+/* Root job: mark a span's pinned cells. */
+static void mark_pinned(gcrt_gcw *w, gcrt_span *s) {
+    uint64_t *pin = atomic_load_acquire(&s->pinbits);
+    if (!pin) return;
+    uint64_t n = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) {
+        uint64_t p = atomic_load_relaxed(&pin[k]);
+        if (p && (p & ~atomic_load_relaxed(&s->markbits[k])))
+            n += (uint64_t)__builtin_popcountll(p & ~atomic_or(&s->markbits[k], p));
+    }
+    w->bytes_marked += n * s->elemsize;
+}
+
+/* The sweeper, s's stripe lock held: drop the pin bitmap once nothing is pinned, and the
+ * span from the set once it has neither records nor pins (under pin_lock, so no pin can
+ * slip in between). */
+static void spset_leave_if_empty(gcrt_span *s) {
+    pthread_mutex_lock(&pin_lock);
+    if (s->pinbits) {
+        uint64_t any = 0;
+        for (size_t k = 0; k < span_bitmap_words(s); k++) any |= atomic_load_relaxed(&s->pinbits[k]);
+        if (!any) {
+            gcrt_meta_free(s->pinbits, span_bitmap_words(s) * 8);
+            atomic_store_relaxed(&s->pinbits, (uint64_t *)NULL);
+        }
+    }
+    if (!s->specials && !s->pinbits) spset_remove(s);
+    pthread_mutex_unlock(&pin_lock);
 }
 
 /* ---- the finalizer queue ---- */
@@ -184,7 +261,7 @@ typedef struct finblock {
     finentry e[FINBLOCK_ENTRIES];
 } finblock;
 
-static struct {
+static GCRT_STATE struct {
     pthread_mutex_t lock;
     finblock *head, *tail, *spare;
     uint64_t len;            /* queued entries (atomic reads outside the lock) */
@@ -319,12 +396,17 @@ static void *fin_main(void *arg) {
     return NULL;
 }
 
+/* A forked child has no finalizer thread: the next finalizer or cleanup starts one. */
+static void fin_atfork_child(void) { finq.thread = 0; }
+
 /* Start the finalizer thread with the first finalizer or cleanup (outside critical
  * sections). If it cannot start, finalizers still run from gc_run_finalizers. */
 static void fin_thread_ensure(void) {
     if (atomic_load_relaxed(&finq.thread)) return;
     int zero = 0;
     if (!atomic_cas(&finq.thread, &zero, 1)) return;
+    static int atfork;
+    if (!atfork++) pthread_atfork(NULL, NULL, fin_atfork_child);
     pthread_t th;
     if (gc_pthread_create(&th, NULL, fin_main, NULL) != 0) {
         atomic_store_relaxed(&finq.thread, -1);
@@ -341,27 +423,52 @@ static void grey_contents(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
     if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) gcrt_scan_object(w, obj);
 }
 
-static void markroot_special(gcrt_gcw *w, gcrt_span *s, gcrt_special *r) {
+/* A weak cell is a 16-byte noscan object that the program may still hold: mark it
+ * without the general grey's lookups (consecutive records' cells share spans). */
+static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
+    gcrt_span *s = *cache;
+    if (!s || v < s->base || v >= s->limit) {
+        if (!(s = span_of_heap(v))) return;
+        *cache = s;
+    }
+    size_t i = span_objindex(s, v);
+    uint64_t *word = &s->markbits[i >> 6], bit = (uint64_t)1 << (i & 63);
+    if (atomic_load_relaxed(word) & bit) return;
+    if (atomic_or(word, bit) & bit) return;
+    w->bytes_marked += s->elemsize;
+}
+
+static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gcrt_special *r) {
     switch (r->kind) {
     case SPECIAL_FINALIZER:
         grey_contents(w, s, s->base + span_objindex(s, s->base + r->offset) * s->elemsize);
         gcrt_grey(w, (uintptr_t)r->arg);
         break;
     case SPECIAL_CLEANUP:
-    case SPECIAL_WEAK:
         gcrt_grey(w, (uintptr_t)r->arg);
+        break;
+    case SPECIAL_WEAK:
+        mark_cell(w, cellspan, (uintptr_t)r->arg);
         break;
     }
 }
 
-/* Per cycle, while marking (me: the calling registered thread, or NULL in a pause or from
- * an unregistered thread). Spans that enter the set after it started are skipped: their
- * records were greyed at insertion. */
+/* Pause 1: whether this cycle has a root job, and if so take its work buffer now, so
+ * that marking cannot be found finished before the job has run. */
+static gcrt_gcw root_gcw;
+bool gcrt_specials_begin(void) {
+    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return false;
+    gcrt_gcw_init(&root_gcw);
+    return true;
+}
+
+/* The root job, after gcrt_specials_begin returned true, while marking (me: the calling
+ * registered thread, or NULL in a pause or from an unregistered thread). Spans that enter
+ * the set after it started are skipped: their records were greyed at insertion. */
 void gcrt_specials_markroot(gcrt_thread *me) {
-    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return;
-    gcrt_gcw w;
+    gcrt_gcw *w = &root_gcw;
+    gcrt_span *cellspan = NULL;
     if (me) gcrt_enter(me);
-    gcrt_gcw_init(&w);
     pthread_mutex_lock(&spset.lock);
     size_t n = spset.n;
     pthread_mutex_unlock(&spset.lock);
@@ -369,9 +476,11 @@ void gcrt_specials_markroot(gcrt_thread *me) {
         pthread_mutex_lock(&spset.lock);
         gcrt_span *s = spset.arr[i];
         pthread_mutex_unlock(&spset.lock);
+        mark_pinned(w, s);
+        if (!atomic_load_relaxed(&s->nroots)) continue;   /* weak records only: nothing to do */
         pthread_mutex_t *l = stripe_of(s);
         pthread_mutex_lock(l);
-        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(&w, s, r);
+        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
         pthread_mutex_unlock(l);
         if (me && (i & 63) == 63) {   /* let a pending stop through now and then */
             gcrt_leave(me);
@@ -381,11 +490,11 @@ void gcrt_specials_markroot(gcrt_thread *me) {
     pthread_mutex_lock(&finq.lock);
     for (finblock *b = finq.head; b; b = b->next)
         for (uint32_t j = b->head; j < b->n; j++) {
-            gcrt_grey(&w, (uintptr_t)b->e[j].obj);
-            gcrt_grey(&w, (uintptr_t)b->e[j].arg);
+            gcrt_grey(w, (uintptr_t)b->e[j].obj);
+            gcrt_grey(w, (uintptr_t)b->e[j].arg);
         }
     pthread_mutex_unlock(&finq.lock);
-    gcrt_gcw_dispose(&w);
+    gcrt_gcw_dispose(w);
     if (me) gcrt_leave(me);
 }
 
@@ -394,8 +503,9 @@ void gcrt_specials_markroot(gcrt_thread *me) {
 static void shade_new_special(gcrt_span *s, gcrt_special *r) {
     if (!gcrt_gc.marking) return;
     gcrt_gcw w;
+    gcrt_span *cellspan = NULL;
     gcrt_gcw_init(&w);
-    markroot_special(&w, s, r);
+    markroot_special(&w, &cellspan, s, r);
     gcrt_gcw_dispose(&w);
 }
 
@@ -404,27 +514,33 @@ static void shade_new_special(gcrt_span *s, gcrt_special *r) {
 static void clear_weak(gcrt_special *r) {
     struct gc_weak *h = r->arg;
     atomic_store_release(&h->obj, (uintptr_t)0);
+    cell_unpin(h);
 }
 
 /* The sweeper, on a span it claimed, before its marks are counted. */
+static gcrt_special *dummy_end;   /* an empty list */
 void gcrt_sweep_specials(gcrt_span *s) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     pthread_mutex_t *l = stripe_of(s);
     bool queued = false;
     pthread_mutex_lock(l);
-    gcrt_special **pp = &s->specials;
+    /* Nothing died in this span (the usual case for long-lived objects with specials): no
+     * record to look at. */
+    size_t marked = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
+    gcrt_special **pp = marked == s->alloccount ? &dummy_end : &s->specials;
     while (*pp) {
         gcrt_special *r = *pp;
         size_t idx = span_objindex(s, s->base + r->offset);
         uintptr_t lo = idx * s->elemsize;   /* the object's records: offsets in [lo, end) */
         uint64_t *mw = &s->markbits[idx >> 6], bit = (uint64_t)1 << (idx & 63);
         gcrt_special **first = pp;
-        bool fin = false;
-        for (gcrt_special *x = r; x && x->offset >= lo; x = x->next) fin |= x->kind == SPECIAL_FINALIZER;
         if (atomic_load_relaxed(mw) & bit) {   /* live: keep its records */
             while (*pp && (*pp)->offset >= lo) pp = &(*pp)->next;
             continue;
         }
+        bool fin = false;
+        for (gcrt_special *x = r; x && x->offset >= lo; x = x->next) fin |= x->kind == SPECIAL_FINALIZER;
         if (fin) {   /* resurrect: its referents were marked by the root job */
             atomic_or(mw, bit);
             atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
@@ -442,8 +558,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
                 drop = !fin && finq_push(kind, x->fn, NULL, x->arg);   /* else: waits for real death */
             }
             if (drop) {
-                *pp = x->next;
-                special_free(x);
+                special_unlink(s, pp);
                 queued |= kind != SPECIAL_WEAK;
                 continue;
             }
@@ -454,7 +569,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
         }
     }
     atomic_store_release(&s->specials_sg, sg);
-    if (!s->specials) spset_remove(s);
+    spset_leave_if_empty(s);
     pthread_mutex_unlock(l);
     if (queued) finq_wake();
 }
@@ -491,11 +606,7 @@ GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void 
     uintptr_t off = base - s->base;
     gcrt_special **pp = special_find(s, off, SPECIAL_FINALIZER);
     if (!fn) {
-        if (pp) {
-            gcrt_special *r = *pp;
-            *pp = r->next;
-            special_free(r);
-        }
+        if (pp) special_unlink(s, pp);
     } else if (pp) {
         rc = -EEXIST;
     } else {
@@ -586,8 +697,7 @@ GCRT_API void gc_cleanup_stop(gc_cleanup_t c) {
         for (gcrt_special **pp = &s->specials; *pp; pp = &(*pp)->next) {
             gcrt_special *r = *pp;
             if (r->kind == SPECIAL_CLEANUP && r->id == c->id) {
-                *pp = r->next;
-                special_free(r);
+                special_unlink(s, pp);
                 break;
             }
         }
@@ -613,7 +723,11 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
         else {
             *r = (gcrt_special){.offset = off, .kind = SPECIAL_WEAK, .arg = cell};
             atomic_store_release(&cell->obj, p);
-            if (!special_insert(s, r)) {
+            if (!cell_pin(cell)) {
+                special_free(r);
+                *err = ENOMEM;
+            } else if (!special_insert(s, r)) {
+                cell_unpin(cell);
                 special_free(r);
                 *err = ENOMEM;
             } else {

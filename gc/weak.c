@@ -3,8 +3,8 @@
  * specials) and unique byte strings (Go's unique.Make, built on them).
  *
  * A handle is a 16-byte noscan GC object (the cell) holding the object's address, which is
- * therefore not traced. The object's weak record (final.c) points at the cell and is a
- * root for it, so while the object lives every gc_weak_make of the same address returns
+ * therefore not traced. The object's weak record (final.c) points at the cell and pins it
+ * (marked every cycle), so while the object lives every gc_weak_make of the same address returns
  * the same cell; once the program drops the cell and the object is gone, the cell is
  * collected like any object. A cell the program still holds after its object died stays
  * valid and reads NULL for ever.
@@ -190,6 +190,7 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
         errno = EINVAL;
         return NULL;
     }
+    if (!n) p = "";   /* memcmp/memcpy want a valid pointer even for 0 bytes */
     uint64_t hash = hash_bytes(p, n);
     pthread_mutex_lock(&uniq.lock);
     const void *c = uniq_find(p, n, hash);

@@ -11,7 +11,7 @@
  * Conservative scanning: objects are made in non-inlined helpers and tracked only through
  * hidden addresses.
  */
-#include "check.h"
+#include "lifetime.h"
 
 #include <pthread.h>
 
@@ -87,15 +87,16 @@ static TEST_NOINLINE uintptr_t make_with_child(void)
     return HIDE(a);
 }
 
-static TEST_NOINLINE void make_chain(uintptr_t *ha, uintptr_t *hb)
+static uintptr_t chain_b;
+static TEST_NOINLINE uintptr_t make_chain(void)
 {
     node_t *a = mk(MAGIC), *b = mk(MAGIC + 1);
     b->next = mk(MAGIC + 2);
     a->next = b;
     CHECK(gc_set_finalizer(a, fin_check, (void *)42) == 0);
     CHECK(gc_set_finalizer(b, fin_check, (void *)42) == 0);
-    *ha = HIDE(a);
-    *hb = HIDE(b);
+    chain_b = HIDE(b);
+    return HIDE(a);
 }
 
 static TEST_NOINLINE uintptr_t make_cycle(void)
@@ -123,26 +124,33 @@ static TEST_NOINLINE uintptr_t make_removed(void)
     return HIDE(a);
 }
 
-/* Whether the object at hidden address h is still allocated (the address is unhidden only
- * in this frame, never in a register main keeps across a collection). */
-static TEST_NOINLINE int alive(uintptr_t h)
+/* Run a maker in a thread of its own (lifetime.h): no stale copy of what it makes stays
+ * on the main stack or in its registers. */
+typedef struct {
+    uintptr_t (*fn)(void);
+    uintptr_t h;
+} maker_t;
+
+static void call_maker(void *arg)
 {
-    return gc_base(UNHIDE(h)) == UNHIDE(h);
+    maker_t *m = arg;
+    m->h = m->fn();
 }
 
-static TEST_NOINLINE void collect(void)
+static uintptr_t make_in_thread(uintptr_t (*fn)(void))
 {
-    churn_stack();
-    gc_collect();
+    maker_t m = {fn, 0};
+    lt_in_thread(call_maker, &m);
+    return m.h;
 }
 
-/* Collect (at most 4 times) until `want` finalizers ran in total. */
+/* Collect (at most 6 times, 0.2 s each) until `want` finalizers ran in total. */
 static void collect_until(int want)
 {
-    for (int i = 0; i < 4 && nrun() < want; i++) {
-        collect();
+    for (int i = 0; i < 6 && nrun() < want; i++) {
+        lt_collect();
         double t0 = now_sec();
-        while (nrun() < want && now_sec() - t0 < 1) {
+        while (nrun() < want && now_sec() - t0 < 0.2) {
             gc_run_finalizers();
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
@@ -183,23 +191,22 @@ int main(void)
 
     /* One object with a child: finalized once, resurrected, freed a later cycle. (A stale
      * conservative root may delay a finalizer by a cycle: each step gets a few.) */
-    uintptr_t h = make_with_child();
+    uintptr_t h = make_in_thread(make_with_child);
     collect_until(1);
     CHECK(nrun() == 1, "finalizer ran %d times", nrun());
     CHECK(bad == 0, "finalizer saw damaged memory");
     CHECK(order[0] == h);
-    CHECK(alive(h), "finalized object must be resurrected until a later cycle");
-    for (int i = 0; i < 4 && alive(h); i++)
-        collect();
-    CHECK(!alive(h), "finalized object never freed");
+    CHECK(lt_alive(h), "finalized object must be resurrected until a later cycle");
+    for (int i = 0; i < 4 && lt_alive(h); i++)
+        lt_collect();
+    CHECK(!lt_alive(h), "finalized object never freed");
     gc_run_finalizers();
     CHECK(nrun() == 1, "finalizer ran again");
 
     /* Chain A -> B: A first; B only in a later cycle (both would be queued by the same
      * sweep otherwise, before gc_collect returns). */
     norder = 0;
-    uintptr_t ha, hb;
-    make_chain(&ha, &hb);
+    uintptr_t ha = make_in_thread(make_chain), hb = chain_b;
     collect_until(1);
     CHECK(nrun() == 1 && order[0] == ha, "chain: A's finalizer did not run first");
     gc_run_finalizers();
@@ -211,36 +218,36 @@ int main(void)
 
     /* A garbage cycle with a finalizer: never collected. */
     norder = 0;
-    uintptr_t hc = make_cycle();
+    uintptr_t hc = make_in_thread(make_cycle);
     for (int i = 0; i < 3; i++) {
-        collect();
+        lt_collect();
         gc_run_finalizers();
     }
     CHECK(bad == 0, "finalizer of an object in a cycle ran");
-    CHECK(alive(hc), "a cycle with a finalizer was collected");
+    CHECK(lt_alive(hc), "a cycle with a finalizer was collected");
 
     /* Real resurrection: the finalizer keeps the object. */
     norder = 0;
-    uintptr_t hr = make_resurrecting();
+    uintptr_t hr = make_in_thread(make_resurrecting);
     collect_until(1);
     CHECK(nrun() == 1);
     CHECK(HIDE(resurrected) == hr);
     for (int i = 0; i < 3; i++)
-        collect();
+        lt_collect();
     CHECK(resurrected->magic == MAGIC && resurrected->next->magic == MAGIC + 1 &&
           resurrected->next->payload[3] == 77, "resurrected object or its child damaged");
     CHECK(gc_base(resurrected) == resurrected);
     resurrected = NULL;
-    for (int i = 0; i < 3 && alive(hr); i++)
-        collect();
-    CHECK(!alive(hr), "dropped resurrected object never freed");
+    for (int i = 0; i < 3 && lt_alive(hr); i++)
+        lt_collect();
+    CHECK(!lt_alive(hr), "dropped resurrected object never freed");
     CHECK(nrun() == 1, "finalizer ran twice");
 
     /* A removed finalizer never runs; the object is freed at once. */
-    uintptr_t hx = make_removed();
-    collect();
+    uintptr_t hx = make_in_thread(make_removed);
+    lt_collect();
     gc_run_finalizers();
-    CHECK(!alive(hx), "object whose finalizer was removed not freed");
+    CHECK(!lt_alive(hx), "object whose finalizer was removed not freed");
     CHECK(bad == 0);
     printf("t_final: ok\n");
     return 0;
