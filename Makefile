@@ -61,8 +61,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libgcrt.a gcrt.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS)
 
+# The C demo, then the Scheme interpreter on binary-trees with gctrace and a summary.
 demo: all
 	$(BUILD)/examples/demo
+	@sh examples/scheme/demo.sh $(BUILD)
 
 # Each test is its own process (the heap is global); test/run.sh prints "N passed, N failed".
 $(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h

@@ -8,7 +8,10 @@
  *
  * Typed objects live in spans of kind GCRT_SCAN_TYPED, whose ptrbits hold one bit per word
  * of the span; the allocation writes the object's bits from its type (repeated per array
- * element), so the marker traces exactly the declared pointer words.
+ * element), so the marker traces exactly the declared pointer words. A type whose every
+ * word is a pointer is allocated as a gc_alloc object instead: a conservative span traces
+ * every word too, and needs no bits written per allocation (gc_realloc then keeps it
+ * all-pointer, grown part included).
  */
 #include "internal.h"
 
@@ -19,10 +22,15 @@ static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
     uintptr_t p = span_next_free_fast(s);   /* free slots are zero: nothing to clear */
     gcrt_leave(t);
+    /* Slots are handed out in address order: start fetching the ones a few allocations
+     * ahead, which sweeping last touched long ago, so the caller's first store hits. */
+    __builtin_prefetch((const void *)(p + 256), 1, 3);
     return (void *)p;
 }
 
-GCRT_API void *gc_alloc(size_t size) {
+/* gc_alloc's body, inlined into alloc_typed too (an exported function is not inlined
+ * within the library: it might be interposed). */
+static inline void *alloc_cons(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
     if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
         void *p = alloc_fast(t, size, GCRT_SCAN_CONS);
@@ -34,6 +42,8 @@ nomem:
     errno = ENOMEM;
     return NULL;
 }
+
+GCRT_API void *gc_alloc(size_t size) { return alloc_cons(size); }
 
 GCRT_API void *gc_alloc_noscan(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
@@ -94,13 +104,25 @@ static void *alloc_typed(const gc_type_t *t, size_t count) {
         errno = EINVAL;
         return NULL;
     }
-    if (count && t->size > PTRDIFF_MAX / count) {
+    size_t size;   /* no division on this path: it is every typed allocation's */
+    if (__builtin_mul_overflow(t->size, count, &size) || size > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t size = t->size * count;
     if (t->nptrs == 0) return gc_alloc_noscan(size);
+    /* Every word a pointer (cons cells, arrays of pointers): tracing every word is what a
+     * conservative span does, with no pointer bits to write per allocation. */
+    if (t->nptrs == t->nwords) return alloc_cons(size);
     gcrt_thread *t0 = gcrt_thread_get();
+    if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
+        /* alloc_fast, with the slot's pointer bits written inside the same critical section */
+        gcrt_enter(t0);
+        gcrt_span *s = t0->cache.alloc[spanclass_make(size_to_class(size), GCRT_SCAN_TYPED)];
+        uintptr_t p = span_next_free_fast(s);
+        if (likely(p)) gcrt_type_write_bits(s, p, t, count, s->elemsize);
+        gcrt_leave(t0);
+        if (likely(p)) return (void *)p;
+    }
     return gcrt_alloc_slow(t0, size ? size : 1, GCRT_SCAN_TYPED, t, count);
 }
 

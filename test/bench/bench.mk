@@ -27,13 +27,14 @@ $(BENCH_DIR)/%_malloc: test/bench/%.c $(BENCH_HDR)
 
 bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS)
 
-bench: bench-build $(BUILD)/kvcache check-bench-deps
+bench: bench-build $(BUILD)/kvcache $(BUILD)/scheme $(BUILD)/scheme-bdwgc check-bench-deps
 	@sh test/bench/run.sh $(BENCH_DIR)
 	@sh test/bench/run-concurrent.sh $(BENCH_DIR)
 	@sh test/bench/run-pool.sh $(BENCH_DIR)
 	@sh test/bench/run-pacer.sh $(BENCH_DIR)
 	@sh test/bench/run-kvcache.sh $(BUILD)
 	@sh test/bench/run-lifetime.sh $(BENCH_DIR)
+	@sh test/bench/run-scheme.sh $(BENCH_DIR)
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)

@@ -1,0 +1,43 @@
+;; destruc: destructive list operations (after Gabriel's destructive benchmark): builds a
+;; list of lists, then repeatedly splices and rewrites it with set-car!/set-cdr!, so old
+;; cells become garbage while others are overwritten in place (write barriers on every
+;; mutation). Arguments: n (default 600), iterations (default 2000).
+(define (arg k default)
+  (let ((args (cdr (command-line))))
+    (if (> (length args) k) (string->number (list-ref args k)) default)))
+(define (make-lists n m)
+  (let loop ((i 0) (acc '()))
+    (if (= i n) acc
+        (loop (+ i 1) (cons (let build ((j 0) (l '())) (if (= j m) l (build (+ j 1) (cons j l)))) acc)))))
+(define (destructive n m)
+  (let ((l (make-lists n 10)))
+    (do ((i m (- i 1))) ((= i 0))
+      (cond ((null? (car l))
+             (do ((l l (cdr l))) ((null? l))
+               (if (null? (car l)) (set-car! l (cons '() '())))
+               (set-cdr! (car l) (append (cdr (car l)) (list i)))))
+            (else
+             (do ((l1 l (cdr l1)) (l2 (cdr l) (cdr l2))) ((null? l2))
+               (set-cdr! (do ((j (quotient (length (car l2)) 2) (- j 1))
+                              (a (car l2) (cdr a)))
+                             ((or (zero? j) (null? (cdr a))) a)
+                           (set-car! a i))
+                         (let ((n (quotient (length (car l1)) 2)))
+                           (cond ((= n 0) (set-car! l1 '()) (car l1))
+                                 (else
+                                  (do ((j n (- j 1)) (a (car l1) (cdr a)))
+                                      ((= j 1)
+                                       (let ((x (cdr a))) (set-cdr! a '()) x))
+                                    (set-car! a i))))))))))
+    l))
+(define (checksum l)
+  (let loop ((l l) (s 0) (k 1))
+    (cond ((null? l) s)
+          ((pair? (car l)) (loop (cdr l) (+ s (* k (length (car l)))) (+ k 1)))
+          (else (loop (cdr l) s (+ k 1))))))
+(define n (arg 0 600))
+(define iterations (arg 1 2000))
+(define result (destructive n iterations))
+(display "destruc ") (display n) (display " ") (display iterations)
+(display ": length ") (display (length result))
+(display ", checksum ") (display (checksum result)) (newline)
