@@ -104,7 +104,13 @@ static void *idle_main(void *arg) {
             gcrt_gcw_dispose(&w);
             gcrt_mark_credit(did);
             atomic_store_relaxed(&idle.slice_start, 0);
-            idle.cpu += gcrt_thread_cpu_ns() - t0;
+            uint64_t used = gcrt_thread_cpu_ns() - t0;
+            idle.cpu += used;
+            /* Go leaves idle marking out of the limiter's bucket; gcrt counts it, so that
+             * the collector's whole share, not only what it takes from the program, is held
+             * near half the CPUs when the heap cannot fit under the limit. */
+            gcrt_limiter_add(used, 0);
+            gcrt_limiter_update();
             pthread_mutex_unlock(&idle.lock);
             if (did == 0) {   /* others hold the work, or it is all done */
                 struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};

@@ -1,7 +1,8 @@
 /*
  * limiter.c: the GC CPU limiter (Go 1.19's gcCPULimiter), a leaky bucket of CPU time.
  *
- * Collector CPU (marking slices of the GC thread, assists, allocation-time scavenging, and
+ * Collector CPU (marking slices of the GC thread and of the idle worker (Go leaves the
+ * latter out), assists, allocation-time scavenging, and
  * GOMAXPROCS x each pause) fills the bucket; mutator CPU (process CPU less all collector
  * CPU, idle marking included) drains it; it never goes below empty, so idle time banks no
  * credit. Capacity is GOMAXPROCS x 1 s. While the bucket is full the limiter is on:
