@@ -301,10 +301,12 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
         return NULL;
     }
     s->alloccache = ~(uint64_t)0;
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_taken(base, bytes, needzero, sc != 0);
     if (sc && needzero) {   /* small spans keep every free slot zero (see sweep.c) */
         memset((void *)base, 0, bytes);
         s->needzero = 0;
     }
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_zeroed(base, bytes, sc != 0);
     s->sweepgen = atomic_load_relaxed(&h->sweepgen);
     atomic_store_release(&s->state, SPAN_INUSE);
     return s;
@@ -312,6 +314,7 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
 
 void gcrt_heap_free(gcrt_span *s) {
     gcrt_heap *h = &gcrt_heap_;
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
     span_free_bitmaps(s);
     pthread_mutex_lock(&h->lock);
     size_t bytes = s->npages * GCRT_PAGE_SIZE;

@@ -212,7 +212,7 @@ void gcrt_grey(gcrt_gcw *w, uintptr_t v) {
 GCRT_NO_ASAN static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
     uintptr_t alo = gcrt_heap_.arena_lo, ahi = gcrt_heap_.arena_hi;
     for (const uintptr_t *p = (const uintptr_t *)lo; p < (const uintptr_t *)hi; p++) {
-        uintptr_t v = atomic_load_relaxed(p);
+        uintptr_t v = gcrt_scan_load(p);
         if (v - alo < ahi - alo) grey(w, v);
     }
 }
@@ -233,7 +233,7 @@ GCRT_NO_ASAN static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, u
         }
         i += (size_t)__builtin_ctzll(m);
         if (i >= w1) break;
-        uintptr_t v = atomic_load_relaxed(&((const uintptr_t *)s->base)[i]);
+        uintptr_t v = gcrt_scan_load(&((const uintptr_t *)s->base)[i]);
         if (v >= GCRT_MIN_POINTER) gcrt_grey(w, v);
         i++;
     }
@@ -503,7 +503,7 @@ void gcrt_shade_unregistered(uintptr_t v) {
 void gcrt_mark_phase_end(void) {
     pthread_mutex_lock(&shade_lock);
     gcrt_gc.marking = 0;
-    gc_write_barrier_on = 0;
+    gc_write_barrier_on = gcrt_gc.gcstorecheck;   /* gcstorecheck: every GC_STORE is checked */
     pthread_mutex_unlock(&shade_lock);
 }
 

@@ -89,6 +89,9 @@ static void parse_godebug(const char *s) {
         {"scavtrace", offsetof(gcrt_gcstate, scavtrace)},
         {"tinyalloc", offsetof(gcrt_gcstate, tinyalloc)},
         {"gcverify", offsetof(gcrt_gcstate, gcverify)},
+        {"gcpoison", offsetof(gcrt_gcstate, gcpoison)},
+        {"gcstress", offsetof(gcrt_gcstate, gcstress)},
+        {"gcstorecheck", offsetof(gcrt_gcstate, gcstorecheck)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
@@ -139,6 +142,7 @@ void gcrt_ensure_init(void) {
         gcrt_central_init();
         gcrt_threads_init();
         read_env();
+        gcrt_debug_init();
         gcrt_mark_init(gcrt_gc.nmarkers);
         gcrt_pacer_update();
         atomic_store_release(&gcrt_inited, 1);
