@@ -118,7 +118,12 @@ void gcrt_gcw_init(gcrt_gcw *w) {
     workbuf *b = M.empty;
     if (b) M.empty = b->next;
     pthread_mutex_unlock(&M.lock);
-    if (!b && !(b = gcrt_meta_alloc(sizeof(workbuf)))) gcrt_fatal("out of memory for mark work buffers");
+    if (!b && !(b = gcrt_meta_alloc(sizeof(workbuf)))) {
+        /* Out of memory with the reserve in use: take a full buffer (its objects are ours
+         * to scan now); pushes that find no empty buffer set overflow, recovered in pause 2. */
+        if (!(w->cur = getfull())) gcrt_fatal("out of memory for mark work buffers");
+        return;
+    }
     b->n = 0;
     w->cur = b;
 }
