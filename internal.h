@@ -515,8 +515,14 @@ static inline uintptr_t gcrt_scan_load(const uintptr_t *p) {
     VALGRIND_MAKE_MEM_DEFINED(&v, sizeof v);
     return v;
 }
+/* A stopped thread's stack holds the signal frame, parts of which valgrind keeps
+ * unaddressable: root ranges are scanned with address errors off. */
+#define gcrt_scan_roots_begin(lo, hi) VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE((lo), (hi) - (lo))
+#define gcrt_scan_roots_end(lo, hi) VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE((lo), (hi) - (lo))
 #else
 #define gcrt_scan_load(p) atomic_load_relaxed(p)
+#define gcrt_scan_roots_begin(lo, hi) ((void)0)
+#define gcrt_scan_roots_end(lo, hi) ((void)0)
 #endif
 
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }

@@ -223,7 +223,9 @@ GCRT_NO_ASAN static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
 }
 
 void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
+    gcrt_scan_roots_begin(lo, hi);
     scan_words(w, round_up(lo, sizeof(void *)), hi & ~(uintptr_t)7);
+    gcrt_scan_roots_end(lo, hi);
     w->scan_work += hi - lo;
 }
 

@@ -24,14 +24,16 @@ static void check_word(uintptr_t where, uintptr_t v, const char *what) {
     /* After concurrent marking, stacks are no longer the snapshot: see gcrt_checkmark. */
     if (!gcrt_gc.gcstoptheworld && (!strcmp(what, "stack") || !strcmp(what, "register"))) return;
     if (nviolations++ < 10)
-        fprintf(stderr, "gcrt: gcverify: %s word at %#lx points to %#lx, object %#lx (class %u, span %#lx) is "
-                        "allocated but not marked\n",
+        gcrt_warn("gcverify: %s word at %#lx points to %#lx, object %#lx (class %u, span %#lx) is "
+                        "allocated but not marked",
                 what, (unsigned long)where, (unsigned long)v, (unsigned long)(s->base + i * s->elemsize),
                 spanclass_sizeclass(s->spanclass), (unsigned long)s->base);
 }
 
 GCRT_NO_ASAN static void check_range(uintptr_t lo, uintptr_t hi, void *what) {
-    for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, *(uintptr_t *)p, what);
+    gcrt_scan_roots_begin(lo, hi);
+    for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, gcrt_scan_load((uintptr_t *)p), what);
+    gcrt_scan_roots_end(lo, hi);
 }
 
 GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
@@ -83,7 +85,7 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
         for (size_t w = 0; w < s->elemsize / 8; w++) {
             size_t wi = (obj - s->base) / 8 + w;
             if (kind == GCRT_SCAN_TYPED && !bit_get(s->ptrbits, wi)) continue;
-            check_word(obj + w * 8, ((uintptr_t *)obj)[w], "heap");
+            check_word(obj + w * 8, gcrt_scan_load((uintptr_t *)obj + w), "heap");
         }
     }
 }
@@ -181,10 +183,12 @@ static void ck_word(uintptr_t v) {
 
 GCRT_NO_ASAN static void ck_range(uintptr_t lo, uintptr_t hi, void *arg) {
     (void)arg;
+    gcrt_scan_roots_begin(lo, hi);
     for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) {
         ck_where = p;
-        ck_word(*(uintptr_t *)p);
+        ck_word(gcrt_scan_load((uintptr_t *)p));
     }
+    gcrt_scan_roots_end(lo, hi);
 }
 
 static void ck_alloc_bits(gcrt_span *s, void *arg) {
@@ -224,13 +228,13 @@ void gcrt_checkmark(void) {
         if (spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED) {
             size_t w0 = (obj - s->base) / 8;
             for (size_t w = 0; w < s->elemsize / 8; w++)
-                if (bit_get(s->ptrbits, w0 + w)) ck_word(((uintptr_t *)obj)[w]);
+                if (bit_get(s->ptrbits, w0 + w)) ck_word(gcrt_scan_load((uintptr_t *)obj + w));
         } else {
             ck_range(obj, obj + s->elemsize, NULL);
         }
     }
     gcrt_heap_for_each_span(ck_free_bits, NULL);
     if (ck_stale)
-        fprintf(stderr, "gcrt: gccheckmark: %lu unmarked objects reached only through thread stacks or registers "
-                        "(dead stack slots cannot be told from live ones; not an error by itself)\n", ck_stale);
+        gcrt_warn("gccheckmark: %lu unmarked objects reached only through thread stacks or registers "
+                        "(dead stack slots cannot be told from live ones; not an error by itself)", ck_stale);
 }

@@ -49,6 +49,14 @@ int gcrt_debug_hooks;
 void gcrt_debug_init(void) {
     gcrt_gcstate *g = &gcrt_gc;
     gcrt_debug_hooks = g->gcpoison || g->gcstress || MEM_TOOL;
+#ifdef GCRT_ASAN
+    /* With detect_stack_use_after_return, ASan moves locals into "fake" frames allocated
+     * off the thread stack, where the conservative stack scan does not look: objects only
+     * they reference would be freed while in use. Refuse rather than corrupt. */
+    if (__asan_get_current_fake_stack())
+        gcrt_fatal("ASan's detect_stack_use_after_return is on: locals live in fake stack frames that gcrt's "
+                   "stack scan cannot see; run with ASAN_OPTIONS=detect_stack_use_after_return=0");
+#endif
     if (g->gcstorecheck) gc_write_barrier_on = 1;
 }
 

@@ -31,13 +31,19 @@ void gcrt_fatal(const char *fmt, ...) {
     abort();
 }
 
+/* One write(2), not stdio: a warning may be printed with the world stopped (gcverify,
+ * gccheckmark), when a stopped thread may hold stderr's lock (say, inside its own warning). */
 void gcrt_warn(const char *fmt, ...) {
+    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("gcrt: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(buf + 6, sizeof buf - 7, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof buf - 8) n = sizeof buf - 8;
+    memcpy(buf, "gcrt: ", 6);
+    buf[6 + n] = '\n';
+    (void)!write(2, buf, (size_t)n + 7);
 }
 
 /* GOGC: "off" or a decimal integer (negative also means off), as Go's readGOGC. */

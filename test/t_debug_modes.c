@@ -9,7 +9,9 @@
  *  - gcstorecheck=1: GC_STORE into malloc'd memory or into a freed object aborts; into GC
  *    objects, registered roots, globals and the stack it does not; concurrent mutation with
  *    the check on stays correct;
- *  - in the ASan build (-DGCRT_ASAN): reading a freed object is an ASan use-after-poison.
+ *  - in the ASan build (-DGCRT_ASAN): reading a freed object is an ASan use-after-poison,
+ *    and gc_init refuses to run with detect_stack_use_after_return (fake stack frames are
+ *    not scanned).
  */
 #include "check.h"
 
@@ -236,6 +238,8 @@ static const struct tcase cases[] = {
     {"store_concurrent", "GODEBUG=gcstorecheck=1,gccheckmark=1,gcverify=1", NULL, case_store_concurrent},
 #ifdef GCRT_ASAN
     {"asan_read", "GODEBUG=", "use-after-poison", case_asan_read},
+    {"asan_fake_stack", "ASAN_OPTIONS=detect_stack_use_after_return=1", "detect_stack_use_after_return is on",
+     case_store_ok},
 #endif
 };
 
