@@ -96,4 +96,4 @@ install: all
 	  "$(PREFIX)" "$(LIBS)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gcrt.pc
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-valgrind build-tsan build-fuzz
