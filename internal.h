@@ -506,6 +506,7 @@ GCRT_HIDDEN void gcrt_debug_pages_freed(uintptr_t base, size_t bytes);
 /* gcverify: a free slot holds zero (or the poison, gcpoison); returns the bad word's offset or -1. */
 GCRT_HIDDEN long gcrt_debug_free_slot_bad(const gcrt_span *s, uintptr_t p);
 GCRT_HIDDEN bool gcrt_roots_contain(uintptr_t p);               /* roots.c: static data or registered */
+GCRT_HIDDEN void gcrt_parse_godebug(const char *s);              /* init.c; a fuzz target calls it */
 #ifdef GCRT_VALGRIND
 #include <valgrind/memcheck.h>
 /* A conservative scan reads words the program never initialised (stack slots, padding):

@@ -87,7 +87,7 @@ int gcrt_parse_memlimit(const char *s, int64_t *out) {
 }
 
 /* GODEBUG: comma-separated key=value; unknown keys are ignored, as Go does. */
-static void parse_godebug(const char *s) {
+void gcrt_parse_godebug(const char *s) {
     static const struct { const char *key; size_t off; } keys[] = {
         {"gctrace", offsetof(gcrt_gcstate, gctrace)},
         {"gcstoptheworld", offsetof(gcrt_gcstate, gcstoptheworld)},
@@ -126,7 +126,7 @@ static void read_env(void) {
     if ((s = getenv("GOMEMLIMIT")) && *s && gcrt_parse_memlimit(s, &gcrt_gc.memory_limit))
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
                   "or \"off\"); limit stays off", s);
-    if ((s = getenv("GODEBUG"))) parse_godebug(s);
+    if ((s = getenv("GODEBUG"))) gcrt_parse_godebug(s);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int markers = ncpu > 0 ? (int)ncpu : 1;
     if ((s = getenv("GOMAXPROCS")) && *s) {
