@@ -302,6 +302,18 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
 }
 
 
+/* make test-valgrind sets GCRT_UNDER_VALGRIND=1: programs run 20-50 times slower, so tests
+ * that need a number of cycles to overlap a timed phase ask for fewer (at least one). */
+static TEST_UNUSED int under_valgrind(void)
+{
+    const char *s = getenv("GCRT_UNDER_VALGRIND");
+    return s && *s && strcmp(s, "0") != 0;
+}
+static TEST_UNUSED unsigned test_min_cycles(unsigned n)
+{
+    return under_valgrind() ? 1 : n;
+}
+
 /* A 64-bit mixing function (splitmix-style finaliser) for test checksums. */
 static TEST_UNUSED uint64_t test_mix(uint64_t x)
 {
