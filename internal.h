@@ -13,6 +13,8 @@
  *   gc/sweep.c         sweeping a span, the background sweeper
  *   gc/pacer.c         heap goal and trigger (GOGC)
  *   gc/cycle.c         the collection cycle: phases, pauses, gctrace
+ *   gc/final.c         specials per span, finalizers, cleanups, the finalizer queue/thread
+ *   gc/weak.c          weak handles, gc_unique_bytes
  *   runtime/init.c     gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG)
  *   runtime/thread.c   thread registry, stop-the-world by signals
  *   runtime/roots.c    static data segments and registered root ranges
@@ -153,6 +155,12 @@ struct gcrt_span {
     gcrt_span *next, *prev;  /* central list, or free list in the page heap */
     uint64_t freed_at;       /* free spans: when freed (ns), for the scavenger */
     size_t released;         /* free spans: bytes of this run returned to the OS */
+    /* Specials (gc/final.c): guarded by the span's stripe lock. */
+    struct gcrt_special *specials; /* finalizer/weak/cleanup records, by offset descending */
+    uint32_t spset;          /* index + 1 in final.c's set of spans with specials; atomic */
+    uint32_t specials_sg;    /* sweepgen whose specials pass has run (weak.c reads it) */
+    uint32_t nroots;         /* finalizer and cleanup records: the root job walks the list */
+    uint64_t *pinbits;       /* weak cells whose object lives: marked every cycle (final.c) */
 };
 
 static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->nelems + 63) / 64; }
@@ -468,6 +476,22 @@ GCRT_HIDDEN void gcrt_sweep_note_pages(size_t npages);
 GCRT_HIDDEN void gcrt_sweep_inflight(int d);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);
 extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
+
+/* ---- Specials, finalizers, cleanups, weak handles, unique (gc/final.c, gc/weak.c) ----
+ * Records per span (span->specials); see final.c for the locks and the mark/sweep rules. */
+typedef struct gcrt_special gcrt_special;
+struct gc_weak {                 /* a weak handle: 16-byte noscan GC object */
+    uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
+    uint64_t aux;                /* unique (weak.c): the content hash */
+};
+GCRT_HIDDEN bool gcrt_specials_begin(void);                  /* pause 1: a root job to run? */
+GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */
+GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset != 0 */
+GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
+GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);
+GCRT_HIDDEN pthread_mutex_t *gcrt_special_lock(gcrt_span *s);
+/* mark.c: scan an object's words (or its first oblet) without marking it. */
+GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 
 /* pacer.c */
 GCRT_HIDDEN void gcrt_pacer_cycle_end(uint64_t marked);

@@ -260,7 +260,9 @@ static void cycle_begin(bool forced) {
     gcrt_roots_each(scan_root_cb, &w);
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
+    bool specials = gcrt_specials_begin();   /* final.c's root job holds work from here */
     if (stw) {   /* GODEBUG=gcstoptheworld=1: the whole mark in this pause */
+        if (specials) gcrt_specials_markroot(NULL);
         gcrt_mark_workers(true);
         gcrt_mark_drain_all();
         gcrt_mark_workers(false);
@@ -275,7 +277,7 @@ static void cycle_begin(bool forced) {
     /* A small heap is often marked in less time than waking the GC thread takes, and what
      * is allocated meanwhile is black: mark one bounded slice here first, and if that was
      * all, terminate the mark from here too. */
-    if (mark_slice(me)) {
+    if (!specials && mark_slice(me)) {
         cycle_terminate();
         return;
     }
@@ -283,6 +285,8 @@ static void cycle_begin(bool forced) {
     g->handoff = 1;
     pthread_cond_signal(&g->request);
     pthread_mutex_unlock(&g->lock);
+    /* The GC thread marks while this one runs the specials root job. */
+    if (specials) gcrt_specials_markroot(me);
 }
 
 #define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */

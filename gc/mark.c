@@ -534,3 +534,6 @@ void gcrt_wbuf_flush(gcrt_thread *t) {
     t->wbn = 0;
     gcrt_gcw_dispose(&w);
 }
+
+/* For the specials root job (final.c): a finalizable object's referents, not the object. */
+size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj) { return scan_object(w, obj); }

@@ -39,6 +39,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sc = spanclass_sizeclass(s->spanclass);
     size_t words = span_bitmap_words(s);
+    if (unlikely(atomic_load_relaxed(&s->spset))) gcrt_sweep_specials(s);   /* may resurrect */
     size_t nalloc = 0;
     for (size_t i = 0; i < words; i++) nalloc += (size_t)__builtin_popcountll(s->markbits[i]);
     size_t nfreed = s->alloccount - nalloc;

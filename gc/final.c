@@ -1,0 +1,743 @@
+/*
+ * final.c: specials (Go's mspan.specials), finalizers, cleanups, the finalizer queue and
+ * the finalizer thread (Go's mfinal.go and the special-record half of mheap.go).
+ *
+ * Specials. Per-object metadata lives in off-heap records on a list per span, found from
+ * the object's address through span_of: no global table. A span's list is sorted by byte
+ * offset in the span, descending (allocation fills spans upwards, so setting specials on
+ * objects in allocation order inserts at the head), then by kind. Records of one object are
+ * contiguous. The list is guarded by one of SP_STRIPES locks chosen by the span
+ * descriptor's address (descriptors are recycled but never unmapped, so a stale
+ * descriptor still names the same lock: cleanup_stop on a dead object is safe).
+ *
+ * Every holder of a stripe lock, of finq.lock or of spalloc.lock is inside a critical
+ * section (or is the collector with the world stopped): a stopped thread never holds one,
+ * so the sweeper may take them in a pause. Lock order: stripe -> spset.lock -> finq.lock
+ * -> spalloc.lock -> M.lock (mark.c) -> metadata lock.
+ *
+ * Spans that carry specials or pinned weak cells are listed in spset (span->spset =
+ * index + 1). A span enters the set with its first record or pin and leaves it only when
+ * sweeping finds neither, so
+ * the set never shrinks while marking (sweeping is finished before a cycle starts) and a
+ * span leaves it before its pages can go back to the heap. Cycles with no specials pay
+ * one test of the set's size; sweeping a span without specials pays one field test.
+ *
+ * Marking (Go's markrootSpans), a root job run once per cycle before the first mark slice:
+ *   finalizer: the object's contents are scanned but the object is not marked, so what it
+ *     reaches survives and the object itself is marked only if something else reaches it;
+ *     its arg is greyed;
+ *   cleanup: its arg is greyed (the object is not);
+ *   weak: nothing per record: the handle cell (a GC object) is pinned in its span's
+ *     pinbits while the object lives, and pinned spans' bitmaps are ORed into their mark
+ *     bits; spans whose records are all weak (nroots == 0) are not walked;
+ *   finq: every queued object and arg is greyed.
+ * A record added while marking greys the same things at insertion (the root job may have
+ * passed its span); an entry taken off finq while marking is shaded as it leaves (a
+ * deletion from a root the snapshot did not cover).
+ *
+ * Sweeping (Go's two passes, gcrt_sweep_specials, before the span's marks are counted):
+ * for an unmarked object with a finalizer, mark it (resurrect: its referents were marked
+ * by the root job), queue its finalizer, clear its weak handles, keep its cleanups; for an
+ * unmarked object without one, clear its weak handles and queue its cleanups. Everything
+ * happens under the span's stripe lock, before the span's mark bits become its allocation
+ * bits; span->specials_sg records that this generation's pass is done (weak.c reads it).
+ *
+ * Consequences (as in Go): a finalized object is freed at the earliest one cycle after its
+ * finalizer was queued; in a chain A -> B with finalizers on both, B is reachable from A's
+ * contents, so A is finalized first and B a cycle after A is gone; a cycle of objects with
+ * a finalizer on one of them is never collected (it reaches itself through its contents).
+ *
+ * Running: finq is a FIFO of 4 KiB blocks. The finalizer thread (a registered thread,
+ * started by the first finalizer or cleanup) and gc_run_finalizers pop entries one at a
+ * time and call them outside every gcrt lock and critical section, so a finalizer may
+ * allocate, set finalizers and collect, and a slow one delays only later finalizers.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <linux/futex.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { SPECIAL_FINALIZER = 1, SPECIAL_WEAK = 2, SPECIAL_CLEANUP = 3 };
+
+struct gcrt_special {
+    gcrt_special *next;
+    uintptr_t offset;        /* byte offset in the span */
+    uint64_t id;             /* cleanups: unique id (Go's cleanupID); 0 otherwise */
+    uint8_t kind;
+    void *fn;                /* finalizer: void (*)(void *, void *); cleanup: void (*)(void *) */
+    void *arg;               /* finalizer/cleanup arg; weak: the handle cell */
+};
+
+#define SP_STRIPES 256
+static GCRT_STATE pthread_mutex_t sp_stripe[SP_STRIPES] = {[0 ... SP_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static inline pthread_mutex_t *stripe_of(const gcrt_span *s) {
+    uintptr_t a = (uintptr_t)s;
+    return &sp_stripe[((a >> 6) ^ (a >> 14)) & (SP_STRIPES - 1)];
+}
+
+/* List nodes visited by insertions and lookups (a test bounds it: no quadratic cost). */
+uint64_t gcrt_specials_steps;
+
+/* ---- record allocator (Go's fixalloc): off-heap, never scanned ---- */
+#define SPALLOC_CHUNK ((size_t)64 << 10)
+static GCRT_STATE struct {
+    pthread_mutex_t lock;
+    gcrt_special *free;
+} spalloc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static gcrt_special *special_alloc(void) {
+    pthread_mutex_lock(&spalloc.lock);
+    gcrt_special *r = spalloc.free;
+    if (!r) {
+        char *chunk = gcrt_meta_alloc(SPALLOC_CHUNK);
+        if (chunk) {
+            for (size_t o = 0; o + sizeof *r <= SPALLOC_CHUNK; o += sizeof *r) {
+                gcrt_special *x = (gcrt_special *)(chunk + o);
+                x->next = spalloc.free;
+                spalloc.free = x;
+            }
+            r = spalloc.free;
+        }
+    }
+    if (r) spalloc.free = r->next;
+    pthread_mutex_unlock(&spalloc.lock);
+    if (r) memset(r, 0, sizeof *r);
+    return r;
+}
+
+static void special_free(gcrt_special *r) {
+    pthread_mutex_lock(&spalloc.lock);
+    r->next = spalloc.free;
+    spalloc.free = r;
+    pthread_mutex_unlock(&spalloc.lock);
+}
+
+/* ---- the set of spans with specials ---- */
+static GCRT_STATE struct {
+    pthread_mutex_t lock;
+    gcrt_span **arr;
+    size_t n, cap;
+} spset = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Caller holds s's stripe lock or pin_lock (either shuts out spset_remove, which needs
+ * both). */
+static bool spset_add(gcrt_span *s) {
+    if (atomic_load_relaxed(&s->spset)) return true;
+    pthread_mutex_lock(&spset.lock);
+    bool ok = atomic_load_relaxed(&s->spset) ||
+              gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
+    if (ok && !atomic_load_relaxed(&s->spset)) {
+        spset.arr[spset.n++] = s;
+        atomic_store_relaxed(&s->spset, (uint32_t)spset.n);
+    }
+    pthread_mutex_unlock(&spset.lock);
+    return ok;
+}
+
+static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
+    pthread_mutex_lock(&spset.lock);
+    size_t i = s->spset - 1;
+    gcrt_span *last = spset.arr[--spset.n];
+    spset.arr[i] = last;
+    atomic_store_relaxed(&last->spset, (uint32_t)(i + 1));
+    atomic_store_relaxed(&s->spset, 0);
+    pthread_mutex_unlock(&spset.lock);
+}
+
+/* ---- list operations (stripe lock held) ---- */
+
+/* The link after which a record (offset, kind) belongs: the first record not greater. */
+static gcrt_special **special_pos(gcrt_span *s, uintptr_t offset, uint8_t kind) {
+    gcrt_special **pp = &s->specials;
+    uint64_t steps = 0;
+    for (gcrt_special *r; (r = *pp); pp = &r->next, steps++)
+        if (r->offset < offset || (r->offset == offset && r->kind >= kind)) break;
+    atomic_add(&gcrt_specials_steps, steps + 1);
+    return pp;
+}
+
+static gcrt_special **special_find(gcrt_span *s, uintptr_t offset, uint8_t kind) {
+    gcrt_special **pp = special_pos(s, offset, kind);
+    return *pp && (*pp)->offset == offset && (*pp)->kind == kind ? pp : NULL;
+}
+
+/* Link r at its place; false (r not linked) when the span set cannot grow. */
+static bool special_insert(gcrt_span *s, gcrt_special *r) {
+    if (!spset_add(s)) return false;
+    gcrt_special **pp = special_pos(s, r->offset, r->kind);
+    r->next = *pp;
+    atomic_store_release(pp, r);
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots + 1);
+    return true;
+}
+
+/* Unlink and free the record at *pp. */
+static void special_unlink(gcrt_span *s, gcrt_special **pp) {
+    gcrt_special *r = *pp;
+    *pp = r->next;
+    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots - 1);
+    special_free(r);
+}
+
+/* ---- pinned weak cells ----
+ * A weak cell must survive every cycle while its object lives (gc_weak_make returns the
+ * same one). Rather than walking a million weak records per cycle, each cell span keeps
+ * a bitmap of such cells (pinbits), which the root job ORs into its mark bits a word at a
+ * time. A cell is pinned when its record is made and unpinned when the sweeper clears it.
+ * pin_lock guards the arrays' allocation and release (release only by the cell span's
+ * sweeper, when no bit is set); bits change atomically. A pinned cell is marked, so its
+ * span cannot be freed. Lock order: stripe -> pin_lock -> spset.lock. */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool cell_pin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    bool ok = true;
+    pthread_mutex_lock(&pin_lock);
+    if (!s->pinbits) {
+        uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
+        ok = b && spset_add(s);
+        if (ok) atomic_store_release(&s->pinbits, b);
+        else if (b) gcrt_meta_free(b, span_bitmap_words(s) * 8);
+    }
+    if (ok) atomic_or(&s->pinbits[i >> 6], (uint64_t)1 << (i & 63));
+    pthread_mutex_unlock(&pin_lock);
+    return ok;
+}
+
+static void cell_unpin(struct gc_weak *cell) {
+    gcrt_span *s = span_of_heap((uintptr_t)cell);
+    size_t i = span_objindex(s, (uintptr_t)cell);
+    __atomic_fetch_and(&s->pinbits[i >> 6], ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
+
+/* Root job: mark a span's pinned cells. */
+static void mark_pinned(gcrt_gcw *w, gcrt_span *s) {
+    uint64_t *pin = atomic_load_acquire(&s->pinbits);
+    if (!pin) return;
+    uint64_t n = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) {
+        uint64_t p = atomic_load_relaxed(&pin[k]);
+        if (p && (p & ~atomic_load_relaxed(&s->markbits[k])))
+            n += (uint64_t)__builtin_popcountll(p & ~atomic_or(&s->markbits[k], p));
+    }
+    w->bytes_marked += n * s->elemsize;
+}
+
+/* The sweeper, s's stripe lock held: drop the pin bitmap once nothing is pinned, and the
+ * span from the set once it has neither records nor pins (under pin_lock, so no pin can
+ * slip in between). */
+static void spset_leave_if_empty(gcrt_span *s) {
+    pthread_mutex_lock(&pin_lock);
+    if (s->pinbits) {
+        uint64_t any = 0;
+        for (size_t k = 0; k < span_bitmap_words(s); k++) any |= atomic_load_relaxed(&s->pinbits[k]);
+        if (!any) {
+            gcrt_meta_free(s->pinbits, span_bitmap_words(s) * 8);
+            atomic_store_relaxed(&s->pinbits, (uint64_t *)NULL);
+        }
+    }
+    if (!s->specials && !s->pinbits) spset_remove(s);
+    pthread_mutex_unlock(&pin_lock);
+}
+
+/* ---- the finalizer queue ---- */
+typedef struct finentry {
+    uint8_t kind;            /* SPECIAL_FINALIZER or SPECIAL_CLEANUP */
+    void *fn;
+    void *obj;               /* finalizers: the object */
+    void *arg;
+} finentry;
+
+#define FINBLOCK_ENTRIES ((4096 - 16) / sizeof(finentry))
+typedef struct finblock {
+    struct finblock *next;
+    uint32_t head, n;
+    finentry e[FINBLOCK_ENTRIES];
+} finblock;
+
+static GCRT_STATE struct {
+    pthread_mutex_t lock;
+    finblock *head, *tail, *spare;
+    uint64_t len;            /* queued entries (atomic reads outside the lock) */
+    uint32_t seq;            /* futex word: bumped when entries are queued */
+    int thread;              /* 0 none, 1 starting/running, -1 could not start */
+} finq = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Queue an entry (sweeper, stripe lock held); false when out of memory. */
+static bool finq_push(uint8_t kind, void *fn, void *obj, void *arg) {
+    pthread_mutex_lock(&finq.lock);
+    finblock *b = finq.tail;
+    if (!b || b->n == FINBLOCK_ENTRIES) {
+        finblock *nb = finq.spare;
+        if (nb) finq.spare = NULL;
+        else nb = gcrt_meta_alloc(sizeof(finblock));
+        if (!nb) {
+            pthread_mutex_unlock(&finq.lock);
+            return false;
+        }
+        nb->next = NULL;
+        nb->head = nb->n = 0;
+        if (b) b->next = nb;
+        else finq.head = nb;
+        finq.tail = b = nb;
+    }
+    b->e[b->n++] = (finentry){kind, fn, obj, arg};
+    atomic_add(&finq.len, 1);
+    pthread_mutex_unlock(&finq.lock);
+    return true;
+}
+
+static void finq_wake(void) {
+    atomic_add(&finq.seq, 1);
+    syscall(SYS_futex, &finq.seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Take the oldest entry; inside a critical section of t. */
+static bool finq_pop(gcrt_thread *t, finentry *out) {
+    if (!atomic_load_relaxed(&finq.len)) return false;
+    pthread_mutex_lock(&finq.lock);
+    finblock *b = finq.head;
+    bool got = b && b->head < b->n;
+    if (got) {
+        *out = b->e[b->head];
+        memset(&b->e[b->head], 0, sizeof(finentry));
+        b->head++;
+        atomic_add(&finq.len, (uint64_t)-1);
+        if (b->head == b->n && (b->n == FINBLOCK_ENTRIES || !b->next)) {
+            finq.head = b->next;
+            if (!finq.head) finq.tail = NULL;
+            if (!finq.spare) finq.spare = b;
+            else gcrt_meta_free(b, sizeof(finblock));
+        }
+    }
+    pthread_mutex_unlock(&finq.lock);
+    /* The entry moves from a root the snapshot did not cover to this thread's stack: shade
+     * it like a deleted pointer. */
+    if (got && gcrt_gc.marking) {
+        gc_write_barrier_slow(out->obj);
+        gc_write_barrier_slow(out->arg);
+    }
+    (void)t;
+    return got;
+}
+
+/* Run one queued finalizer or cleanup in the calling thread; false if none was queued.
+ * Not inlined, and nothing of the entry is used after the call: no copy of the object's
+ * address may outlive the call in a register or frame of a long-lived caller (the
+ * finalizer thread's), where the conservative scan would keep the object for ever. */
+__attribute__((noinline)) static bool run_one(gcrt_thread *t) {
+    finentry e;
+    gcrt_enter(t);
+    bool got = finq_pop(t, &e);
+    gcrt_leave(t);
+    if (!got) return false;
+    if (e.kind == SPECIAL_FINALIZER) ((void (*)(void *, void *))e.fn)(e.obj, e.arg);
+    else ((void (*)(void *))e.fn)(e.arg);
+    memset(&e, 0, sizeof e);   /* no stale copy for the conservative stack scan */
+    __asm__ volatile("" : : "r"(&e) : "memory");
+    return true;
+}
+
+/* Before the finalizer thread sleeps: wipe the stack its finalizers used and the vector
+ * registers (a stopped thread's are saved in the signal frame, which the stack scan
+ * covers; memcpy and struct copies leave addresses there), so stale pointers do not keep
+ * finalized objects alive for ever. */
+__attribute__((noinline)) static void scrub_stack(void) {
+    volatile char buf[16 << 10];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f"))
+        __asm__ volatile("vpxord %%zmm16,%%zmm16,%%zmm16\n\tvpxord %%zmm17,%%zmm17,%%zmm17\n\t"
+                         "vpxord %%zmm18,%%zmm18,%%zmm18\n\tvpxord %%zmm19,%%zmm19,%%zmm19\n\t"
+                         "vpxord %%zmm20,%%zmm20,%%zmm20\n\tvpxord %%zmm21,%%zmm21,%%zmm21\n\t"
+                         "vpxord %%zmm22,%%zmm22,%%zmm22\n\tvpxord %%zmm23,%%zmm23,%%zmm23\n\t"
+                         "vpxord %%zmm24,%%zmm24,%%zmm24\n\tvpxord %%zmm25,%%zmm25,%%zmm25\n\t"
+                         "vpxord %%zmm26,%%zmm26,%%zmm26\n\tvpxord %%zmm27,%%zmm27,%%zmm27\n\t"
+                         "vpxord %%zmm28,%%zmm28,%%zmm28\n\tvpxord %%zmm29,%%zmm29,%%zmm29\n\t"
+                         "vpxord %%zmm30,%%zmm30,%%zmm30\n\tvpxord %%zmm31,%%zmm31,%%zmm31" ::: "memory");
+    if (__builtin_cpu_supports("avx")) __asm__ volatile("vzeroall" ::: "memory");
+    else
+        __asm__ volatile("pxor %%xmm0,%%xmm0\n\tpxor %%xmm1,%%xmm1\n\tpxor %%xmm2,%%xmm2\n\tpxor %%xmm3,%%xmm3\n\t"
+                         "pxor %%xmm4,%%xmm4\n\tpxor %%xmm5,%%xmm5\n\tpxor %%xmm6,%%xmm6\n\tpxor %%xmm7,%%xmm7\n\t"
+                         "pxor %%xmm8,%%xmm8\n\tpxor %%xmm9,%%xmm9\n\tpxor %%xmm10,%%xmm10\n\tpxor %%xmm11,%%xmm11\n\t"
+                         "pxor %%xmm12,%%xmm12\n\tpxor %%xmm13,%%xmm13\n\tpxor %%xmm14,%%xmm14\n\tpxor %%xmm15,%%xmm15" ::: "memory");
+#endif
+}
+
+GCRT_API int gc_run_finalizers(void) {
+    gcrt_ensure_init();
+    gcrt_thread *t = gcrt_thread_get();
+    int n = 0;
+    while (run_one(t)) n++;
+    return n;
+}
+
+static void *fin_main(void *arg) {
+    (void)arg;
+    gcrt_thread *t = gcrt_thread_get();
+    for (bool ran = false;;) {
+        uint32_t seen = atomic_load_acquire(&finq.seq);
+        if (run_one(t)) {
+            ran = true;
+            continue;
+        }
+        if (ran) scrub_stack();
+        ran = false;
+        struct timespec ts = {1, 0};   /* a bound: a lost wake-up only delays */
+        syscall(SYS_futex, &finq.seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    }
+    return NULL;
+}
+
+/* A forked child has no finalizer thread: the next finalizer or cleanup starts one. */
+static void fin_atfork_child(void) { finq.thread = 0; }
+
+/* Start the finalizer thread with the first finalizer or cleanup (outside critical
+ * sections). If it cannot start, finalizers still run from gc_run_finalizers. */
+static void fin_thread_ensure(void) {
+    if (atomic_load_relaxed(&finq.thread)) return;
+    int zero = 0;
+    if (!atomic_cas(&finq.thread, &zero, 1)) return;
+    static int atfork;
+    if (!atfork++) pthread_atfork(NULL, NULL, fin_atfork_child);
+    pthread_t th;
+    if (gc_pthread_create(&th, NULL, fin_main, NULL) != 0) {
+        atomic_store_relaxed(&finq.thread, -1);
+        gcrt_warn("cannot start the finalizer thread: finalizers run only from gc_run_finalizers()");
+        return;
+    }
+    pthread_detach(th);
+}
+
+/* ---- marking: the specials root job ---- */
+
+/* Scan what a finalizable object reaches, not the object. */
+static void grey_contents(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
+    if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) gcrt_scan_object(w, obj);
+}
+
+/* A weak cell is a 16-byte noscan object that the program may still hold: mark it
+ * without the general grey's lookups (consecutive records' cells share spans). */
+static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
+    gcrt_span *s = *cache;
+    if (!s || v < s->base || v >= s->limit) {
+        if (!(s = span_of_heap(v))) return;
+        *cache = s;
+    }
+    size_t i = span_objindex(s, v);
+    uint64_t *word = &s->markbits[i >> 6], bit = (uint64_t)1 << (i & 63);
+    if (atomic_load_relaxed(word) & bit) return;
+    if (atomic_or(word, bit) & bit) return;
+    w->bytes_marked += s->elemsize;
+}
+
+static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gcrt_special *r) {
+    switch (r->kind) {
+    case SPECIAL_FINALIZER:
+        grey_contents(w, s, s->base + span_objindex(s, s->base + r->offset) * s->elemsize);
+        gcrt_grey(w, (uintptr_t)r->arg);
+        break;
+    case SPECIAL_CLEANUP:
+        gcrt_grey(w, (uintptr_t)r->arg);
+        break;
+    case SPECIAL_WEAK:
+        mark_cell(w, cellspan, (uintptr_t)r->arg);
+        break;
+    }
+}
+
+/* Pause 1: whether this cycle has a root job, and if so take its work buffer now, so
+ * that marking cannot be found finished before the job has run. */
+static gcrt_gcw root_gcw;
+bool gcrt_specials_begin(void) {
+    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return false;
+    gcrt_gcw_init(&root_gcw);
+    return true;
+}
+
+/* The root job, after gcrt_specials_begin returned true, while marking (me: the calling
+ * registered thread, or NULL in a pause or from an unregistered thread). Spans that enter
+ * the set after it started are skipped: their records were greyed at insertion. */
+void gcrt_specials_markroot(gcrt_thread *me) {
+    gcrt_gcw *w = &root_gcw;
+    gcrt_span *cellspan = NULL;
+    if (me) gcrt_enter(me);
+    pthread_mutex_lock(&spset.lock);
+    size_t n = spset.n;
+    pthread_mutex_unlock(&spset.lock);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&spset.lock);
+        gcrt_span *s = spset.arr[i];
+        pthread_mutex_unlock(&spset.lock);
+        mark_pinned(w, s);
+        if (!atomic_load_relaxed(&s->nroots)) continue;   /* weak records only: nothing to do */
+        pthread_mutex_t *l = stripe_of(s);
+        pthread_mutex_lock(l);
+        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
+        pthread_mutex_unlock(l);
+        if (me && (i & 63) == 63) {   /* let a pending stop through now and then */
+            gcrt_leave(me);
+            gcrt_enter(me);
+        }
+    }
+    pthread_mutex_lock(&finq.lock);
+    for (finblock *b = finq.head; b; b = b->next)
+        for (uint32_t j = b->head; j < b->n; j++) {
+            gcrt_grey(w, (uintptr_t)b->e[j].obj);
+            gcrt_grey(w, (uintptr_t)b->e[j].arg);
+        }
+    pthread_mutex_unlock(&finq.lock);
+    gcrt_gcw_dispose(w);
+    if (me) gcrt_leave(me);
+}
+
+/* A record added while marking: grey what the root job would have (t's critical section,
+ * stripe lock held). */
+static void shade_new_special(gcrt_span *s, gcrt_special *r) {
+    if (!gcrt_gc.marking) return;
+    gcrt_gcw w;
+    gcrt_span *cellspan = NULL;
+    gcrt_gcw_init(&w);
+    markroot_special(&w, &cellspan, s, r);
+    gcrt_gcw_dispose(&w);
+}
+
+/* ---- sweeping ---- */
+
+static void clear_weak(gcrt_special *r) {
+    struct gc_weak *h = r->arg;
+    atomic_store_release(&h->obj, (uintptr_t)0);
+    cell_unpin(h);
+}
+
+/* The sweeper, on a span it claimed, before its marks are counted. */
+static gcrt_special *dummy_end;   /* an empty list */
+void gcrt_sweep_specials(gcrt_span *s) {
+    uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
+    pthread_mutex_t *l = stripe_of(s);
+    bool queued = false;
+    pthread_mutex_lock(l);
+    /* Nothing died in this span (the usual case for long-lived objects with specials): no
+     * record to look at. */
+    size_t marked = 0;
+    for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
+    gcrt_special **pp = marked == s->alloccount ? &dummy_end : &s->specials;
+    while (*pp) {
+        gcrt_special *r = *pp;
+        size_t idx = span_objindex(s, s->base + r->offset);
+        uintptr_t lo = idx * s->elemsize;   /* the object's records: offsets in [lo, end) */
+        uint64_t *mw = &s->markbits[idx >> 6], bit = (uint64_t)1 << (idx & 63);
+        gcrt_special **first = pp;
+        if (atomic_load_relaxed(mw) & bit) {   /* live: keep its records */
+            while (*pp && (*pp)->offset >= lo) pp = &(*pp)->next;
+            continue;
+        }
+        bool fin = false;
+        for (gcrt_special *x = r; x && x->offset >= lo; x = x->next) fin |= x->kind == SPECIAL_FINALIZER;
+        if (fin) {   /* resurrect: its referents were marked by the root job */
+            atomic_or(mw, bit);
+            atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
+        }
+        for (pp = first; *pp && (*pp)->offset >= lo;) {
+            gcrt_special *x = *pp;
+            uint8_t kind = x->kind;
+            bool drop;
+            if (kind == SPECIAL_WEAK) {
+                clear_weak(x);
+                drop = true;
+            } else if (kind == SPECIAL_FINALIZER) {
+                drop = finq_push(kind, x->fn, (void *)(s->base + x->offset), x->arg);
+            } else {
+                drop = !fin && finq_push(kind, x->fn, NULL, x->arg);   /* else: waits for real death */
+            }
+            if (drop) {
+                special_unlink(s, pp);
+                queued |= kind != SPECIAL_WEAK;
+                continue;
+            }
+            /* No memory to queue it: keep the object and the record for a later cycle
+             * rather than lose a finalizer or a cleanup. */
+            if (!fin || kind == SPECIAL_FINALIZER) atomic_or(mw, bit);
+            pp = &x->next;
+        }
+    }
+    atomic_store_release(&s->specials_sg, sg);
+    spset_leave_if_empty(s);
+    pthread_mutex_unlock(l);
+    if (queued) finq_wake();
+}
+
+/* ---- lookup of an object's start ---- */
+
+/* The in-use span holding the allocated object that p points into, and the object's start;
+ * NULL if p is not in an allocated GC object. Caller in a critical section. */
+gcrt_span *gcrt_special_object(const void *p, uintptr_t *base) {
+    gcrt_span *s = span_of_heap((uintptr_t)p);
+    if (!s) return NULL;
+    size_t i = span_objindex(s, (uintptr_t)p);
+    if (!span_slot_allocated(s, i)) return NULL;
+    *base = s->base + i * s->elemsize;
+    return s;
+}
+
+/* ---- finalizers ---- */
+
+GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
+    gcrt_ensure_init();
+    gcrt_thread *t = gcrt_thread_get();
+    if (!obj) return -EINVAL;
+    int rc = 0;
+    uintptr_t base;
+    gcrt_enter(t);
+    gcrt_span *s = gcrt_special_object(obj, &base);
+    if (!s || base != (uintptr_t)obj) {
+        gcrt_leave(t);
+        return -EINVAL;
+    }
+    pthread_mutex_t *l = stripe_of(s);
+    pthread_mutex_lock(l);
+    uintptr_t off = base - s->base;
+    gcrt_special **pp = special_find(s, off, SPECIAL_FINALIZER);
+    if (!fn) {
+        if (pp) special_unlink(s, pp);
+    } else if (pp) {
+        rc = -EEXIST;
+    } else {
+        gcrt_special *r = special_alloc();
+        if (!r) rc = -ENOMEM;
+        else {
+            *r = (gcrt_special){.offset = off, .kind = SPECIAL_FINALIZER, .fn = (void *)fn, .arg = arg};
+            if (!special_insert(s, r)) {
+                special_free(r);
+                rc = -ENOMEM;
+            } else {
+                shade_new_special(s, r);
+            }
+        }
+    }
+    pthread_mutex_unlock(l);
+    gcrt_leave(t);
+    if (fn && rc == 0) fin_thread_ensure();
+    return rc;
+}
+
+/* ---- cleanups ---- */
+
+/* The program's handle: a GC object (noscan), so it stays valid for gc_cleanup_stop as long
+ * as the program holds it, and it does not keep the object alive. The id, unique for the
+ * process, makes a stale stop (the cleanup ran, the address was reused) a no-op. */
+struct gc_cleanup {
+    uintptr_t obj;
+    uint64_t id;
+};
+static uint64_t cleanup_ids;
+
+GCRT_API gc_cleanup_t gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg) {
+    gcrt_ensure_init();
+    gcrt_thread *t = gcrt_thread_get();
+    if (!obj || !fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct gc_cleanup *h = gc_alloc_noscan(sizeof *h);
+    if (!h) return NULL;
+    uintptr_t base;
+    int err = 0;
+    gcrt_enter(t);
+    gcrt_span *s = gcrt_special_object(obj, &base);
+    /* An arg inside the object would keep it alive for ever (Go panics on arg == ptr). */
+    if (!s || ((uintptr_t)arg >= base && (uintptr_t)arg < base + s->elemsize)) {
+        gcrt_leave(t);
+        errno = EINVAL;
+        return NULL;
+    }
+    pthread_mutex_t *l = stripe_of(s);
+    pthread_mutex_lock(l);
+    gcrt_special *r = special_alloc();
+    if (!r) err = ENOMEM;
+    else {
+        *r = (gcrt_special){.offset = base - s->base, .kind = SPECIAL_CLEANUP, .id = atomic_add(&cleanup_ids, 1),
+                            .fn = (void *)fn, .arg = arg};
+        if (!special_insert(s, r)) {
+            special_free(r);
+            err = ENOMEM;
+        } else {
+            h->obj = base;
+            h->id = r->id;
+            shade_new_special(s, r);
+        }
+    }
+    pthread_mutex_unlock(l);
+    gcrt_leave(t);
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    fin_thread_ensure();
+    return h;
+}
+
+GCRT_API void gc_cleanup_stop(gc_cleanup_t c) {
+    if (!c) return;
+    gcrt_thread *t = gcrt_thread_get();
+    gcrt_enter(t);
+    /* Any span now at that address will do: a record with this id exists only on the
+     * object's own span, and only until the cleanup is queued. */
+    gcrt_span *s = span_of(c->obj);
+    if (s) {
+        pthread_mutex_t *l = stripe_of(s);
+        pthread_mutex_lock(l);
+        for (gcrt_special **pp = &s->specials; *pp; pp = &(*pp)->next) {
+            gcrt_special *r = *pp;
+            if (r->kind == SPECIAL_CLEANUP && r->id == c->id) {
+                special_unlink(s, pp);
+                break;
+            }
+        }
+        pthread_mutex_unlock(l);
+    }
+    gcrt_leave(t);
+}
+
+/* ---- weak handles (records for weak.c) ---- */
+
+/* The handle cell of the weak record at p (exact address), or NULL. If there is none and
+ * cell is non-NULL, install cell (pointing at p) and return it. Caller in a critical
+ * section; s holds p. */
+struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err) {
+    pthread_mutex_t *l = stripe_of(s);
+    pthread_mutex_lock(l);
+    uintptr_t off = p - s->base;
+    gcrt_special **pp = special_find(s, off, SPECIAL_WEAK);
+    struct gc_weak *h = pp ? (*pp)->arg : NULL;
+    if (!h && cell) {
+        gcrt_special *r = special_alloc();
+        if (!r) *err = ENOMEM;
+        else {
+            *r = (gcrt_special){.offset = off, .kind = SPECIAL_WEAK, .arg = cell};
+            atomic_store_release(&cell->obj, p);
+            if (!cell_pin(cell)) {
+                special_free(r);
+                *err = ENOMEM;
+            } else if (!special_insert(s, r)) {
+                cell_unpin(cell);
+                special_free(r);
+                *err = ENOMEM;
+            } else {
+                h = cell;
+            }
+        }
+    }
+    if (h && gcrt_gc.marking) gc_write_barrier_slow(h);   /* handed to the program */
+    pthread_mutex_unlock(l);
+    return h;
+}
+
+pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
