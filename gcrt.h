@@ -213,9 +213,10 @@ typedef struct gc_pool gc_pool_t;
 GCRT_API gc_pool_t *gc_pool_new(void *(*new_fn)(void *ctx), void *ctx);
 /* Take an object; calls new_fn when the pool is empty (NULL if there is none). */
 GCRT_API void *gc_pool_get(gc_pool_t *p);
-/* Give an object back. */
+/* Give an object back; obj == NULL aborts with a message (Go ignores nil). */
 GCRT_API void gc_pool_put(gc_pool_t *p, void *obj);
-/* Free the pool (its objects become garbage). */
+/* Free the pool (its objects become garbage). Using p during or after this is undefined.
+ * Briefly stops the world if any thread ever put into the pool. */
 GCRT_API void gc_pool_destroy(gc_pool_t *p);
 
 #ifdef __cplusplus

@@ -19,6 +19,7 @@
  *   runtime/thread.c   thread registry, stop-the-world by signals
  *   runtime/roots.c    static data segments and registered root ranges
  *   runtime/stats.c    gc_read_memstats
+ *   runtime/pool.c     gc_pool_*: per-thread pool locals, stealing, victim cache
  */
 #ifndef GCRT_INTERNAL_H
 #define GCRT_INTERNAL_H
@@ -315,6 +316,7 @@ struct gcrt_thread {
     uint32_t flush_seen;                      /* last flush request honoured */
     uintptr_t wbbuf[GCRT_WBUF_ENTRIES];       /* old values shaded by GC_STORE (Go's wbBuf) */
     gcrt_cache cache;
+    struct gcrt_pool_tab *pools;              /* pool.c: this thread's pool locals by pool id */
 };
 
 extern GCRT_HIDDEN GCRT_TLS gcrt_thread *gcrt_self;
@@ -502,6 +504,14 @@ GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */
 GCRT_HIDDEN void gcrt_roots_done(void);      /* after starting it */
 /* Call fn for each prepared static-data and registered range; returns bytes visited. */
 GCRT_HIDDEN size_t gcrt_roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+
+/* ---- Pools (runtime/pool.c) ------------------------------------------------------------ */
+/* gc_unregister_thread, inside its critical section: hand the thread's pooled objects on. */
+GCRT_HIDDEN void gcrt_pool_thread_exit(gcrt_thread *t);
+/* Pause 1, world stopped: rotate the victim caches, then scan the pools as roots. */
+GCRT_HIDDEN void gcrt_pool_cycle_start(void (*scan)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+/* World stopped: every range of words the pools keep alive (for gccheckmark, gcverify). */
+GCRT_HIDDEN void gcrt_pool_roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 
 /* init.c */
 GCRT_HIDDEN void gcrt_ensure_init(void);

@@ -258,6 +258,7 @@ static void cycle_begin(bool forced) {
     gcrt_gcw_init(&w);
     scan_roots(&w, &cur_stacks);
     gcrt_roots_each(scan_root_cb, &w);
+    gcrt_pool_cycle_start(scan_root_cb, &w);   /* victim rotation, then pools as roots */
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
     bool specials = gcrt_specials_begin();   /* final.c's root job holds work from here */

@@ -126,6 +126,7 @@ void gcrt_verify_marks(void) {
         check_range((uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs), "register");
     }
     gcrt_roots_each(check_range, "static/root");
+    gcrt_pool_roots_each(check_range, "pool");
     gcrt_heap_for_each_span(check_span, NULL);
     check_page_heap();
     if (nviolations) gcrt_fatal("gcverify: %lu reachable objects left unmarked", nviolations);
@@ -220,6 +221,8 @@ void gcrt_checkmark(void) {
     ck_from = "static data or registered roots";
     ck_parent = 0;
     gcrt_roots_each(ck_range, NULL);
+    ck_from = "a pool";
+    gcrt_pool_roots_each(ck_range, NULL);
     ck_from = "heap object";
     while (ck_n) {
         uintptr_t obj = ck_stack[--ck_n];

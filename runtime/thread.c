@@ -229,6 +229,7 @@ GCRT_API int gc_unregister_thread(void) {
     if (gcrt_gc.marking) gcrt_wbuf_flush(t);   /* its stores have happened: shade them */
     t->wbn = 0;
     gcrt_cache_release_all(&t->cache);
+    gcrt_pool_thread_exit(t);
     gcrt_leave(t);
     pthread_mutex_lock(&gcrt_threads_lock);
     gcrt_enter(t);   /* from here no stop may park this thread: it is leaving the list */

@@ -8,6 +8,7 @@
  *   CHECK(cond, fmt, ...)          fail unless cond
  *   CHECK_EQ_U / CHECK_EQ_P        compare unsigned integers / pointers, printing both values
  *   HIDE(p) / UNHIDE(h)            store an address so that conservative scanning does not see it
+ *   count_freed(hidden, n)         how many of n hidden addresses no longer hold an object
  *   churn_stack()                  overwrite stale stack below the caller (non-inlined)
  *   WITHOUT_AUTO_GC(stmt)          run stmt with automatic collection turned off
  *   now_sec()                      monotonic seconds
@@ -96,6 +97,16 @@ static TEST_UNUSED void check_fail_(const char *file, int line, const char *cond
 #define HIDE_KEY ((uintptr_t)0xa5c3f00d5a3c0ff0ull)
 #define HIDE(p) ((uintptr_t)(p) ^ HIDE_KEY)
 #define UNHIDE(h) ((void *)((uintptr_t)(h) ^ HIDE_KEY))
+
+/* Of n hidden object addresses, how many are free now (gc_base finds no object). */
+static TEST_UNUSED size_t count_freed(const uintptr_t *hidden, size_t n)
+{
+    size_t freed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (gc_base(UNHIDE(hidden[i])) == NULL)
+            freed++;
+    return freed;
+}
 
 /* Overwrite a chunk of stack below the caller so that stale copies of pointers left there by
  * earlier calls are gone. Not inlined, so it really runs in a deeper frame. */

@@ -45,15 +45,6 @@ static TEST_NOINLINE void make_garbage(uintptr_t *hidden, int count, size_t size
     }
 }
 
-static size_t count_freed(const uintptr_t *hidden, int count)
-{
-    size_t freed = 0;
-    for (int i = 0; i < count; i++)
-        if (gc_base(UNHIDE(hidden[i])) == NULL)
-            freed++;
-    return freed;
-}
-
 static TEST_NOINLINE void *alloc_dirty_and_hide(size_t n, int noscan)
 {
     void *p = noscan ? gc_alloc_noscan(n) : gc_alloc(n);

@@ -15,15 +15,6 @@
 
 static unsigned long long U(uint64_t v) { return (unsigned long long)v; }
 
-static size_t count_freed(const uintptr_t *hidden, size_t n)
-{
-    size_t freed = 0;
-    for (size_t i = 0; i < n; i++)
-        if (gc_base(UNHIDE(hidden[i])) == NULL)
-            freed++;
-    return freed;
-}
-
 /* Independent objects of mixed sizes/kinds; every third one stays alive via `live`. */
 static TEST_NOINLINE void make_mixed(uintptr_t *hidden, void **live)
 {

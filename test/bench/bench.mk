@@ -8,8 +8,8 @@ BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS  = $(TESTCFLAGS) -O2
 BENCH_HDR    := test/bench/bench.h
 
-BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt pause_gcrt barrier_gcrt weakfinal_gcrt)
-BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc pause_bdwgc weakfinal_bdwgc)
+BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt pause_gcrt barrier_gcrt weakfinal_gcrt pool_gcrt)
+BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc pause_bdwgc weakfinal_bdwgc pool_bdwgc)
 
 .PHONY: bench bench-build bench-peers
 
@@ -31,6 +31,7 @@ bench: bench-build
 	@sh test/bench/run.sh $(BENCH_DIR)
 	@sh test/bench/run-concurrent.sh $(BENCH_DIR)
 	@sh test/bench/run-lifetime.sh $(BENCH_DIR)
+	@sh test/bench/run-pool.sh $(BENCH_DIR)
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
