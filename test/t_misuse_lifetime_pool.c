@@ -1,6 +1,6 @@
 /*
- * t_misuse_lifetime_pool: misuse of finalizers and pools (waiting for the `lifetime` and
- * `pool` branches; move to test/ once both are merged). Each misuse runs in a forked child:
+ * t_misuse_lifetime_pool: misuse of finalizers and pools (gc/final.c, runtime/pool.c).
+ * Each misuse runs in a forked child:
  *  - gc_set_finalizer on a pointer that is not the start of a GC object (static memory,
  *    malloc'd memory, an interior pointer, a freed object) returns -EINVAL, and the real
  *    object still takes a finalizer;
