@@ -4,11 +4,14 @@
  * The input is a program: each operation is a few bytes (allocate conservative / typed /
  * noscan-tailed objects of fuzzed sizes into a root table, link and unlink children with
  * GC_STORE, move a child to a root, drop a root, gc_realloc, interior-pointer gc_base and
- * gc_size queries, gc_collect, gc_set_percent). The model knows every object's id, size
+ * gc_size queries, gc_collect, gc_set_percent, weak handles, finalizers). The model knows
+ * every object's id, size
  * and children, hence which objects are reachable from the root table (static data: a
  * root). After each collection and at the end, every reachable object must be intact:
  * gc_base(p) == p, gc_size(p) >= its size, its id, size, children and payload bytes as
- * the model says. Each input starts from an empty root table, so the objects of earlier
+ * the model says; a weak handle to a reachable object returns it (to any other object:
+ * NULL or that object, intact); a finalizer never runs on a reachable object (it flips the
+ * object's id). Each input starts from an empty root table, so the objects of earlier
  * inputs are garbage. With -DFUZZ_REPLAY it is a plain program running the files it is
  * given (the regression corpus in make test).
  */
@@ -43,6 +46,15 @@ static int nm;
 static uint64_t next_id = 1;
 static gc_type_t *obj_type;
 static unsigned char *reach;
+#define NWEAK 8
+static gc_weak_t weaks[NWEAK];   /* static data: the handles stay alive */
+static int weak_m[NWEAK];
+
+static void finalize(void *o, void *arg)
+{
+    (void)arg;
+    ((obj *)o)->id ^= (uint64_t)1 << 63;   /* a reachable object's header check catches it */
+}
 
 static void bug(const char *what, int mi)
 {
@@ -83,6 +95,12 @@ static void verify_all(void)
     for (int r = 0; r < NROOTS; r++) mark_reach(root_m[r]);
     for (int i = 0; i < nm; i++)
         if (reach[i]) verify_obj(i);
+    for (int w = 0; w < NWEAK; w++) {
+        if (weak_m[w] < 0) continue;
+        obj *o = gc_weak_get(weaks[w]);
+        if (reach[weak_m[w]] && o != M[weak_m[w]].p) bug("weak handle of a reachable object lost it", weak_m[w]);
+        if (o && o != M[weak_m[w]].p) bug("weak handle returned another object", weak_m[w]);
+    }
 }
 
 static int new_obj(size_t size, int kind)
@@ -118,13 +136,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         reach = malloc(MAXOBJ);
     }
     memset(roots, 0, sizeof roots);
+    memset(weaks, 0, sizeof weaks);
     for (int r = 0; r < NROOTS; r++) root_m[r] = -1;
+    for (int w = 0; w < NWEAK; w++) weak_m[w] = -1;
     nm = 0;
     int collects = 0;
     size_t i = 0;
 #define NEXT() (i < n ? d[i++] : 0)
     while (i < n) {
-        unsigned op = NEXT() % 9;
+        unsigned op = NEXT() % 11;
         unsigned a = NEXT() % NROOTS;
         unsigned b = NEXT() % NROOTS;
         unsigned k = NEXT() % NKIDS;
@@ -201,6 +221,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
             break;
         case 8:
             gc_set_percent(NEXT() % 4 == 0 ? -1 : 1 + NEXT() % 200);
+            break;
+        case 9:   /* weak handle b%NWEAK to root a's object */
+            if (ma >= 0) {
+                weaks[b % NWEAK] = gc_weak_make(M[ma].p);
+                if (!weaks[b % NWEAK]) bug("gc_weak_make failed", ma);
+                weak_m[b % NWEAK] = ma;
+            }
+            break;
+        case 10:
+            if (ma >= 0) {
+                int r = gc_set_finalizer(M[ma].p, finalize, NULL);
+                if (r != 0 && r != -EEXIST) bug("gc_set_finalizer failed", ma);
+            }
             break;
         }
     }
