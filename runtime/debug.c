@@ -144,10 +144,9 @@ void gcrt_debug_after_alloc(void *p) {
 
 /* ---- gcstorecheck ---- */
 
-static bool in_live_object(uintptr_t p) {
-    gcrt_span *s = span_of_heap(p);
-    return s && span_slot_allocated(s, span_objindex(s, p));
-}
+/* gc_base reads the allocation state under the span's sweep seqlock: a span being swept
+ * concurrently swaps its bitmaps, and a plain read could see a live object as free. */
+static bool in_live_object(uintptr_t p) { return gc_base((const void *)p) != NULL; }
 
 static void check_store(uintptr_t slot) {
     if (in_live_object(slot)) return;
