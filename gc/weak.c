@@ -190,6 +190,7 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
         errno = EINVAL;
         return NULL;
     }
+    if (!n) p = "";   /* memcmp/memcpy want a valid pointer even for 0 bytes */
     uint64_t hash = hash_bytes(p, n);
     pthread_mutex_lock(&uniq.lock);
     const void *c = uniq_find(p, n, hash);

@@ -63,13 +63,13 @@ static TEST_NOINLINE argbox_t *box(int slot)
     return a;
 }
 
-/* Collect (at most 4 times) until runs[slot] >= 1; runs queued cleanups here too. */
+/* Collect (at most 6 times, 0.2 s each) until runs[slot] >= 1; runs queued cleanups here too. */
 static void collect_until(int slot)
 {
-    for (int i = 0; i < 4 && get(slot) < 1; i++) {
+    for (int i = 0; i < 6 && get(slot) < 1; i++) {
         lt_collect();
         double t0 = now_sec();
-        while (get(slot) < 1 && now_sec() - t0 < 1) {
+        while (get(slot) < 1 && now_sec() - t0 < 0.2) {
             gc_run_finalizers();
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
@@ -78,9 +78,11 @@ static void collect_until(int slot)
 }
 
 static gc_cleanup_t stopped_handle, ran_handle;
+static uintptr_t made;   /* hidden address of what the last maker made */
 
-static TEST_NOINLINE uintptr_t make_three(void)
+static void make_three(void *unused)
 {
+    (void)unused;
     void *o = gc_alloc(48);
     for (int s = 0; s < 3; s++)
         CHECK(gc_add_cleanup(o, cl, box(s)) != NULL);
@@ -89,15 +91,16 @@ static TEST_NOINLINE uintptr_t make_three(void)
     CHECK(stopped_handle != NULL);
     gc_cleanup_stop(stopped_handle);
     gc_cleanup_stop(stopped_handle);   /* twice: no effect */
-    return HIDE(o);
+    made = HIDE(o);
 }
 
-static TEST_NOINLINE uintptr_t make_interior(void)
+static void make_interior(void *unused)
 {
+    (void)unused;
     char *o = gc_alloc(256);
     ran_handle = gc_add_cleanup(o + 100, cl, box(5));
     CHECK(ran_handle != NULL);
-    return HIDE(o);
+    made = HIDE(o);
 }
 
 static void make_cycle(void *unused)
@@ -110,12 +113,13 @@ static void make_cycle(void *unused)
     CHECK(gc_add_cleanup(b, cl, box(11)) != NULL);
 }
 
-static TEST_NOINLINE uintptr_t make_with_finalizer(void)
+static void make_with_finalizer(void *unused)
 {
+    (void)unused;
     void *o = gc_alloc(32);
     CHECK(gc_add_cleanup(o, cl, box(20)) != NULL);
     CHECK(gc_set_finalizer(o, fin, NULL) == 0);
-    return HIDE(o);
+    made = HIDE(o);
 }
 
 static void test_bad_input(void)
@@ -142,7 +146,8 @@ int main(void)
     gc_set_percent(-1);
     test_bad_input();
 
-    uintptr_t h = make_three();
+    lt_in_thread(make_three, NULL);   /* objects made in other threads: no stale copies here */
+    uintptr_t h = made;
     collect_until(2);
     lt_collect();
     gc_run_finalizers();
@@ -153,7 +158,8 @@ int main(void)
     CHECK(!lt_alive(h), "object with cleanups was kept (resurrected?)");
     gc_cleanup_stop(stopped_handle);   /* long after: still valid memory, no effect */
 
-    uintptr_t hi = make_interior();
+    lt_in_thread(make_interior, NULL);
+    uintptr_t hi = made;
     collect_until(5);
     CHECK(get(5) == 1, "cleanup set through an interior pointer ran %d times", get(5));
     CHECK(!lt_alive(hi));
@@ -167,7 +173,8 @@ int main(void)
     collect_until(11);
     CHECK(get(10) == 1 && get(11) == 1, "garbage cycle with cleanups: %d %d", get(10), get(11));
 
-    uintptr_t hf = make_with_finalizer();
+    lt_in_thread(make_with_finalizer, NULL);
+    uintptr_t hf = made;
     collect_until(20);
     CHECK(fin_runs == 1, "finalizer ran %d times", fin_runs);
     CHECK(get(20) == 1, "cleanup of a finalized object never ran");

@@ -144,13 +144,13 @@ static uintptr_t make_in_thread(uintptr_t (*fn)(void))
     return m.h;
 }
 
-/* Collect (at most 4 times) until `want` finalizers ran in total. */
+/* Collect (at most 6 times, 0.2 s each) until `want` finalizers ran in total. */
 static void collect_until(int want)
 {
-    for (int i = 0; i < 4 && nrun() < want; i++) {
+    for (int i = 0; i < 6 && nrun() < want; i++) {
         lt_collect();
         double t0 = now_sec();
-        while (nrun() < want && now_sec() - t0 < 1) {
+        while (nrun() < want && now_sec() - t0 < 0.2) {
             gc_run_finalizers();
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
