@@ -135,7 +135,7 @@ static const void *uniq_find(const void *p, size_t n, uint64_t hash) {
     for (uentry *e = uniq.buckets[hash & (uniq.nbuckets - 1)]; e; e = e->next) {
         if (e->hash != hash || e->len != n) continue;
         const void *c = gc_weak_get(e->cell);
-        if (c && (n == 0 || memcmp(c, p, n) == 0)) return c;   /* p may be NULL when n == 0 */
+        if (c && memcmp(c, p, n) == 0) return c;
     }
     return NULL;
 }
