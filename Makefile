@@ -77,7 +77,7 @@ test: all check-test-deps $(TESTS)
 	@GCRT_BUILD=$(abspath $(BUILD)) sh test/run.sh $(BUILD)/test
 
 test-asan:
-	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
+	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) ASAN_OPTIONS=detect_stack_use_after_return=0 $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
 	  LIBS="-pthread -lunwind -ldl -fsanitize=address" test
 test-ubsan:
 	$(MAKE) BUILD=build-ubsan EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
@@ -98,4 +98,4 @@ install: all
 	  "$(PREFIX)" "$(LIBS)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gcrt.pc
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-valgrind build-tsan build-fuzz

@@ -103,8 +103,7 @@ GCRT_API int gc_remove_roots(void *start, size_t size);
                      : gc_store_slow_);                                                    \
         goto gc_store_done_;                                                               \
     gc_store_slow_:                                                                        \
-        gc_write_barrier_slow((void *)(uintptr_t)*gc_store_slot_);                         \
-        *gc_store_slot_ = gc_store_val_;                                                   \
+        gc_write_barrier_store((void *)gc_store_slot_, (void *)(uintptr_t)gc_store_val_);  \
     gc_store_done_:;                                                                       \
     }))
 
@@ -120,15 +119,18 @@ static __attribute__((constructor, used)) void gc_store_sequences_init_(void) {
 #define GC_STORE(lvalue, value)                                                           \
     ((void)({                                                                              \
         __typeof__(&(lvalue)) gc_store_slot_ = &(lvalue);                                  \
+        __typeof__(*gc_store_slot_) gc_store_val_ = (value);                               \
         if (__builtin_expect(gc_write_barrier_on, 0))                                      \
-            gc_write_barrier_slow((void *)(uintptr_t)*gc_store_slot_);                     \
-        *gc_store_slot_ = (value);                                                         \
+            gc_write_barrier_store((void *)gc_store_slot_, (void *)(uintptr_t)gc_store_val_); \
+        else *gc_store_slot_ = gc_store_val_;                                              \
     }))
 #endif
 
-/* Behind GC_STORE; not for direct use. */
+/* Behind GC_STORE; not for direct use. gc_write_barrier_store is the slow path (shade the
+ * old value, then store; with GODEBUG=gcstorecheck=1 it also checks the slot). */
 extern GCRT_API volatile int gc_write_barrier_on;
 GCRT_API void gc_write_barrier_slow(void *old);
+GCRT_API void gc_write_barrier_store(void *slot, void *value);
 
 /* memmove into GC heap memory, applying the barrier to every overwritten pointer. */
 GCRT_API void gc_memmove(void *dst, const void *src, size_t n);

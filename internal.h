@@ -451,6 +451,7 @@ typedef struct gcrt_gcstate {
     uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
     int nmarkers;                  /* GOMAXPROCS: mark threads, including the collector */
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
+    int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
 } gcrt_gcstate;
 extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
 
@@ -630,6 +631,43 @@ extern GCRT_HIDDEN gc_oom_handler_t gcrt_oom_handler;
 
 GCRT_HIDDEN __attribute__((noreturn, format(printf, 1, 2))) void gcrt_fatal(const char *fmt, ...);
 GCRT_HIDDEN __attribute__((format(printf, 1, 2))) void gcrt_warn(const char *fmt, ...);
+
+/* ---- Debug modes and sanitizer hooks (runtime/debug.c; subsystem: reliab) --------------
+ * GODEBUG=gcpoison=1, gcstress=N, gcstorecheck=1, and the memory-state transitions of GC
+ * memory told to ASan (build with -DGCRT_ASAN) or valgrind (-DGCRT_VALGRIND). When any is
+ * active, gcrt_debug_hooks is set and every allocation takes the slow path (the cached
+ * spans' alloccache is kept 0), so the fast path carries no check of its own. */
+extern GCRT_HIDDEN int gcrt_debug_hooks;
+#define GCRT_POISON 0xdeadbeefdeadbeefull   /* non-canonical: never a heap address */
+GCRT_HIDDEN void gcrt_debug_init(void);                        /* after the environment */
+GCRT_HIDDEN void gcrt_debug_alloc_slot(gcrt_span *s, uintptr_t p); /* slot handed out (critical section) */
+GCRT_HIDDEN void gcrt_debug_after_alloc(void *p);               /* outside it: gcstress */
+GCRT_HIDDEN void gcrt_debug_free_slot(gcrt_span *s, uintptr_t p); /* sweep frees a slot: instead of zeroing */
+GCRT_HIDDEN void gcrt_debug_pages_taken(uintptr_t base, size_t bytes, bool dirty, bool small);
+GCRT_HIDDEN void gcrt_debug_pages_zeroed(uintptr_t base, size_t bytes, bool small);
+GCRT_HIDDEN void gcrt_debug_pages_freed(uintptr_t base, size_t bytes);
+/* gcverify: a free slot holds zero (or the poison, gcpoison); returns the bad word's offset or -1. */
+GCRT_HIDDEN long gcrt_debug_free_slot_bad(const gcrt_span *s, uintptr_t p);
+GCRT_HIDDEN bool gcrt_roots_contain(uintptr_t p);               /* roots.c: static data or registered */
+GCRT_HIDDEN void gcrt_parse_godebug(const char *s);              /* init.c; a fuzz target calls it */
+#ifdef GCRT_VALGRIND
+#include <valgrind/memcheck.h>
+/* A conservative scan reads words the program never initialised (stack slots, padding):
+ * the copy is declared defined, the program's memory keeps its own state. */
+static inline uintptr_t gcrt_scan_load(const uintptr_t *p) {
+    uintptr_t v = atomic_load_relaxed(p);
+    VALGRIND_MAKE_MEM_DEFINED(&v, sizeof v);
+    return v;
+}
+/* A stopped thread's stack holds the signal frame, parts of which valgrind keeps
+ * unaddressable: root ranges are scanned with address errors off. */
+#define gcrt_scan_roots_begin(lo, hi) VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE((lo), (hi) - (lo))
+#define gcrt_scan_roots_end(lo, hi) VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE((lo), (hi) - (lo))
+#else
+#define gcrt_scan_load(p) atomic_load_relaxed(p)
+#define gcrt_scan_roots_begin(lo, hi) ((void)0)
+#define gcrt_scan_roots_end(lo, hi) ((void)0)
+#endif
 
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 

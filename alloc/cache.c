@@ -47,6 +47,7 @@ static void cache_release(gcrt_cache *c, unsigned spc) {
     gcrt_span *s = c->alloc[spc];
     if (s == &gcrt_empty_span) return;
     c->alloc[spc] = &gcrt_empty_span;
+    if (unlikely(gcrt_debug_hooks) && s->freeindex < s->nelems) span_refill_alloccache(s);   /* see cache_next_free */
     if (gcrt_gc.marking) gcrt_span_blacken_cached(s);
     c->nmalloc[spanclass_sizeclass(spc)] += (uint64_t)(s->alloccount - s->alloccount_cached);
     gcrt_central_uncache_span(s);
@@ -90,7 +91,7 @@ size_t gcrt_span_next_free_index(gcrt_span *s) {
 
 /* A slot from the cache's span of class spc, refilling from the central list if needed.
  * Inside a critical section. Sets *refilled when the heap may have grown. */
-static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
+static uintptr_t cache_next_free_span(gcrt_cache *c, unsigned spc, bool *refilled) {
     gcrt_span *s = c->alloc[spc];
     uintptr_t p = span_next_free_fast(s);
     if (p) return p;
@@ -106,6 +107,20 @@ static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
     size_t i = gcrt_span_next_free_index(s);
     if (i >= s->nelems) return 0;   /* cannot happen: central hands out spans with room */
     return s->base + i * s->elemsize;
+}
+
+/* With debug hooks on (runtime/debug.c), cached spans keep alloccache 0, so the fast path
+ * always fails and every slot is handed out here, where the hooks see it. alloccache is
+ * only a cache of allocbits from freeindex: it is rebuilt before use. */
+static uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refilled) {
+    if (likely(!gcrt_debug_hooks)) return cache_next_free_span(c, spc, refilled);
+    gcrt_span *s = c->alloc[spc];
+    if (s != &gcrt_empty_span && s->freeindex < s->nelems) span_refill_alloccache(s);
+    uintptr_t p = cache_next_free_span(c, spc, refilled);
+    s = c->alloc[spc];
+    s->alloccache = 0;
+    if (p) gcrt_debug_alloc_slot(s, p);
+    return p;
 }
 
 static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objsize) {
@@ -178,6 +193,7 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
 void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type, size_t count) {
     bool refilled = false;
     void *p = alloc_once(t, size, kind, type, count, &refilled);
+    if (unlikely(gcrt_debug_hooks) && p) gcrt_debug_after_alloc(p);
     if (likely(p)) {
         if (refilled) {
             gcrt_sweep_pay();   /* outside the critical section: a span at a time */

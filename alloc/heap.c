@@ -534,10 +534,12 @@ static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc
     s->limit = s->base + (size_t)s->nelems * s->elemsize;
     if (!span_alloc_bitmaps(s, spc, pc)) return false;
     s->alloccache = ~(uint64_t)0;
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_taken(s->base, bytes, needzero, sc != 0);
     if (sc && needzero) {   /* small spans keep every free slot zero (see sweep.c) */
         memset((void *)s->base, 0, bytes);
         s->needzero = 0;
     }
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_zeroed(s->base, bytes, sc != 0);
     s->sweepgen = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     atomic_store_release(&s->state, SPAN_INUSE);
     return true;
@@ -545,6 +547,7 @@ static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc
 
 void gcrt_heap_free(gcrt_span *s) {
     gcrt_heap *h = &gcrt_heap_;
+    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
     span_free_bitmaps(s);
     pthread_mutex_lock(&h->lock);
     size_t bytes = s->npages * GCRT_PAGE_SIZE;

@@ -118,7 +118,12 @@ void gcrt_gcw_init(gcrt_gcw *w) {
     workbuf *b = M.empty;
     if (b) M.empty = b->next;
     pthread_mutex_unlock(&M.lock);
-    if (!b && !(b = gcrt_meta_alloc(sizeof(workbuf)))) gcrt_fatal("out of memory for mark work buffers");
+    if (!b && !(b = gcrt_meta_alloc(sizeof(workbuf)))) {
+        /* Out of memory with the reserve in use: take a full buffer (its objects are ours
+         * to scan now); pushes that find no empty buffer set overflow, recovered in pause 2. */
+        if (!(w->cur = getfull())) gcrt_fatal("out of memory for mark work buffers");
+        return;
+    }
     b->n = 0;
     w->cur = b;
 }
@@ -212,13 +217,15 @@ void gcrt_grey(gcrt_gcw *w, uintptr_t v) {
 GCRT_NO_ASAN static void scan_words(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
     uintptr_t alo = gcrt_heap_.arena_lo, ahi = gcrt_heap_.arena_hi;
     for (const uintptr_t *p = (const uintptr_t *)lo; p < (const uintptr_t *)hi; p++) {
-        uintptr_t v = atomic_load_relaxed(p);
+        uintptr_t v = gcrt_scan_load(p);
         if (v - alo < ahi - alo) grey(w, v);
     }
 }
 
 void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi) {
+    gcrt_scan_roots_begin(lo, hi);
     scan_words(w, round_up(lo, sizeof(void *)), hi & ~(uintptr_t)7);
+    gcrt_scan_roots_end(lo, hi);
     w->scan_work += hi - lo;
 }
 
@@ -233,7 +240,7 @@ GCRT_NO_ASAN static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, u
         }
         i += (size_t)__builtin_ctzll(m);
         if (i >= w1) break;
-        uintptr_t v = atomic_load_relaxed(&((const uintptr_t *)s->base)[i]);
+        uintptr_t v = gcrt_scan_load(&((const uintptr_t *)s->base)[i]);
         if (v >= GCRT_MIN_POINTER) gcrt_grey(w, v);
         i++;
     }
@@ -510,7 +517,7 @@ void gcrt_shade_unregistered(uintptr_t v) {
 void gcrt_mark_phase_end(void) {
     pthread_mutex_lock(&shade_lock);
     gcrt_gc.marking = 0;
-    gc_write_barrier_on = 0;
+    gc_write_barrier_on = gcrt_gc.gcstorecheck;   /* gcstorecheck: every GC_STORE is checked */
     pthread_mutex_unlock(&shade_lock);
 }
 

@@ -66,7 +66,9 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
             if (fi > w * 64) was |= fi >= w * 64 + 64 ? ~(uint64_t)0 : ((uint64_t)1 << (fi - w * 64)) - 1;
             for (uint64_t f = was & ~s->markbits[w]; f; f &= f - 1) {
                 size_t i = w * 64 + (size_t)__builtin_ctzll(f);
-                if (i < s->nelems) memset((void *)(s->base + i * s->elemsize), 0, s->elemsize);
+                if (i >= s->nelems) continue;
+                if (unlikely(gcrt_debug_hooks)) gcrt_debug_free_slot(s, s->base + i * s->elemsize);
+                else memset((void *)(s->base + i * s->elemsize), 0, s->elemsize);
             }
         }
     }

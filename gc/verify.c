@@ -2,9 +2,13 @@
  * verify.c: GODEBUG=gcverify=1, a full check of the heap after marking, world stopped.
  *
  * Checks the tri-colour invariant at mark end: no black (marked, scannable) object and no
- * root word points to an allocated but unmarked object; and span invariants: in-use spans
- * map every page, alloccount matches the allocation bits, freeindex <= nelems. A violation
- * aborts with the addresses involved, before sweeping could free a reachable object.
+ * root word points to an allocated but unmarked object; span invariants: in-use spans map
+ * every page, are swept (sweepgen current), have their class's geometry, freeindex <=
+ * nelems, alloccount matches the allocation bits, no bit past nelems is set, every mark bit
+ * is on an allocated slot, and every free slot is free memory (zero; all poison under
+ * gcpoison); page-heap invariants: free runs map their pages, are never adjacent, and
+ * heap_sys = heap_inuse + heap_free + heap_released. A violation aborts with the addresses
+ * involved, before sweeping could free a reachable object.
  */
 #include "internal.h"
 
@@ -20,14 +24,16 @@ static void check_word(uintptr_t where, uintptr_t v, const char *what) {
     /* After concurrent marking, stacks are no longer the snapshot: see gcrt_checkmark. */
     if (!gcrt_gc.gcstoptheworld && (!strcmp(what, "stack") || !strcmp(what, "register"))) return;
     if (nviolations++ < 10)
-        fprintf(stderr, "gcrt: gcverify: %s word at %#lx points to %#lx, object %#lx (class %u, span %#lx) is "
-                        "allocated but not marked\n",
+        gcrt_warn("gcverify: %s word at %#lx points to %#lx, object %#lx (class %u, span %#lx) is "
+                        "allocated but not marked",
                 what, (unsigned long)where, (unsigned long)v, (unsigned long)(s->base + i * s->elemsize),
                 spanclass_sizeclass(s->spanclass), (unsigned long)s->base);
 }
 
 GCRT_NO_ASAN static void check_range(uintptr_t lo, uintptr_t hi, void *what) {
-    for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, *(uintptr_t *)p, what);
+    gcrt_scan_roots_begin(lo, hi);
+    for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) check_word(p, gcrt_scan_load((uintptr_t *)p), what);
+    gcrt_scan_roots_end(lo, hi);
 }
 
 GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
@@ -40,6 +46,37 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
     if (spanclass_sizeclass(s->spanclass) && n != s->alloccount)
         gcrt_fatal("gcverify: span %#lx (class %u) alloccount %u but %zu slots allocated", (unsigned long)s->base,
                    spanclass_sizeclass(s->spanclass), s->alloccount, n);
+    unsigned sc = spanclass_sizeclass(s->spanclass);
+    uint32_t sg = gcrt_heap_.sweepgen;
+    if (s->sweepgen != sg)
+        gcrt_fatal("gcverify: span %#lx (class %u) sweepgen %u at mark end, heap sweepgen %u", (unsigned long)s->base,
+                   sc, s->sweepgen, sg);
+    if (sc ? s->elemsize != gcrt_class_size[sc] || s->nelems != gcrt_class_nelems[sc] ||
+                 s->npages != gcrt_class_npages[sc]
+           : s->nelems != 1 || s->elemsize != s->npages * GCRT_PAGE_SIZE)
+        gcrt_fatal("gcverify: span %#lx (class %u): %u slots of %zu bytes in %zu pages does not match its class",
+                   (unsigned long)s->base, sc, s->nelems, s->elemsize, s->npages);
+    if (s->limit != s->base + (size_t)s->nelems * s->elemsize)
+        gcrt_fatal("gcverify: span %#lx limit %#lx", (unsigned long)s->base, (unsigned long)s->limit);
+    size_t words = span_bitmap_words(s);
+    if (s->nelems & 63) {
+        uint64_t past = ~(uint64_t)0 << (s->nelems & 63);
+        if ((s->allocbits[words - 1] | s->markbits[words - 1]) & past)
+            gcrt_fatal("gcverify: span %#lx (class %u) has allocation or mark bits past its %u slots",
+                       (unsigned long)s->base, sc, s->nelems);
+    }
+    for (size_t i = 0; i < s->nelems; i++) {
+        bool alloc = span_slot_allocated(s, i);
+        uintptr_t obj = s->base + i * s->elemsize;
+        if (bit_get(s->markbits, i) && !alloc)
+            gcrt_fatal("gcverify: free slot %#lx (span %#lx, class %u, slot %zu) is marked", (unsigned long)obj,
+                       (unsigned long)s->base, sc, i);
+        long off;
+        if (!alloc && sc && (off = gcrt_debug_free_slot_bad(s, obj)) >= 0)
+            gcrt_fatal("gcverify: free slot %#lx (span %#lx, size class %u, %zu bytes) is not free memory: word at "
+                       "offset %ld was written after the slot was freed (or never cleared)", (unsigned long)obj,
+                       (unsigned long)s->base, sc, s->elemsize, off);
+    }
     unsigned kind = spanclass_kind(s->spanclass);
     if (kind == GCRT_SCAN_NOSCAN) return;
     for (size_t i = 0; i < s->nelems; i++) {
@@ -48,9 +85,37 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
         for (size_t w = 0; w < s->elemsize / 8; w++) {
             size_t wi = (obj - s->base) / 8 + w;
             if (kind == GCRT_SCAN_TYPED && !bit_get(s->ptrbits, wi)) continue;
-            check_word(obj + w * 8, ((uintptr_t *)obj)[w], "heap");
+            check_word(obj + w * 8, gcrt_scan_load((uintptr_t *)obj + w), "heap");
         }
     }
+}
+
+/* Free runs and the heap counters. heap.lock: the scavenger (unregistered) may hold it. */
+static void check_page_heap(void) {
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    size_t free_bytes = 0;
+    for (unsigned b = 0; b < GCRT_FREE_BINS; b++) {
+        if (!h->free_bins[b].first != !(h->bin_mask & ((uint64_t)1 << b)))
+            gcrt_fatal("gcverify: free bin %u and the bin mask disagree", b);
+        for (gcrt_span *s = h->free_bins[b].first; s; s = s->next) {
+            uintptr_t end = s->base + s->npages * GCRT_PAGE_SIZE;
+            if (s->state != SPAN_FREE) gcrt_fatal("gcverify: span %#lx in free bin %u has state %u", (unsigned long)s->base, b, s->state);
+            for (uintptr_t p = s->base; p < end; p += GCRT_PAGE_SIZE)
+                if (span_of(p) != s) gcrt_fatal("gcverify: page %#lx of free run %#lx does not map to it", (unsigned long)p, (unsigned long)s->base);
+            gcrt_span *n = end < h->arena_hi ? span_of(end) : NULL;
+            if (n && n != s && n->base == end && n->state == SPAN_FREE)
+                gcrt_fatal("gcverify: free runs %#lx and %#lx are adjacent (not coalesced)", (unsigned long)s->base, (unsigned long)end);
+            free_bytes += s->npages * GCRT_PAGE_SIZE;
+        }
+    }
+    if (h->heap_sys != h->heap_inuse + h->heap_free + h->heap_released)
+        gcrt_fatal("gcverify: heap_sys %zu != heap_inuse %zu + heap_free %zu + heap_released %zu", h->heap_sys,
+                   h->heap_inuse, h->heap_free, h->heap_released);
+    if (free_bytes > h->heap_free + h->heap_released)   /* less while a run is being scavenged */
+        gcrt_fatal("gcverify: free runs hold %zu bytes, heap_free + heap_released = %zu", free_bytes,
+                   h->heap_free + h->heap_released);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void gcrt_verify_marks(void) {
@@ -63,6 +128,7 @@ void gcrt_verify_marks(void) {
     gcrt_roots_each(check_range, "static/root");
     gcrt_pool_roots_each(check_range, "pool");
     gcrt_heap_for_each_span(check_span, NULL);
+    check_page_heap();
     if (nviolations) gcrt_fatal("gcverify: %lu reachable objects left unmarked", nviolations);
 }
 
@@ -118,10 +184,12 @@ static void ck_word(uintptr_t v) {
 
 GCRT_NO_ASAN static void ck_range(uintptr_t lo, uintptr_t hi, void *arg) {
     (void)arg;
+    gcrt_scan_roots_begin(lo, hi);
     for (uintptr_t p = round_up(lo, 8); p + 8 <= hi; p += 8) {
         ck_where = p;
-        ck_word(*(uintptr_t *)p);
+        ck_word(gcrt_scan_load((uintptr_t *)p));
     }
+    gcrt_scan_roots_end(lo, hi);
 }
 
 static void ck_alloc_bits(gcrt_span *s, void *arg) {
@@ -163,13 +231,13 @@ void gcrt_checkmark(void) {
         if (spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED) {
             size_t w0 = (obj - s->base) / 8;
             for (size_t w = 0; w < s->elemsize / 8; w++)
-                if (bit_get(s->ptrbits, w0 + w)) ck_word(((uintptr_t *)obj)[w]);
+                if (bit_get(s->ptrbits, w0 + w)) ck_word(gcrt_scan_load((uintptr_t *)obj + w));
         } else {
             ck_range(obj, obj + s->elemsize, NULL);
         }
     }
     gcrt_heap_for_each_span(ck_free_bits, NULL);
     if (ck_stale)
-        fprintf(stderr, "gcrt: gccheckmark: %lu unmarked objects reached only through thread stacks or registers "
-                        "(dead stack slots cannot be told from live ones; not an error by itself)\n", ck_stale);
+        gcrt_warn("gccheckmark: %lu unmarked objects reached only through thread stacks or registers "
+                        "(dead stack slots cannot be told from live ones; not an error by itself)", ck_stale);
 }

@@ -31,13 +31,19 @@ void gcrt_fatal(const char *fmt, ...) {
     abort();
 }
 
+/* One write(2), not stdio: a warning may be printed with the world stopped (gcverify,
+ * gccheckmark), when a stopped thread may hold stderr's lock (say, inside its own warning). */
 void gcrt_warn(const char *fmt, ...) {
+    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("gcrt: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(buf + 6, sizeof buf - 7, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof buf - 8) n = sizeof buf - 8;
+    memcpy(buf, "gcrt: ", 6);
+    buf[6 + n] = '\n';
+    (void)!write(2, buf, (size_t)n + 7);
 }
 
 /* GOGC: "off" or a decimal integer (negative also means off), as Go's readGOGC. */
@@ -81,7 +87,7 @@ int gcrt_parse_memlimit(const char *s, int64_t *out) {
 }
 
 /* GODEBUG: comma-separated key=value; unknown keys are ignored, as Go does. */
-static void parse_godebug(const char *s) {
+void gcrt_parse_godebug(const char *s) {
     static const struct { const char *key; size_t off; } keys[] = {
         {"gctrace", offsetof(gcrt_gcstate, gctrace)},
         {"gcstoptheworld", offsetof(gcrt_gcstate, gcstoptheworld)},
@@ -89,6 +95,9 @@ static void parse_godebug(const char *s) {
         {"scavtrace", offsetof(gcrt_gcstate, scavtrace)},
         {"tinyalloc", offsetof(gcrt_gcstate, tinyalloc)},
         {"gcverify", offsetof(gcrt_gcstate, gcverify)},
+        {"gcpoison", offsetof(gcrt_gcstate, gcpoison)},
+        {"gcstress", offsetof(gcrt_gcstate, gcstress)},
+        {"gcstorecheck", offsetof(gcrt_gcstate, gcstorecheck)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
@@ -118,7 +127,7 @@ static void read_env(void) {
     if (ml && *ml && gcrt_parse_memlimit(ml, &gcrt_gc.memory_limit))
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
                   "or \"off\"); limit stays off", ml);
-    if ((s = getenv("GODEBUG"))) parse_godebug(s);
+    if ((s = getenv("GODEBUG"))) gcrt_parse_godebug(s);
     if (!ml || !*ml) {   /* unset: 90% of the cgroup's memory limit, if it has one */
         uint64_t cg = gcrt_cgroup_memory_limit("/proc/self/cgroup", "/sys/fs/cgroup");
         if (cg) {
@@ -149,6 +158,7 @@ void gcrt_ensure_init(void) {
         gcrt_central_init();
         gcrt_threads_init();
         read_env();
+        gcrt_debug_init();
         gcrt_mark_init(gcrt_gc.nmarkers);
         gcrt_pacer_update();
         atomic_store_release(&gcrt_inited, 1);

@@ -50,6 +50,7 @@ GCRT_API int gc_remove_roots(void *start, size_t size) {
         }
     }
     pthread_mutex_unlock(&roots_lock);
+    if (r) gcrt_warn("gc_remove_roots(%p, %zu): no root range with that start and size was added; -EINVAL", start, size);
     return r;
 }
 
@@ -110,4 +111,25 @@ size_t gcrt_roots_each(void (*fn)(uintptr_t, uintptr_t, void *), void *arg) {
         bytes += snap[i].hi - snap[i].lo;
     }
     return bytes;
+}
+
+/* GODEBUG=gcstorecheck (debug.c): is p in a registered range or in static data? Outside
+ * pauses only (the loader's lock). */
+static int contains_cb(struct dl_phdr_info *info, size_t sz, void *arg) {
+    (void)sz;
+    uintptr_t p = *(uintptr_t *)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && p >= lo && p < lo + ph->p_memsz) return 1;
+    }
+    return 0;
+}
+
+bool gcrt_roots_contain(uintptr_t p) {
+    bool in = false;
+    pthread_mutex_lock(&roots_lock);
+    for (size_t i = 0; i < n_user && !in; i++) in = p >= user_roots[i].lo && p < user_roots[i].hi;
+    pthread_mutex_unlock(&roots_lock);
+    return in || dl_iterate_phdr(contains_cb, &p) != 0;
 }

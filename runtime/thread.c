@@ -221,7 +221,10 @@ GCRT_API void gc_write_barrier_slow(void *old) {
 
 GCRT_API int gc_unregister_thread(void) {
     gcrt_thread *t = gcrt_self;
-    if (!t) return -EINVAL;
+    if (!t) {
+        gcrt_warn("gc_unregister_thread: the calling thread is not registered (unregistered twice?); -EINVAL");
+        return -EINVAL;
+    }
     gcrt_enter(t);
     if (gcrt_gc.marking) gcrt_wbuf_flush(t);   /* its stores have happened: shade them */
     t->wbn = 0;
@@ -258,7 +261,7 @@ static void *thread_start(void *p) {
     gc_remove_roots(&a->arg, sizeof a->arg);
     free(a);
     void *r = fn(arg);
-    gc_unregister_thread();
+    if (gcrt_self) gc_unregister_thread();   /* fn may have unregistered itself */
     return r;
 }
 

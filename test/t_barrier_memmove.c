@@ -306,7 +306,7 @@ static int body(const char *mode)
     fflush(stdout);
     CHECK(bad_total == 0, "targets damaged or lost during the run");
     CHECK(bad == 0, "targets damaged or lost at the end");
-    CHECK(cycles >= MIN_CYCLES, "only %u cycles overlapped the mutation", cycles);
+    CHECK(cycles >= test_min_cycles(MIN_CYCLES), "only %u cycles overlapped the mutation", cycles);
     CHECK(atomic_load(&ops_marking) > 0, "no gc_memmove happened while marking");
     free(seen);
     return 0;

@@ -6,7 +6,14 @@
  *  - a failing madvise (memory release) is tolerated;
  *  - absurd requests (SIZE_MAX, SIZE_MAX/2, ...) and gc_alloc_array overflow return NULL
  *    with ENOMEM without crashing; gc_realloc to an absurd size leaves the old object intact;
- *  - gc_set_oom_handler returns the previous handler.
+ *  - gc_set_oom_handler returns the previous handler;
+ *  - an oom handler that makes memory available again (here: lifts the fault) gets the
+ *    allocation retried, which then succeeds;
+ *  - the n-th mmap failing, for n = 1..6, under each kind of allocation (small, typed,
+ *    noscan, large): NULL + ENOMEM or success, never a crash, and the heap works after;
+ *  - the n-th mmap part runs in a child with GODEBUG=gcverify=1,gcpoison=1, the rest in a
+ *    child with GODEBUG=gcverify=1 and then here: every collection on the way (the one the
+ *    failing allocation runs included) checks the heap.
  */
 #include "check.h"
 
@@ -66,7 +73,70 @@ static void heap_works(const char *when)
     gc_keep_alive(big);
 }
 
-int main(void)
+static void lift_fault(size_t size)
+{
+    oom_calls++;
+    oom_size = size;
+    gcrt_fault_set(0, 0);   /* "memory came back" */
+}
+
+/* Allocation of every kind with the nth mmap/mprotect from now failing. Each run allocates
+ * (and keeps) more than the heap has free, so it must grow the heap. Run first, while the
+ * heap is small. */
+#define HOLD 65536
+static void nth_faults(void)
+{
+    size_t offs[] = {0, 16};
+    gc_type_t *ty = gc_type_new(4000, offs, 2);
+    CHECK(ty != NULL);
+    unsigned failed = 0, ok = 0;
+    void **hold = calloc(HOLD, sizeof(void *));
+    CHECK(hold != NULL);
+    CHECK(gc_add_roots(hold, HOLD * sizeof(void *)) == 0);
+    for (long nth = 1; nth <= 6; nth++) {
+        for (int kind = 0; kind < 4; kind++) {
+            static const size_t sizes[] = {8000, 4000, 20000, 300000};
+            gc_memstats_t ms;
+            read_ms(&ms);
+            size_t want = ms.heap_idle + 8 * MiB, got = 0;
+            reset_oom();
+            gcrt_fault_set(0, nth);
+            int e = 0;
+            size_t i;
+            for (i = 0; i < HOLD && got < want; i++, got += sizes[kind]) {
+                errno = 0;
+                switch (kind) {
+                case 0: hold[i] = gc_alloc(sizes[0]); break;
+                case 1: hold[i] = gc_alloc_typed(ty); break;
+                case 2: hold[i] = gc_alloc_noscan(sizes[2]); break;
+                default: hold[i] = gc_alloc(sizes[3]); break;
+                }
+                if (!hold[i]) {
+                    e = errno;
+                    break;
+                }
+            }
+            gcrt_fault_set(0, 0);
+            if (i < HOLD && got < want) {
+                failed++;
+                CHECK(e == ENOMEM, "nth %ld kind %d: errno %d", nth, kind, e);
+                CHECK(oom_calls >= 1, "nth %ld kind %d: no oom handler call", nth, kind);
+            } else {
+                ok++;
+            }
+            for (size_t j = 0; j < i; j++) CHECK(gc_base(hold[j]) == hold[j], "nth %ld kind %d: object lost", nth, kind);
+            memset(hold, 0, HOLD * sizeof(void *));
+            gc_collect();
+        }
+    }
+    CHECK(gc_remove_roots(hold, HOLD * sizeof(void *)) == 0);
+    free(hold);
+    printf("nth-mmap faults: %u of %u allocation runs hit ENOMEM\n", failed, failed + ok);
+    CHECK(failed > 0, "no injected fault was ever hit");
+    heap_works("after nth-mmap faults");
+}
+
+static int body(void)
 {
     CHECK(gc_init() == 0);
     CHECK(gc_set_oom_handler(on_oom) == NULL, "no handler is set initially");
@@ -194,6 +264,23 @@ int main(void)
         printf("note: the oom handler is not called for absurd sizes\n");
     heap_works("after absurd requests");
 
+    /* 5. A handler that brings memory back: the allocation is retried and succeeds. */
+    {
+        gc_set_oom_handler(lift_fault);
+        reset_oom();
+        gcrt_fault_set(0, 1);
+        void *p = gc_alloc_noscan(700 * MiB);
+        int e = errno;
+        gcrt_fault_set(0, 0);
+        CHECK(p != NULL, "allocation failed (errno %d) although the oom handler made memory available", e);
+        CHECK(oom_calls == 1 && oom_size == 700 * MiB, "handler calls %d, size %zu", oom_calls, (size_t)oom_size);
+        ((volatile char *)p)[700 * MiB - 1] = 1;
+        p = NULL;
+        churn_stack();
+        gc_collect();
+        gc_set_oom_handler(on_oom);
+    }
+
     gc_memstats_t ms;
     read_ms(&ms);
     CHECK(ms.mallocs - ms.frees == ms.heap_objects);
@@ -201,4 +288,35 @@ int main(void)
     CHECK(gc_set_oom_handler(NULL) == on_oom);
     printf("t_enomem: injected mmap/madvise faults and absurd sizes handled (%u GCs)\n", ms.num_gc);
     return 0;
+}
+
+static int nth_body(void)
+{
+    CHECK(gc_init() == 0);
+    gc_set_oom_handler(on_oom);
+    nth_faults();
+    return 0;
+}
+
+/* Run this binary as a child with `arg` under GODEBUG=godebug. */
+static void checked_child(const char *arg, const char *godebug)
+{
+    child_result_t *r = malloc(sizeof *r);
+    CHECK(r != NULL);
+    const char *args[] = {arg, NULL};
+    const char *env[] = {godebug, "GOGC", NULL};
+    int st = run_self(r, args, env);
+    if (st != 0) fprintf(stderr, "child %s with %s: exit %d\n%s%s\n", arg, godebug, st, r->out, r->err);
+    CHECK(st == 0);
+    printf("[%s, %s] %s", arg, godebug, r->out);
+    free(r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "child")) return body();
+    if (argc > 1 && !strcmp(argv[1], "nth")) return nth_body();
+    checked_child("nth", "GODEBUG=gcverify=1,gcpoison=1");
+    checked_child("child", "GODEBUG=gcverify=1");
+    return body();
 }

@@ -156,7 +156,7 @@ static int body(const char *mode)
            mode, ms1.num_gc - ms0.num_gc, (unsigned long long)gets, (unsigned long long)nonnull_dead,
            (unsigned long long)rescues, nres, cleared, N / 2);
     CHECK(!failed, "a racer failed (see above)");
-    CHECK(ms1.num_gc - ms0.num_gc >= 4, "too few cycles ran to test anything");
+    CHECK(ms1.num_gc - ms0.num_gc >= test_min_cycles(4), "too few cycles ran to test anything");
     CHECK(cleared >= (N / 2 - nres) * 9 / 10, "dead objects' handles not cleared");
     return 0;
 }
