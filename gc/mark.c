@@ -363,6 +363,17 @@ static void ensure_workers(void) {
     }
 }
 
+/* Fork (between cycles): workers are parked; in the child they do not exist. */
+void gcrt_mark_fork(int phase) {
+    gcrt_fork_mutex(&M.lock, phase);
+    gcrt_fork_mutex(&M.wlock, phase);
+    if (phase == GCRT_FORK_CHILD) {
+        pthread_cond_init(&M.wcond, NULL);
+        M.nthreads = 0;
+        M.nidle = 0;
+    }
+}
+
 /* Before the world stops: thread creation and first-time allocations take libc locks
  * that a stopped thread may hold (malloc's, during fork). */
 void gcrt_mark_prepare(void) {

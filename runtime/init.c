@@ -148,6 +148,7 @@ void gcrt_ensure_init(void) {
         gcrt_heap_init();
         gcrt_central_init();
         gcrt_threads_init();
+        gcrt_fork_init();
         read_env();
         gcrt_mark_init(gcrt_gc.nmarkers);
         gcrt_pacer_update();

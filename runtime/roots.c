@@ -111,3 +111,6 @@ size_t gcrt_roots_each(void (*fn)(uintptr_t, uintptr_t, void *), void *arg) {
     }
     return bytes;
 }
+
+/* Fork: taken before the world stops, as a cycle does (gc_add_roots waits stoppably). */
+void gcrt_roots_fork(int phase) { gcrt_fork_mutex(&roots_lock, phase); }

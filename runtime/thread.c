@@ -301,3 +301,34 @@ void gcrt_start_world(void) {
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     pthread_mutex_unlock(&gcrt_threads_lock);
 }
+
+/* Fork. PREPARE runs before the world stops (seq_lock is taken outside critical sections);
+ * PARENT and CHILD after the world restarted or, in the child, instead of restarting it.
+ * In the child only the forking thread exists: every other registered thread was stopped
+ * outside a critical section, so its cache is consistent and goes back to the heap as at
+ * gc_unregister_thread, and it leaves the registry. */
+void gcrt_threads_fork(int phase) {
+    gcrt_fork_mutex(&seq_lock, phase);
+    if (phase != GCRT_FORK_CHILD) return;
+    gcrt_thread *me = gcrt_self;
+    for (gcrt_thread *t = gcrt_threads, *next; t; t = next) {
+        next = t->next;
+        if (t == me) continue;
+        if (me) gcrt_enter(me);
+        gcrt_cache_release_all(&t->cache);
+        gcrt_pool_thread_exit(t);
+        if (me) gcrt_leave(me);
+        gcrt_meta_free(t, sizeof *t);
+    }
+    gcrt_threads = me;
+    gcrt_nthreads = me ? 1 : 0;
+    if (me) {
+        me->next = me->prev = NULL;
+        me->tid = (pid_t)syscall(SYS_gettid);
+        me->pthread = pthread_self();
+    }
+    stw_seq = 0;
+    sem_destroy(&ack_sem);
+    sem_init(&ack_sem, 0, 0);
+    pthread_mutex_init(&gcrt_threads_lock, NULL);
+}
