@@ -654,3 +654,9 @@ GCRT_HIDDEN void gcrt_scavenger_fork(int phase);
 GCRT_HIDDEN void gcrt_meta_fork(int phase);
 GCRT_HIDDEN void gcrt_roots_fork(int phase);
 GCRT_HIDDEN void gcrt_threads_fork(int phase);
+GCRT_HIDDEN void gcrt_threads_fork_flush(void);    /* world stopped: empty the others' caches */
+GCRT_HIDDEN void gcrt_threads_fork_restart(void);  /* restart, keeping the registry locked */
+GCRT_HIDDEN void gcrt_final_fork(int phase);
+GCRT_HIDDEN void gcrt_weak_fork(int phase);
+GCRT_HIDDEN void gcrt_limiter_fork(int phase);
+GCRT_HIDDEN void gcrt_pool_fork(int phase);

@@ -8,36 +8,42 @@
  *
  *   1. gc.lock, after waiting until no cycle runs: no cycle can start, so the GC thread,
  *      the mark workers and the idle mark worker are parked, holding nothing.
- *   2. roots_lock and the store-sequence lock: taken outside critical sections, so taken
- *      before the world stops (as a cycle takes roots_lock).
- *   3. Stop the world: a stopped registered thread (user threads, the finalizer thread) is
- *      never inside a critical section, so it holds no allocator, heap, metadata, stats,
- *      central, specials, finalizer-queue or pool lock, and its cache is consistent.
- *   4. The locks unregistered helpers take outside critical sections: the sweep gate (the
- *      background sweeper sweeps under it), every central lock then heap.lock (lock order;
- *      the scavenger works under heap.lock), the metadata and stats locks, the mark and
- *      idle-worker locks, the sweeper's and scavenger's sleep locks.
+ *   2. roots_lock, the store-sequence lock and the limiter's lock, which registered
+ *      threads take outside critical sections: taken before the world stops, as a cycle
+ *      takes roots_lock (the limiter's is only ever try-locked, so waiting for it is safe).
+ *   3. Stop the world. A stopped registered thread (user threads, the finalizer thread) is
+ *      never inside a critical section, so it holds no gcrt lock and its cache is
+ *      consistent: every other thread's cache is emptied, as in a pause.
+ *   4. Take every other gcrt lock. With the world stopped the only possible holders are
+ *      unregistered helpers: the background sweeper works behind the sweep gate (taken
+ *      first), the scavenger under heap.lock (after the central locks: lock order).
+ *   5. Restart the world, keeping gcrt_threads_lock. glibc's fork takes malloc's and
+ *      stdio's locks after every prepare handler: a thread left parked inside malloc would
+ *      deadlock it. The restarted threads can finish what they do in libc, and block on
+ *      the first gcrt lock they need (a cache refill included: their caches are empty), so
+ *      no gcrt structure is mid-update when fork copies the process.
  *
- * PARENT releases in reverse and restarts the world. CHILD re-initialises every lock taken
- * in PREPARE (the child's thread owns them under a new tid), hands the caches of the
- * vanished registered threads back to the heap and drops them from the registry, and marks
- * every helper thread as not started: each is re-created when next needed (GC thread at the
- * next cycle, workers at the next mark, sweeper and scavenger at the next wake, finalizer
- * thread at the next finalizer or cleanup, final.c).
+ * PARENT releases in reverse. CHILD re-initialises every lock taken (the child's thread
+ * owns them under a new tid), drops the vanished registered threads from the registry
+ * (their caches are empty; their pool locals are handed on), and marks every helper thread
+ * as not started: each is re-created when next needed (GC thread at the next cycle, mark
+ * workers at the next mark, sweeper and scavenger at the next wake, the finalizer thread at
+ * the next finalizer or cleanup, final.c).
  *
- * Handler order: pthread_atfork prepare handlers run in reverse order of registration, and
- * glibc takes its own locks (malloc's arenas, stdio's list) after all of them. Nothing here
- * calls malloc or stdio with the world stopped. A registered thread stopped inside malloc
- * would make glibc's fork wait for it: see docs/embedding.md for the rule this imposes.
+ * pthread_atfork prepare handlers run in reverse order of registration, after any the
+ * program registered later; ours calls neither malloc nor stdio with the world stopped.
  */
 #include "internal.h"
 
 static int fork_active;   /* prepare ran (gcrt was initialised): parent/child must undo */
 
+/* The locks of step 4, in PREPARE order; PARENT and CHILD walk them backwards. */
 static void locks(int phase) {
-    /* PREPARE order; PARENT and CHILD walk it backwards. */
     if (phase == GCRT_FORK_PREPARE) {
         gcrt_sweep_fork(phase);
+        gcrt_final_fork(phase);
+        gcrt_weak_fork(phase);
+        gcrt_pool_fork(phase);
         for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&gcrt_central_[i].lock);
         pthread_mutex_lock(&gcrt_heap_.lock);
         gcrt_meta_fork(phase);
@@ -54,6 +60,9 @@ static void locks(int phase) {
     gcrt_meta_fork(phase);
     gcrt_fork_mutex(&gcrt_heap_.lock, phase);
     for (unsigned i = GCRT_NUM_SPAN_CLASSES; i-- > 0;) gcrt_fork_mutex(&gcrt_central_[i].lock, phase);
+    gcrt_pool_fork(phase);
+    gcrt_weak_fork(phase);
+    gcrt_final_fork(phase);
     gcrt_sweep_fork(phase);
 }
 
@@ -66,8 +75,11 @@ static void fork_prepare(void) {
     while (g->running) pthread_cond_wait(&g->done, &g->lock);
     gcrt_roots_fork(GCRT_FORK_PREPARE);
     gcrt_threads_fork(GCRT_FORK_PREPARE);
+    gcrt_limiter_fork(GCRT_FORK_PREPARE);
     gcrt_stop_world();
+    gcrt_threads_fork_flush();
     locks(GCRT_FORK_PREPARE);
+    gcrt_threads_fork_restart();
     fork_active = 1;
 }
 
@@ -75,7 +87,7 @@ static void fork_parent(void) {
     if (!fork_active) return;
     fork_active = 0;
     locks(GCRT_FORK_PARENT);
-    gcrt_start_world();
+    gcrt_limiter_fork(GCRT_FORK_PARENT);
     gcrt_threads_fork(GCRT_FORK_PARENT);
     gcrt_roots_fork(GCRT_FORK_PARENT);
     pthread_mutex_unlock(&gcrt_gc.lock);
@@ -85,7 +97,8 @@ static void fork_child(void) {
     if (!fork_active) return;
     fork_active = 0;
     locks(GCRT_FORK_CHILD);
-    gcrt_threads_fork(GCRT_FORK_CHILD);   /* after the locks: it releases caches */
+    gcrt_limiter_fork(GCRT_FORK_CHILD);
+    gcrt_threads_fork(GCRT_FORK_CHILD);   /* after the locks: it frees metadata */
     gcrt_roots_fork(GCRT_FORK_CHILD);
     gcrt_cycle_fork_child();
 }

@@ -302,22 +302,21 @@ void gcrt_start_world(void) {
     pthread_mutex_unlock(&gcrt_threads_lock);
 }
 
-/* Fork. PREPARE runs before the world stops (seq_lock is taken outside critical sections);
- * PARENT and CHILD after the world restarted or, in the child, instead of restarting it.
- * In the child only the forking thread exists: every other registered thread was stopped
- * outside a critical section, so its cache is consistent and goes back to the heap as at
- * gc_unregister_thread, and it leaves the registry. */
+/* Fork (runtime/fork.c). PREPARE, before the world stops, takes seq_lock (held outside
+ * critical sections); gcrt_threads_fork_stopped then restarts the world but keeps
+ * gcrt_threads_lock, which PARENT releases. */
 void gcrt_threads_fork(int phase) {
     gcrt_fork_mutex(&seq_lock, phase);
+    if (phase == GCRT_FORK_PARENT) pthread_mutex_unlock(&gcrt_threads_lock);
     if (phase != GCRT_FORK_CHILD) return;
+    /* Only the forking thread exists. The others' caches were emptied before the world
+     * restarted and cannot have been refilled (every allocator lock is held across fork),
+     * so they hold no span; their pool locals are handed on as at gc_unregister_thread. */
     gcrt_thread *me = gcrt_self;
     for (gcrt_thread *t = gcrt_threads, *next; t; t = next) {
         next = t->next;
         if (t == me) continue;
-        if (me) gcrt_enter(me);
-        gcrt_cache_release_all(&t->cache);
         gcrt_pool_thread_exit(t);
-        if (me) gcrt_leave(me);
         gcrt_meta_free(t, sizeof *t);
     }
     gcrt_threads = me;
@@ -331,4 +330,20 @@ void gcrt_threads_fork(int phase) {
     sem_destroy(&ack_sem);
     sem_init(&ack_sem, 0, 0);
     pthread_mutex_init(&gcrt_threads_lock, NULL);
+}
+
+/* World stopped by fork's prepare, before it takes the allocator locks: empty every other
+ * thread's cache (none is in a critical section), as a pause does. */
+void gcrt_threads_fork_flush(void) {
+    gcrt_thread *me = gcrt_self;
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
+        if (t != me) gcrt_cache_release_all(&t->cache);
+}
+
+/* Then, every gcrt lock held, let them run again so that none stays parked inside libc
+ * (malloc's or stdio's lock, which fork takes after the prepare handlers). The registry
+ * stays locked until PARENT. */
+void gcrt_threads_fork_restart(void) {
+    atomic_add(&stw_seq, 1);
+    syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
