@@ -6,6 +6,7 @@
  * handler brings gcrt to a point where no other thread holds a gcrt lock or is inside a
  * gcrt update, and the child handler rebuilds what refers to threads:
  *
+ *   0. The unique table's lock: its holders allocate, so may wait for gc.lock or a cycle.
  *   1. gc.lock, after waiting until no cycle runs: no cycle can start, so the GC thread,
  *      the mark workers and the idle mark worker are parked, holding nothing.
  *   2. roots_lock, the store-sequence lock and the limiter's lock, which registered
@@ -42,7 +43,6 @@ static void locks(int phase) {
     if (phase == GCRT_FORK_PREPARE) {
         gcrt_sweep_fork(phase);
         gcrt_final_fork(phase);
-        gcrt_weak_fork(phase);
         gcrt_pool_fork(phase);
         for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&gcrt_central_[i].lock);
         pthread_mutex_lock(&gcrt_heap_.lock);
@@ -61,7 +61,6 @@ static void locks(int phase) {
     gcrt_fork_mutex(&gcrt_heap_.lock, phase);
     for (unsigned i = GCRT_NUM_SPAN_CLASSES; i-- > 0;) gcrt_fork_mutex(&gcrt_central_[i].lock, phase);
     gcrt_pool_fork(phase);
-    gcrt_weak_fork(phase);
     gcrt_final_fork(phase);
     gcrt_sweep_fork(phase);
 }
@@ -70,6 +69,7 @@ static void fork_prepare(void) {
     if (!atomic_load_acquire(&gcrt_inited)) return;
     gcrt_thread *me = gcrt_self;
     if (me && me->in_gcrt) gcrt_fatal("fork() inside a gcrt critical section (from a signal handler?)");
+    gcrt_weak_fork(GCRT_FORK_PREPARE);
     gcrt_gcstate *g = &gcrt_gc;
     pthread_mutex_lock(&g->lock);
     while (g->running) pthread_cond_wait(&g->done, &g->lock);
@@ -91,6 +91,7 @@ static void fork_parent(void) {
     gcrt_threads_fork(GCRT_FORK_PARENT);
     gcrt_roots_fork(GCRT_FORK_PARENT);
     pthread_mutex_unlock(&gcrt_gc.lock);
+    gcrt_weak_fork(GCRT_FORK_PARENT);
 }
 
 static void fork_child(void) {
@@ -101,6 +102,7 @@ static void fork_child(void) {
     gcrt_threads_fork(GCRT_FORK_CHILD);   /* after the locks: it frees metadata */
     gcrt_roots_fork(GCRT_FORK_CHILD);
     gcrt_cycle_fork_child();
+    gcrt_weak_fork(GCRT_FORK_CHILD);
 }
 
 void gcrt_fork_init(void) {
