@@ -672,3 +672,29 @@ static inline uintptr_t gcrt_scan_load(const uintptr_t *p) {
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
 #endif /* GCRT_INTERNAL_H */
+
+/* ---- fork (runtime/fork.c) -----------------------------------------------------------
+ * pthread_atfork handlers installed by gc_init. Each subsystem's *_fork(phase) takes its
+ * helper-thread locks in PREPARE (the world stopped, see fork.c for the order), releases
+ * them in PARENT, and in CHILD re-initialises them and forgets its helper threads. */
+enum { GCRT_FORK_PREPARE, GCRT_FORK_PARENT, GCRT_FORK_CHILD };
+static inline void gcrt_fork_mutex(pthread_mutex_t *m, int phase) {
+    if (phase == GCRT_FORK_PREPARE) pthread_mutex_lock(m);
+    else if (phase == GCRT_FORK_PARENT) pthread_mutex_unlock(m);
+    else pthread_mutex_init(m, NULL);
+}
+GCRT_HIDDEN void gcrt_fork_init(void);
+GCRT_HIDDEN void gcrt_cycle_fork_child(void);      /* no GC thread */
+GCRT_HIDDEN void gcrt_mark_fork(int phase);
+GCRT_HIDDEN void gcrt_idle_mark_fork(int phase);
+GCRT_HIDDEN void gcrt_sweep_fork(int phase);
+GCRT_HIDDEN void gcrt_scavenger_fork(int phase);
+GCRT_HIDDEN void gcrt_meta_fork(int phase);
+GCRT_HIDDEN void gcrt_roots_fork(int phase);
+GCRT_HIDDEN void gcrt_threads_fork(int phase);
+GCRT_HIDDEN void gcrt_threads_fork_flush(void);    /* world stopped: empty the others' caches */
+GCRT_HIDDEN void gcrt_threads_fork_restart(void);  /* restart, keeping the registry locked */
+GCRT_HIDDEN void gcrt_final_fork(int phase);
+GCRT_HIDDEN void gcrt_weak_fork(int phase);
+GCRT_HIDDEN void gcrt_limiter_fork(int phase);
+GCRT_HIDDEN void gcrt_pool_fork(int phase);

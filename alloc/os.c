@@ -184,3 +184,5 @@ bool gcrt_meta_grow(void **arr, size_t *cap, size_t used, size_t elem, size_t fi
     *cap = nc;
     return true;
 }
+
+void gcrt_meta_fork(int phase) { gcrt_fork_mutex(&meta_lock, phase); }

@@ -399,10 +399,19 @@ static void *gc_thread_main(void *arg) {
     return NULL;
 }
 
+static int thread_started;   /* the GC thread exists (not in a forked child) */
+
+void gcrt_cycle_fork_child(void) {
+    thread_started = 0;
+    gcrt_gc.handoff = 0;
+    pthread_mutex_init(&gcrt_gc.lock, NULL);
+    pthread_cond_init(&gcrt_gc.request, NULL);
+    pthread_cond_init(&gcrt_gc.done, NULL);
+}
+
 /* Claim the next cycle for the caller, under gc.lock: false if one is running. */
 static bool claim_locked(bool forced) {
     gcrt_gcstate *g = &gcrt_gc;
-    static int thread_started;
     if (g->running) return false;
     if (!thread_started && !g->gcstoptheworld) {
         pthread_t th;

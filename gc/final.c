@@ -741,3 +741,21 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
 }
 
 pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
+
+/* Fork (runtime/fork.c), world stopped: every holder of these is inside a critical section
+ * or the sweeper behind the sweep gate, so none is held; taken in the documented order. */
+void gcrt_final_fork(int phase) {
+    if (phase == GCRT_FORK_PREPARE) {
+        for (unsigned i = 0; i < SP_STRIPES; i++) pthread_mutex_lock(&sp_stripe[i]);
+        pthread_mutex_lock(&pin_lock);
+        pthread_mutex_lock(&spset.lock);
+        pthread_mutex_lock(&finq.lock);
+        pthread_mutex_lock(&spalloc.lock);
+        return;
+    }
+    gcrt_fork_mutex(&spalloc.lock, phase);
+    gcrt_fork_mutex(&finq.lock, phase);
+    gcrt_fork_mutex(&spset.lock, phase);
+    gcrt_fork_mutex(&pin_lock, phase);
+    for (unsigned i = SP_STRIPES; i-- > 0;) gcrt_fork_mutex(&sp_stripe[i], phase);
+}

@@ -182,3 +182,18 @@ void gcrt_idle_mark_boost(void) {
     struct sched_param sp = {0};
     if (sched_setscheduler(idle.tid, SCHED_OTHER, &sp) == 0) atomic_store_relaxed(&idle.boosted, 1);
 }
+
+/* Fork (between cycles): the worker and watchdog are parked; the child starts its own. */
+void gcrt_idle_mark_fork(int phase) {
+    gcrt_fork_mutex(&idle.lock, phase);
+    gcrt_fork_mutex(&idle.wlock, phase);
+    if (phase == GCRT_FORK_CHILD) {
+        pthread_cond_init(&idle.cond, NULL);
+        pthread_cond_init(&idle.wcond, NULL);
+        idle.started = 0;
+        idle.run = 0;
+        idle.boosted = 0;
+        idle.tid = 0;
+        idle.slice_start = 0;
+    }
+}

@@ -66,3 +66,6 @@ void gcrt_limiter_update(void) {
     atomic_store_relaxed(&last_wall, now);
     pthread_mutex_unlock(&lim_lock);
 }
+
+/* Fork (runtime/fork.c): a lock left held in the child would stop the limiter for good. */
+void gcrt_limiter_fork(int phase) { gcrt_fork_mutex(&lim_lock, phase); }

@@ -544,3 +544,16 @@ void gcrt_wbuf_flush(gcrt_thread *t) {
 
 /* For the specials root job (final.c): a finalizable object's referents, not the object. */
 size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj) { return scan_object(w, obj); }
+
+/* Fork (between cycles, world stopped): workers are parked; in the child they do not exist. */
+void gcrt_mark_fork(int phase) {
+    if (phase == GCRT_FORK_PREPARE) pthread_mutex_lock(&shade_lock);
+    gcrt_fork_mutex(&M.lock, phase);
+    gcrt_fork_mutex(&M.wlock, phase);
+    if (phase == GCRT_FORK_CHILD) {
+        pthread_cond_init(&M.wcond, NULL);
+        M.nthreads = 0;
+        M.nidle = 0;
+    }
+    if (phase != GCRT_FORK_PREPARE) gcrt_fork_mutex(&shade_lock, phase);
+}

@@ -193,3 +193,13 @@ void gcrt_scavenge_forced(void) {
     atomic_add(&eager_released, scavenge(0, 0));
     if (gcrt_gc.scavtrace) print_scavtrace(true);
 }
+
+/* Fork: the scavenger holds scav_lock only around its sleep (heap.lock, taken by fork.c,
+ * covers its work); the child has none until the next wake. */
+void gcrt_scavenger_fork(int phase) {
+    gcrt_fork_mutex(&scav_lock, phase);
+    if (phase == GCRT_FORK_CHILD) {
+        pthread_cond_init(&scav_cond, NULL);
+        scav_started = 0;
+    }
+}

@@ -242,3 +242,14 @@ void gcrt_bgsweep_wake(void) {
     pthread_cond_signal(&bg_cond);
     pthread_mutex_unlock(&bg_lock);
 }
+
+/* Fork, world stopped: the gate keeps the background sweeper out of every span, so no
+ * list or span is half-updated; the child has no sweeper thread until the next wake. */
+void gcrt_sweep_fork(int phase) {
+    gcrt_fork_mutex(&sweep_gate, phase);
+    gcrt_fork_mutex(&bg_lock, phase);
+    if (phase == GCRT_FORK_CHILD) {
+        pthread_cond_init(&bg_cond, NULL);
+        bg_started = 0;
+    }
+}

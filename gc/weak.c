@@ -236,3 +236,6 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
     gc_keep_alive(copy);
     return c;
 }
+
+/* Fork (runtime/fork.c), world stopped. */
+void gcrt_weak_fork(int phase) { gcrt_fork_mutex(&uniq.lock, phase); }

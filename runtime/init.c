@@ -157,6 +157,7 @@ void gcrt_ensure_init(void) {
         gcrt_heap_init();
         gcrt_central_init();
         gcrt_threads_init();
+        gcrt_fork_init();
         read_env();
         gcrt_debug_init();
         gcrt_mark_init(gcrt_gc.nmarkers);

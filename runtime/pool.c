@@ -515,3 +515,25 @@ void gcrt_pool_cycle_start(void (*scan)(uintptr_t lo, uintptr_t hi, void *arg), 
     }
     gcrt_pool_roots_each(scan, arg);
 }
+
+/* Fork (runtime/fork.c), world stopped: every pool lock is taken inside critical sections
+ * only, so none is held; all are held across fork in the documented order, so a thread
+ * restarted before fork cannot be inside a ring when the child is made. */
+void gcrt_pool_fork(int phase) {
+    if (phase == GCRT_FORK_PREPARE) {
+        pthread_mutex_lock(&P.lock);
+        for (gc_pool_t *p = P.live; p; p = p->next) {
+            pthread_mutex_lock(&p->lock);
+            for (gcrt_pool_local *l = p->locals; l; l = l->next) local_lock(l);
+        }
+        return;
+    }
+    for (gc_pool_t *p = P.live; p; p = p->next) {
+        for (gcrt_pool_local *l = p->locals; l; l = l->next) {
+            if (phase == GCRT_FORK_PARENT) local_unlock(l);
+            else l->lock = 0;
+        }
+        gcrt_fork_mutex(&p->lock, phase);
+    }
+    gcrt_fork_mutex(&P.lock, phase);
+}

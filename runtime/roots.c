@@ -133,3 +133,6 @@ bool gcrt_roots_contain(uintptr_t p) {
     pthread_mutex_unlock(&roots_lock);
     return in || dl_iterate_phdr(contains_cb, &p) != 0;
 }
+
+/* Fork: taken before the world stops, as a cycle does (gc_add_roots waits stoppably). */
+void gcrt_roots_fork(int phase) { gcrt_fork_mutex(&roots_lock, phase); }

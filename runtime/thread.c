@@ -304,3 +304,49 @@ void gcrt_start_world(void) {
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     pthread_mutex_unlock(&gcrt_threads_lock);
 }
+
+/* Fork (runtime/fork.c). PREPARE, before the world stops, takes seq_lock (held outside
+ * critical sections); gcrt_threads_fork_stopped then restarts the world but keeps
+ * gcrt_threads_lock, which PARENT releases. */
+void gcrt_threads_fork(int phase) {
+    gcrt_fork_mutex(&seq_lock, phase);
+    if (phase == GCRT_FORK_PARENT) pthread_mutex_unlock(&gcrt_threads_lock);
+    if (phase != GCRT_FORK_CHILD) return;
+    /* Only the forking thread exists. The others' caches were emptied before the world
+     * restarted and cannot have been refilled (every allocator lock is held across fork),
+     * so they hold no span; their pool locals are handed on as at gc_unregister_thread. */
+    gcrt_thread *me = gcrt_self;
+    for (gcrt_thread *t = gcrt_threads, *next; t; t = next) {
+        next = t->next;
+        if (t == me) continue;
+        gcrt_pool_thread_exit(t);
+        gcrt_meta_free(t, sizeof *t);
+    }
+    gcrt_threads = me;
+    gcrt_nthreads = me ? 1 : 0;
+    if (me) {
+        me->next = me->prev = NULL;
+        me->tid = (pid_t)syscall(SYS_gettid);
+        me->pthread = pthread_self();
+    }
+    stw_seq = 0;
+    sem_destroy(&ack_sem);
+    sem_init(&ack_sem, 0, 0);
+    pthread_mutex_init(&gcrt_threads_lock, NULL);
+}
+
+/* World stopped by fork's prepare, before it takes the allocator locks: empty every other
+ * thread's cache (none is in a critical section), as a pause does. */
+void gcrt_threads_fork_flush(void) {
+    gcrt_thread *me = gcrt_self;
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
+        if (t != me) gcrt_cache_release_all(&t->cache);
+}
+
+/* Then, every gcrt lock held, let them run again so that none stays parked inside libc
+ * (malloc's or stdio's lock, which fork takes after the prepare handlers). The registry
+ * stays locked until PARENT. */
+void gcrt_threads_fork_restart(void) {
+    atomic_add(&stw_seq, 1);
+    syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
