@@ -20,6 +20,7 @@ EXTRAS += $(addprefix $(BUILD)/fuzz/,$(addsuffix _replay,$(FUZZ_TARGETS))) $(BUI
 
 .PHONY: fuzz fuzz-build
 fuzz-build:
+	@$(call need-pkgs,clang)
 	$(MAKE) CC=clang BUILD=build-fuzz EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -DGCRT_ASAN" \
 	  LIBS="-pthread -lunwind -ldl $(FUZZ_SAN)" build-fuzz/libgcrt.a
 	@mkdir -p build-fuzz/fuzz/artifacts
