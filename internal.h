@@ -582,6 +582,7 @@ GCRT_HIDDEN void gcrt_scavenge_forced(void);       /* gc_free_os_memory: release
 GCRT_HIDDEN void gcrt_limiter_add(uint64_t gc_ns, uint64_t idle_ns);
 GCRT_HIDDEN void gcrt_limiter_update(void);
 GCRT_HIDDEN bool gcrt_limiter_on(void);
+GCRT_HIDDEN bool gcrt_limiter_filling(void);   /* collector CPU above the program's lately */
 typedef struct gcrt_limiter {   /* pure state, for tests */
     double fill, capacity;      /* CPU-ns */
     bool on;

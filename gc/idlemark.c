@@ -89,7 +89,11 @@ static void *idle_main(void *arg) {
             set_low_priority();
         }
         for (unsigned nowork = 0; idle.run;) {
-            if (gcrt_limiter_on()) {   /* Go: no idle marking while the CPU limiter is on */
+            /* Go: no idle marking while the CPU limiter is on. gcrt also stops it while the
+             * memory limit sets the goal and the collector has lately used more CPU than
+             * the program: a heap that cannot fit under the limit would otherwise keep the
+             * collector just above half the CPUs without ever filling the bucket. */
+            if (gcrt_limiter_on() || (gcrt_pacer_limited() && gcrt_limiter_filling())) {
                 pthread_mutex_unlock(&idle.lock);
                 struct timespec ts = {0, 1000000};
                 nanosleep(&ts, NULL);

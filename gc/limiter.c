@@ -36,6 +36,7 @@ void gcrt_limiter_step(gcrt_limiter *l, double gc_ns, double mutator_ns) {
 
 static gcrt_limiter L;
 static int on;                     /* L.on, for lock-free readers */
+static int filling;                /* L.fill > 0: the collector out-ran the program lately */
 static uint64_t gc_acc, idle_acc;  /* collector CPU so far (atomic) */
 static uint64_t last_wall, last_proc, last_gc, last_idle;
 static pthread_mutex_t lim_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +47,7 @@ void gcrt_limiter_add(uint64_t gc_ns, uint64_t idle_ns) {
 }
 
 bool gcrt_limiter_on(void) { return atomic_load_relaxed(&on); }
+bool gcrt_limiter_filling(void) { return atomic_load_relaxed(&filling); }
 
 void gcrt_limiter_update(void) {
     uint64_t now = gcrt_now_ns();
@@ -61,6 +63,7 @@ void gcrt_limiter_update(void) {
         L.capacity = 1e9 * (gcrt_gc.nmarkers > 0 ? gcrt_gc.nmarkers : 1);
         gcrt_limiter_step(&L, dgc, mut);
         atomic_store_relaxed(&on, L.on);
+        atomic_store_relaxed(&filling, L.fill > 0);
     }
     last_proc = proc, last_gc = gc, last_idle = idle;
     atomic_store_relaxed(&last_wall, now);
