@@ -378,6 +378,8 @@ static inline void gcrt_leave(gcrt_thread *t) {
 }
 
 GCRT_HIDDEN void gcrt_threads_init(void);
+/* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...). */
+GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg);
 GCRT_HIDDEN gcrt_thread *gcrt_thread_slow(void);   /* gcrt_self, or abort if unregistered */
 static inline gcrt_thread *gcrt_thread_get(void) {
     gcrt_thread *t = gcrt_self;

@@ -414,12 +414,7 @@ static bool claim_locked(bool forced) {
     gcrt_gcstate *g = &gcrt_gc;
     if (g->running) return false;
     if (!thread_started && !g->gcstoptheworld) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &a, gc_thread_main, NULL) != 0) gcrt_fatal("cannot start the GC thread");
-        pthread_attr_destroy(&a);
+        if (!gcrt_spawn_detached(gc_thread_main, NULL)) gcrt_fatal("cannot start the GC thread");
         thread_started = 1;
     }
     g->running = 1;

@@ -150,13 +150,8 @@ void gcrt_idle_mark_start(void) {
         int ok = 0;
         if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
         idle.can_unidle = ok;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         /* Without a watchdog a SCHED_IDLE worker could starve holding a lock: none then. */
-        if (pthread_create(&th, &a, watch_main, NULL) == 0)
-            idle.started = pthread_create(&th, &a, idle_main, NULL) == 0;
-        pthread_attr_destroy(&a);
+        if (gcrt_spawn_detached(watch_main, NULL)) idle.started = gcrt_spawn_detached(idle_main, NULL);
         if (!idle.started) return;   /* the fractional worker marks alone */
     }
     pthread_mutex_lock(&idle.lock);

@@ -359,13 +359,7 @@ static void ensure_reserve(void) {
 
 static void ensure_workers(void) {
     while (M.nthreads < M.nmarkers - 1) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        int r = pthread_create(&th, &a, worker_main, NULL);
-        pthread_attr_destroy(&a);
-        if (r) break;   /* mark with the threads we have */
+        if (!gcrt_spawn_detached(worker_main, NULL)) break;   /* mark with the threads we have */
         M.nthreads++;
     }
 }

@@ -127,14 +127,7 @@ static void *scavenger_main(void *arg) {
 
 static void scavenger_wake(void) {
     pthread_mutex_lock(&scav_lock);
-    if (!scav_started) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &a, scavenger_main, NULL) == 0) scav_started = 1;
-        pthread_attr_destroy(&a);
-    }
+    if (!scav_started) scav_started = gcrt_spawn_detached(scavenger_main, NULL);
     scav_kick = 1;
     pthread_cond_signal(&scav_cond);
     pthread_mutex_unlock(&scav_lock);

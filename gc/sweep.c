@@ -230,14 +230,7 @@ static void *bgsweep_main(void *arg) {
 
 void gcrt_bgsweep_wake(void) {
     pthread_mutex_lock(&bg_lock);
-    if (!bg_started) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &a, bgsweep_main, NULL) == 0) bg_started = 1;
-        pthread_attr_destroy(&a);
-    }
+    if (!bg_started) bg_started = gcrt_spawn_detached(bgsweep_main, NULL);
     bg_kick = 1;
     pthread_cond_signal(&bg_cond);
     pthread_mutex_unlock(&bg_lock);

@@ -350,3 +350,13 @@ void gcrt_threads_fork_restart(void) {
     atomic_add(&stw_seq, 1);
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
+
+bool gcrt_spawn_detached(void *(*fn)(void *), void *arg) {
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &a, fn, arg);
+    pthread_attr_destroy(&a);
+    return r == 0;
+}
