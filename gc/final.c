@@ -592,13 +592,23 @@ gcrt_span *gcrt_special_object(const void *p, uintptr_t *base) {
 GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
     gcrt_ensure_init();
     gcrt_thread *t = gcrt_thread_get();
-    if (!obj) return -EINVAL;
+    if (!obj) {
+        gcrt_warn("gc_set_finalizer: NULL object; -EINVAL");
+        return -EINVAL;
+    }
     int rc = 0;
     uintptr_t base;
     gcrt_enter(t);
     gcrt_span *s = gcrt_special_object(obj, &base);
     if (!s || base != (uintptr_t)obj) {
         gcrt_leave(t);
+        /* Go panics here; the contract asks for -EINVAL, so say why instead of failing mutely */
+        if (s)
+            gcrt_warn("gc_set_finalizer: %p points into the GC object at %p, not at its start; -EINVAL",
+                      obj, (void *)base);
+        else
+            gcrt_warn("gc_set_finalizer: %p is not a GC object (static, stack, malloc'd or freed memory); "
+                      "-EINVAL", obj);
         return -EINVAL;
     }
     pthread_mutex_t *l = stripe_of(s);

@@ -3,7 +3,7 @@
  * Each misuse runs in a forked child:
  *  - gc_set_finalizer on a pointer that is not the start of a GC object (static memory,
  *    malloc'd memory, an interior pointer, a freed object) returns -EINVAL, and the real
- *    object still takes a finalizer;
+ *    object still takes a finalizer; each refusal is named on stderr;
  *  - gc_pool_put(pool, NULL) aborts with a message naming gc_pool_put.
  */
 #include "check.h"
@@ -46,6 +46,14 @@ int main(void)
     CHECK(r != NULL);
     int st = run_fork(r, finalizer_non_object, NULL);
     CHECK(st == 0, "finalizer_non_object: exit %d\n%s%s", st, r->out, r->err);
+    /* each of the four misuses is named on stderr, not only refused */
+    CHECK(strstr(r->err, "is not a GC object") && strstr(r->err, "not at its start") &&
+              strstr(r->err, "NULL object"),
+          "gc_set_finalizer misuse messages missing:\n%s", r->err);
+    const char *e = r->err;
+    int lines = 0;
+    while ((e = strstr(e, "gc_set_finalizer:"))) lines++, e++;
+    CHECK(lines == 4, "expected 4 gc_set_finalizer messages, got %d:\n%s", lines, r->err);
     printf("gc_set_finalizer on non-objects: -EINVAL%s%s", r->err_len ? ", stderr: " : "\n", r->err);
     st = run_fork(r, pool_put_null, NULL);
     CHECK(st == 134 && strstr(r->err, "gc_pool_put"), "pool_put_null: exit %d\n%s%s", st, r->out, r->err);
