@@ -21,7 +21,21 @@
  * whatever the guest was running (user time included), which drowns the allocator's own
  * cost; with prefault the figure is the allocator plus clearing reused spans.
  *
- * usage: alloc_<impl> [threads=N] [n=COUNT] [prefault=1] -> RESULT bench=alloc ...
+ * rounds=R (gcrt, bdwgc): the allocator in steady state with its memory in cache. Each
+ * thread allocates n objects per round (small enough to stay in the CPU caches), then all
+ * threads meet, one collects the garbage (untimed), and the next round allocates into the
+ * swept memory. The timed figure is the rounds' thread CPU time (CLOCK_THREAD_CPUTIME_ID,
+ * exact, user and system together; nothing faults in after the untimed first round): the
+ * fast path, refills, lazy sweeping and clearing reused slots, without the DRAM traffic
+ * that a heap which only grows adds to every allocation.
+ *
+ * bw=1 (malloc build): the machine's floor for a heap that only grows: each thread clears
+ * and writes the first word of n objects of the same cycling sizes, laid end to end in
+ * resident memory, as an allocator with collection off must. Shows what two threads
+ * writing new memory cost on this machine's shared memory bandwidth, whatever allocator.
+ *
+ * usage: alloc_<impl> [threads=N] [n=COUNT] [prefault=1] [rounds=R] -> RESULT bench=alloc ...
+ *        alloc_malloc bw=1 [threads=N] [n=COUNT]  -> RESULT bench=bw ...
  *        alloc_gcrt meta [mib=256] [size=64]    -> RESULT bench=meta ... (gcrt only)
  */
 #include "bench.h"
@@ -35,7 +49,8 @@
 #define MAX_THREADS 16
 
 typedef struct {
-    long n, warm;
+    long n, warm, rounds;
+    uint64_t cpu_ns;         /* rounds mode: the timed rounds' thread CPU time */
     bench_clock_t t;         /* timed-loop user/sys/wall of this thread */
     unsigned pos;
     void *ring[RING];
@@ -79,9 +94,75 @@ static __attribute__((noinline)) void alloc_loop(worker_t *w, long n)
     BENCH_USE(w);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void collect_now(void)
+{
+#if defined(USE_GCRT)
+    gc_collect();
+#elif defined(USE_BDWGC)
+    GC_enable();
+    GC_gcollect();
+    GC_disable();
+#endif
+}
+
+/* rounds mode: round 0 is untimed (it faults the pages in); after each round the threads
+ * meet and the one the barrier picks collects: nothing but the last RING objects of each
+ * thread survives. */
+static void rounds_main(worker_t *w)
+{
+    for (long r = 0; r <= w->rounds; r++) {
+        uint64_t c0 = thread_cpu_ns();
+        alloc_loop(w, w->n);
+        if (r > 0) w->cpu_ns += thread_cpu_ns() - c0;
+        pthread_barrier_wait(&start_barrier);
+        if (pthread_barrier_wait(&start_barrier) == PTHREAD_BARRIER_SERIAL_THREAD) collect_now();
+        pthread_barrier_wait(&start_barrier);
+    }
+}
+
+static char *bw_buf[MAX_THREADS];
+
+/* bw mode: what writing new memory costs, with no allocator at all */
+static void bw_loop(worker_t *w, char *p, long n)
+{
+    size_t size = MIN_SIZE;
+    for (long i = 0; i < n; i++) {
+        memset(p, 0, size);
+        *(long *)p = i;
+        w->ring[i & (RING - 1)] = p;
+        p += size;
+        size += SIZE_STEP;
+        if (size > MAX_SIZE) size = MIN_SIZE;
+    }
+    BENCH_USE(w);
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
+    int idx = (int)(w - workers);
+    if (bw_buf[idx]) {
+        pthread_barrier_wait(&start_barrier);
+        bench_clock_t a = bench_clock(RUSAGE_THREAD);
+        bw_loop(w, bw_buf[idx], w->n);
+        bench_clock_t b = bench_clock(RUSAGE_THREAD);
+        w->t = bench_elapsed(a, b);
+        return NULL;
+    }
+    if (w->rounds) {
+        bench_clock_t a = bench_clock(RUSAGE_THREAD);
+        rounds_main(w);
+        bench_clock_t b = bench_clock(RUSAGE_THREAD);
+        w->t = bench_elapsed(a, b);
+        return NULL;
+    }
     alloc_loop(w, w->warm);
     pthread_barrier_wait(&start_barrier);
     bench_clock_t a = bench_clock(RUSAGE_THREAD);
@@ -91,13 +172,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int run_alloc(int threads, long n)
+static int run_alloc(int threads, long n, long rounds)
 {
     pthread_t tid[MAX_THREADS];
     pthread_barrier_init(&start_barrier, NULL, (unsigned)threads);
     for (int i = 0; i < threads; i++) {
         workers[i].n = n;
         workers[i].warm = n / 8;
+        workers[i].rounds = rounds;
         int rc;
 #if defined(USE_GCRT)
         rc = gc_pthread_create(&tid[i], NULL, worker_main, &workers[i]);
@@ -119,6 +201,23 @@ static int run_alloc(int threads, long n)
         sys += workers[i].t.sys;
         if (workers[i].t.wall > wall)
             wall = workers[i].t.wall;
+    }
+    if (bw_buf[0]) {
+        printf("RESULT bench=bw threads=%d n=%ld user_ns=%.2f sys_ns=%.2f wall_ns=%.2f\n", threads, n,
+               user / ((double)n * threads), sys / ((double)n * threads), (double)wall / n);
+        return 0;
+    }
+    if (rounds) {
+        uint64_t cpu = 0;
+        for (int i = 0; i < threads; i++)
+            cpu += workers[i].cpu_ns;
+        double total = (double)n * rounds * threads;
+        printf("RESULT bench=alloc-rounds impl=%s threads=%d n=%ld rounds=%ld cpu_ns=%.2f rss_kb=%ld", IMPL_NAME,
+               threads, n, rounds, cpu / total, max_rss_kb());
+        gcstat_t s = gcstat_read();
+        print_gcstat(s);
+        printf("\n");
+        return 0;
     }
     double total = (double)n * threads;
     /* user/sys: CPU per allocation averaged over all allocations of all threads.
@@ -188,17 +287,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "meta: gcrt only\n");
         return 2;
     }
+    long rounds = arg_long(argc, argv, "rounds", 0);
+#if defined(USE_MALLOC)
+    if (arg_long(argc, argv, "bw", 0)) {
+        size_t bytes = (size_t)n * ((MIN_SIZE + MAX_SIZE) / 2) + MAX_SIZE;
+        for (int i = 0; i < threads; i++) {
+            bw_buf[i] = malloc(bytes);
+            if (!bw_buf[i]) return 3;
+            memset(bw_buf[i], 1, bytes);   /* resident before timing */
+        }
+    }
+    if (rounds) {
+        fprintf(stderr, "rounds: the collectors only\n");
+        return 2;
+    }
+#endif
     if (arg_long(argc, argv, "prefault", 0)) {
         worker_t *w = &workers[0];
         alloc_loop(w, (n + n / 8) * threads);
         memset(w->ring, 0, sizeof w->ring);
-#if defined(USE_GCRT)
-        gc_collect();
-#elif defined(USE_BDWGC)
-        GC_enable();
-        GC_gcollect();
-        GC_disable();
-#endif
+        collect_now();
     }
-    return run_alloc(threads, n);
+    return run_alloc(threads, n, rounds);
 }

@@ -16,7 +16,16 @@ runs() { # runs N cmd... : prints one RESULT line per run
 }
 {
 echo "== pause probe: ${LIVE} MiB live (64-byte nodes), one churning thread, one thread sleeping 1 ms, ${SECS} s =="
-runs "$PAUSE_RUNS" "$dir/pause_gcrt" live_mib="$LIVE" seconds="$SECS" > "$dir/pause-gcrt.txt"
+echo "   (each probe first churns until 3 collections have finished, so the heap has grown to its"
+echo "   steady size before the sleeper counts; see test/bench/pause.c)"
+# The floor, run alternately with gcrt's probe so that both see the same machine: the same
+# sleeper with no collector, both CPUs kept busy touching a resident buffer of the same size.
+: > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"
+i=0; while [ $i -lt "$PAUSE_RUNS" ]; do
+  runs 1 "$dir/pause_gcrt" live_mib="$LIVE" seconds="$SECS" >> "$dir/pause-gcrt.txt"
+  runs 1 "$dir/sleepfloor_malloc" walkers=2 live_mib="$LIVE" seconds="$SECS" >> "$dir/sleepfloor.txt"
+  i=$((i + 1))
+done
 runs 1 "$dir/pause_bdwgc" live_mib="$LIVE" seconds="$SECS" startmarkers > "$dir/pause-bdwgc.txt"
 for impl in gcrt bdwgc; do
   f="$dir/pause-$impl.txt"
@@ -25,6 +34,12 @@ for impl in gcrt bdwgc; do
     $impl "$(wc -l < "$f")" "$stw" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
     "$(field late_max_us < "$f" | med)" "$(field gcs < "$f" | med)" "$(field bad < "$f" | sort -n | tail -1)"
 done
+f="$dir/sleepfloor.txt"
+printf '%-6s runs=%s no collector, 2 threads touching %s MiB: sleeper lateness p99 %s us, p99.9 %s us, max %s us\n' \
+  floor "$(wc -l < "$f")" "$LIVE" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
+  "$(field late_max_us < "$f" | med)"
+echo "   (the floor is this machine's: the pause probe's sleeper cannot wake more promptly than"
+echo "   the same sleeper beside two busy threads and no collector)"
 echo
 echo "== write barrier with marking off: GC_STORE vs a plain store into a field of each of N objects =="
 for nobj in 1000000 4096; do

@@ -6,13 +6,15 @@
 #
 # Knobs (environment): BENCH_RUNS (alloc, churn, gcbench; default 5), BENCH_SLOW_RUNS
 # (gcbench x10, binary-trees, markscale; default 3), ALLOC_N (per thread, default 20000000),
-# CHURN_N (default 50000000), BT_DEPTH (default 20), GCBENCH_BIG_SCALE (default 10),
+# ROUND_N and ROUNDS (alloc rounds mode, default 40000 x 500), CHURN_N (default 50000000), BT_DEPTH (default 20), GCBENCH_BIG_SCALE (default 10),
 # MARK_MIB (default 256), BENCH_TIMEOUT (seconds per run, default 300), BENCH_NICE (default 0, see below).
 set -u
 dir=${1:-build/bench}
 RUNS=${BENCH_RUNS:-5}
 SLOW=${BENCH_SLOW_RUNS:-3}
 ALLOC_N=${ALLOC_N:-20000000}
+ROUND_N=${ROUND_N:-40000}      # alloc rounds mode: objects per thread per round (~3 MB, cache-sized)
+ROUNDS=${ROUNDS:-500}
 CHURN_N=${CHURN_N:-50000000}
 BT_DEPTH=${BT_DEPTH:-20}
 BIG=${GCBENCH_BIG_SCALE:-10}
@@ -109,6 +111,14 @@ run_group "$RUNS" \
   "alloc-malloc-2|alloc_malloc||threads=2 n=$ALLOC_N" \
   "alloc-bdwgc-1|alloc_bdwgc||threads=1 n=$ALLOC_N" \
   "alloc-bdwgc-2|alloc_bdwgc||threads=2 n=$ALLOC_N" \
+  "alloc-bdwgc-pf-1|alloc_bdwgc||threads=1 n=$ALLOC_N prefault=1" \
+  "alloc-bdwgc-pf-2|alloc_bdwgc||threads=2 n=$ALLOC_N prefault=1" \
+  "alloc-gcrt-rd-1|alloc_gcrt||threads=1 n=$ROUND_N rounds=$ROUNDS" \
+  "alloc-gcrt-rd-2|alloc_gcrt||threads=2 n=$ROUND_N rounds=$ROUNDS" \
+  "alloc-bdwgc-rd-1|alloc_bdwgc||threads=1 n=$ROUND_N rounds=$ROUNDS" \
+  "alloc-bdwgc-rd-2|alloc_bdwgc||threads=2 n=$ROUND_N rounds=$ROUNDS" \
+  "bw-1|alloc_malloc||bw=1 threads=1 n=$ALLOC_N" \
+  "bw-2|alloc_malloc||bw=1 threads=2 n=$ALLOC_N" \
   "meta-gcrt|alloc_gcrt||meta mib=256 size=64"
 cpu_mark; LOAD_alloc=$(load_between "$m0" "$MARK")
 
@@ -239,6 +249,20 @@ report() {
   echo "gcrt on resident pages (prefault=1: the run's memory allocated and collected first, so no" \
        "fresh page faults in): user ns 1 thread $(fmt %.2f "$(val alloc-gcrt-pf-1 user_ns)")," \
        "2 threads $(fmt %.2f "$(val alloc-gcrt-pf-2 user_ns)"), 2t/1t $(div %.2f "$(val alloc-gcrt-pf-2 user_ns)" "$(val alloc-gcrt-pf-1 user_ns)")x$(runs_note alloc-gcrt-pf-2)"
+  echo "the same loop three ways (ns per allocation, medians; 2t/1t = 2-thread figure / 1-thread):"
+  printf '   %-62s %8s %8s %7s %8s %8s %7s %9s\n' "" "gcrt 1t" "gcrt 2t" "2t/1t" "bdwgc 1t" "bdwgc 2t" "2t/1t" "gcrt/bdwgc"
+  three() {  # label tag-stem field
+    g1=$(val "alloc-gcrt$2-1" "$3"); g2=$(val "alloc-gcrt$2-2" "$3"); b1=$(val "alloc-bdwgc$2-1" "$3"); b2=$(val "alloc-bdwgc$2-2" "$3")
+    printf '   %-62s %8s %8s %7s %8s %8s %7s %9s\n' "$1" "$(fmt %.2f "$g1")" "$(fmt %.2f "$g2")" "$(div %.2f "$g2" "$g1")" \
+      "$(fmt %.2f "$b1")" "$(fmt %.2f "$b2")" "$(div %.2f "$b2" "$b1")" "$(div %.2f "$g1" "$b1")"
+  }
+  three "fresh pages (user ns; the page faults land in user time here)" "" user_ns
+  three "resident pages (prefault=1; user ns)" "-pf" user_ns
+  three "cache-sized rounds, collected between (rounds=; thread CPU ns)" "-rd" cpu_ns
+  echo "   memory-write floor, no allocator (bw=1: clear + write the same objects end to end in resident"
+  echo "   memory): user ns 1 thread $(fmt %.2f "$(val bw-1 user_ns)"), 2 threads $(fmt %.2f "$(val bw-2 user_ns)")," \
+       "2t/1t $(div %.2f "$(val bw-2 user_ns)" "$(val bw-1 user_ns)")x: what a heap that only grows costs two threads"
+  echo "   sharing this machine's memory bandwidth, before any allocator work$(runs_note bw-2)"
   echo "gcrt metadata for 64-byte objects (256 MiB): metadata_sys/heap_inuse = $(fmt %.2f "$(val meta-gcrt meta_pct)")%" \
        "(growth only: $(fmt %.2f "$(val meta-gcrt meta_growth_pct)")%; metadata_sys $(awk -v a="$(val meta-gcrt metadata_sys)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.2f", a / 1048576 }') MiB," \
        "heap_inuse $(awk -v a="$(val meta-gcrt heap_inuse)" 'BEGIN { if (a == "NA") print "NA"; else printf "%.1f", a / 1048576 }') MiB)$(runs_note meta-gcrt)"
@@ -309,6 +333,12 @@ report() {
   tgt "small alloc, gcrt user ns/alloc (1 thread)" "$(fmt %.2f "$(val alloc-gcrt-1 user_ns)")" "<=" 10
   tgt "small alloc, gcrt/bdwgc user ns (1 thread)" "$(div %.2f "$(val alloc-gcrt-1 user_ns)" "$(val alloc-bdwgc-1 user_ns)")" "<=" 0.6
   tgt "small alloc, gcrt 2-thread/1-thread user ns" "$(div %.2f "$(val alloc-gcrt-2 user_ns)" "$(val alloc-gcrt-1 user_ns)")" "<=" 1.25
+  tgt "  same, resident pages (prefault=1)" "$(fmt %.2f "$(val alloc-gcrt-pf-1 user_ns)")" "<=" 10
+  tgt "  same, cache-sized rounds (CPU ns)" "$(fmt %.2f "$(val alloc-gcrt-rd-1 cpu_ns)")" "<=" 10
+  tgt "  gcrt/bdwgc, resident pages" "$(div %.2f "$(val alloc-gcrt-pf-1 user_ns)" "$(val alloc-bdwgc-pf-1 user_ns)")" "<=" 0.6
+  tgt "  gcrt/bdwgc, cache-sized rounds" "$(div %.2f "$(val alloc-gcrt-rd-1 cpu_ns)" "$(val alloc-bdwgc-rd-1 cpu_ns)")" "<=" 0.6
+  tgt "  2t/1t, resident pages" "$(div %.2f "$(val alloc-gcrt-pf-2 user_ns)" "$(val alloc-gcrt-pf-1 user_ns)")" "<=" 1.25
+  tgt "  2t/1t, cache-sized rounds" "$(div %.2f "$(val alloc-gcrt-rd-2 cpu_ns)" "$(val alloc-gcrt-rd-1 cpu_ns)")" "<=" 1.25
   tgt "metadata_sys/heap_inuse, 64 B objects (%)" "$(fmt %.2f "$(val meta-gcrt meta_pct)")" "<=" 3
   tgt "GCBench wall, gcrt/bdwgc" "$(div %.2f "$(val gcbench-gcrt wall_ms)" "$(val gcbench-bdwgc wall_ms)")" "<=" 0.8
   tgt "GCBench max RSS, gcrt/bdwgc" "$(div %.2f "$(val gcbench-gcrt rss_kb)" "$(val gcbench-bdwgc rss_kb)")" "<=" 0.9

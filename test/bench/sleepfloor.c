@@ -1,0 +1,83 @@
+/*
+ * sleepfloor.c: the pause probe's sleeper on a machine kept as busy as the probe keeps it,
+ * with no collector at all: `walkers` threads (default 2, one per CPU here, as the churning
+ * thread plus a mark worker are) touch random cache lines of a resident live_mib buffer
+ * (default 1024 MiB; walker 0 reads, the others write), while one thread sleeps 1 ms at a
+ * time and records how late it wakes. The lateness it reports is the floor set by the
+ * kernel, the hypervisor and the other tenants of this machine: no collector can make the
+ * pause probe's sleeper wake more promptly than this one does.
+ *
+ * usage: sleepfloor_malloc [walkers=N] [live_mib=N] [seconds=S] -> RESULT bench=sleepfloor ...
+ */
+#include "bench.h"
+
+#include <pthread.h>
+
+#if !defined(USE_MALLOC)
+#error "sleepfloor.c is the collector-free floor: build it with -DUSE_MALLOC"
+#endif
+
+static volatile int stop;
+static char *buf;
+static size_t buf_size;
+
+static void *walker(void *arg) {
+    uint64_t id = (uint64_t)(uintptr_t)arg, r = 0x9e3779b97f4a7c15ull * (id + 1), sum = 0;
+    size_t lines = buf_size / 64;
+    while (!stop) {
+        for (int i = 0; i < 4096; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            char *p = buf + (r % lines) * 64;
+            if (id == 0) sum += (unsigned char)*p;
+            else (*p)++;
+        }
+    }
+    BENCH_USE(sum);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    int walkers = (int)arg_long(argc, argv, "walkers", 2);
+    size_t live_mib = (size_t)arg_long(argc, argv, "live_mib", 1024);
+    long seconds = arg_long(argc, argv, "seconds", 10);
+    if (walkers < 0 || walkers > 16 || seconds < 1) {
+        fprintf(stderr, "usage: %s [walkers=0..16] [live_mib=N] [seconds=S]\n", argv[0]);
+        return 2;
+    }
+    buf_size = live_mib << 20;
+    buf = malloc(buf_size);
+    if (!buf) return 3;
+    memset(buf, 1, buf_size);   /* resident before timing */
+    size_t cap = (size_t)seconds * 1000 + 16, n = 0;
+    uint64_t *late = calloc(cap, sizeof *late);
+    if (!late) return 3;
+    memset(late, 1, cap * sizeof *late);
+    pthread_t t[16];
+    for (int i = 0; i < walkers; i++)
+        pthread_create(&t[i], NULL, walker, (void *)(uintptr_t)i);
+    uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
+    while (n < cap && now_ns() < end) {
+        uint64_t t0 = now_ns();
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t d = now_ns() - t0;
+        late[n++] = d > 1000000 ? d - 1000000 : 0;
+    }
+    stop = 1;
+    for (int i = 0; i < walkers; i++)
+        pthread_join(t[i], NULL);
+    qsort(late, n, sizeof *late, cmp_u64);
+    size_t over2 = 0;
+    for (size_t i = 0; i < n; i++)
+        over2 += late[i] > 2000000;
+    printf("RESULT bench=sleepfloor walkers=%d live_mib=%zu seconds=%ld wakeups=%zu late_p99_us=%.1f "
+           "late_p999_us=%.1f late_max_us=%.1f over_2ms=%zu\n",
+           walkers, live_mib, seconds, n, late[(size_t)(n * 0.99)] / 1e3, late[(size_t)(n * 0.999)] / 1e3,
+           late[n - 1] / 1e3, over2);
+    return 0;
+}
