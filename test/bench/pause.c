@@ -148,12 +148,15 @@ int main(int argc, char **argv) {
     uint64_t tw = now_ns(), warm_done = gc_count() - g0;
     gcstat_init();   /* count only the pauses of the measured phase */
     uint64_t churn0 = churned;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);   /* fresh pages faulted in while measuring: see sleepfloor.c */
     recording = 1;
     for (long s = 0; s < seconds * 10; s++) {
         struct timespec d = {0, 100000000};
         nanosleep(&d, NULL);
         gcstat_poll();
     }
+    getrusage(RUSAGE_SELF, &ru1);
     stop = 1;
     pthread_join(tc, NULL);
     pthread_join(ts, NULL);
@@ -167,8 +170,9 @@ int main(int argc, char **argv) {
     uint64_t p99 = nlate ? late[(size_t)(nlate * 0.99)] : 0, p999 = nlate ? late[(size_t)(nlate * 0.999)] : 0;
     uint64_t mx = nlate ? late[nlate - 1] : 0;
     printf("RESULT bench=pause impl=%s live_mib=%zu build_s=%.2f warm_s=%.2f warm_gcs=%llu seconds=%ld churned_m=%.1f wakeups=%zu "
-           "late_p99_us=%.1f late_p999_us=%.1f late_max_us=%.1f nodes=%llu bad=%llu rss_kb=%ld",
-           IMPL_NAME, live_mib, (tb - t0) / 1e9, (tw - tb) / 1e9, (unsigned long long)warm_done, seconds, (churned - churn0) / 1e6, nlate, p99 / 1e3, p999 / 1e3, mx / 1e3,
+           "minflt_per_s=%.0f late_p99_us=%.1f late_p999_us=%.1f late_max_us=%.1f nodes=%llu bad=%llu rss_kb=%ld",
+           IMPL_NAME, live_mib, (tb - t0) / 1e9, (tw - tb) / 1e9, (unsigned long long)warm_done, seconds, (churned - churn0) / 1e6, nlate,
+           (double)(ru1.ru_minflt - ru0.ru_minflt) / (double)seconds, p99 / 1e3, p999 / 1e3, mx / 1e3,
            (unsigned long long)seen, (unsigned long long)bad, max_rss_kb());
     print_gcstat(gcstat_read());
 #if defined(USE_GCRT)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The concurrent collector's figures (issue: concurrent marking), run after run.sh by
 # `make bench`: the pause probe (1 GiB live, a churning thread, a 1 ms sleeper) against
-# bdwgc, the write barrier's cost with marking off, and GCBench / binary-trees in the
+# bdwgc beside a collector-free floor (sleepfloor.c), the write barrier's cost with marking off, and GCBench / binary-trees in the
 # default concurrent mode against GODEBUG=gcstoptheworld=1. Medians of PAUSE_RUNS (3) and
 # TPUT_RUNS (3) runs. Writes $dir/report-concurrent.txt.
 dir=${1:-build/bench}
@@ -20,26 +20,34 @@ echo "   (each probe first churns until 3 collections have finished, so the heap
 echo "   steady size before the sleeper counts; see test/bench/pause.c)"
 # The floor, run alternately with gcrt's probe so that both see the same machine: the same
 # sleeper with no collector, both CPUs kept busy touching a resident buffer of the same size.
-: > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"
+: > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"; : > "$dir/sleepfloor-faults.txt"
 i=0; while [ $i -lt "$PAUSE_RUNS" ]; do
   runs 1 "$dir/pause_gcrt" live_mib="$LIVE" seconds="$SECS" >> "$dir/pause-gcrt.txt"
   runs 1 "$dir/sleepfloor_malloc" walkers=2 live_mib="$LIVE" seconds="$SECS" >> "$dir/sleepfloor.txt"
+  pps=$(tail -1 "$dir/pause-gcrt.txt" | field minflt_per_s); pps=${pps%.*}
+  runs 1 "$dir/sleepfloor_malloc" walkers=2 live_mib="$LIVE" seconds="$SECS" fresh_pps="${pps:-0}" >> "$dir/sleepfloor-faults.txt"
   i=$((i + 1))
 done
 runs 1 "$dir/pause_bdwgc" live_mib="$LIVE" seconds="$SECS" startmarkers > "$dir/pause-bdwgc.txt"
 for impl in gcrt bdwgc; do
   f="$dir/pause-$impl.txt"
   stw=$( (if [ $impl = gcrt ]; then field longest_stw_us < "$f"; else field maxpause_us < "$f"; fi) | med)
-  printf '%-6s runs=%s longest STW pause %s us; sleeper lateness p99 %s us, p99.9 %s us, max %s us; cycles %s; damaged %s\n' \
+  printf '%-6s runs=%s longest STW pause %s us; sleeper lateness p99 %s us, p99.9 %s us, max %s us; cycles %s; damaged %s; fresh pages %s/s\n' \
     $impl "$(wc -l < "$f")" "$stw" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
-    "$(field late_max_us < "$f" | med)" "$(field gcs < "$f" | med)" "$(field bad < "$f" | sort -n | tail -1)"
+    "$(field late_max_us < "$f" | med)" "$(field gcs < "$f" | med)" "$(field bad < "$f" | sort -n | tail -1)" \
+    "$(field minflt_per_s < "$f" | med)"
 done
 f="$dir/sleepfloor.txt"
 printf '%-6s runs=%s no collector, 2 threads touching %s MiB: sleeper lateness p99 %s us, p99.9 %s us, max %s us\n' \
   floor "$(wc -l < "$f")" "$LIVE" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
   "$(field late_max_us < "$f" | med)"
+f="$dir/sleepfloor-faults.txt"
+printf '%-6s runs=%s the same, plus %s fresh pages/s (the probe'"'"'s own fault rate): p99 %s us, p99.9 %s us, max %s us\n' \
+  floor+pf "$(wc -l < "$f")" "$(field fresh_pps < "$f" | med)" "$(field late_p99_us < "$f" | med)" \
+  "$(field late_p999_us < "$f" | med)" "$(field late_max_us < "$f" | med)"
 echo "   (the floor is this machine's: the pause probe's sleeper cannot wake more promptly than"
-echo "   the same sleeper beside two busy threads and no collector)"
+echo "   the same sleeper beside two busy threads and no collector; the second line adds the"
+echo "   fresh-page faults of a heap still growing to its peak, which stall a virtual CPU here)"
 echo
 echo "== write barrier with marking off: GC_STORE vs a plain store into a field of each of N objects =="
 for nobj in 1000000 4096; do

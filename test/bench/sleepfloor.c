@@ -7,11 +7,18 @@
  * kernel, the hypervisor and the other tenants of this machine: no collector can make the
  * pause probe's sleeper wake more promptly than this one does.
  *
- * usage: sleepfloor_malloc [walkers=N] [live_mib=N] [seconds=S] -> RESULT bench=sleepfloor ...
+ * fresh_pps=N makes walker 1 also touch N fresh pages per second (new anonymous memory,
+ * as a growing heap does): on a VM whose host backs guest memory lazily, a fault on a page
+ * the host has not backed stalls the whole virtual CPU, and whatever it was about to run
+ * (the sleeper's wake-up) with it. The pause probe reports its own rate (minflt_per_s).
+ *
+ * usage: sleepfloor_malloc [walkers=N] [live_mib=N] [seconds=S] [fresh_pps=N]
+ *        -> RESULT bench=sleepfloor ...
  */
 #include "bench.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #if !defined(USE_MALLOC)
 #error "sleepfloor.c is the collector-free floor: build it with -DUSE_MALLOC"
@@ -20,11 +27,23 @@
 static volatile int stop;
 static char *buf;
 static size_t buf_size;
+static long fresh_pps;
+
+#define FRESH_MAX ((size_t)16 << 30)   /* reserved, never all touched */
 
 static void *walker(void *arg) {
     uint64_t id = (uint64_t)(uintptr_t)arg, r = 0x9e3779b97f4a7c15ull * (id + 1), sum = 0;
-    size_t lines = buf_size / 64;
+    size_t lines = buf_size / 64, fresh_off = 0;
+    char *fresh = NULL;
+    if (id == 1 && fresh_pps > 0) {
+        fresh = mmap(NULL, FRESH_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (fresh == MAP_FAILED) fresh = NULL;
+    }
+    uint64_t next = now_ns(), gap = fresh_pps > 0 ? 1000000000u / (uint64_t)fresh_pps : 0;
     while (!stop) {
+        if (fresh)
+            for (uint64_t t = now_ns(); next < t && fresh_off < FRESH_MAX; next += gap, fresh_off += 4096)
+                fresh[fresh_off] = 1;
         for (int i = 0; i < 4096; i++) {
             r ^= r << 13, r ^= r >> 7, r ^= r << 17;
             char *p = buf + (r % lines) * 64;
@@ -45,8 +64,9 @@ int main(int argc, char **argv) {
     int walkers = (int)arg_long(argc, argv, "walkers", 2);
     size_t live_mib = (size_t)arg_long(argc, argv, "live_mib", 1024);
     long seconds = arg_long(argc, argv, "seconds", 10);
-    if (walkers < 0 || walkers > 16 || seconds < 1) {
-        fprintf(stderr, "usage: %s [walkers=0..16] [live_mib=N] [seconds=S]\n", argv[0]);
+    fresh_pps = arg_long(argc, argv, "fresh_pps", 0);
+    if (walkers < 0 || walkers > 16 || seconds < 1 || fresh_pps < 0 || (fresh_pps && walkers < 2)) {
+        fprintf(stderr, "usage: %s [walkers=0..16] [live_mib=N] [seconds=S] [fresh_pps=N, walkers>=2]\n", argv[0]);
         return 2;
     }
     buf_size = live_mib << 20;
@@ -75,9 +95,9 @@ int main(int argc, char **argv) {
     size_t over2 = 0;
     for (size_t i = 0; i < n; i++)
         over2 += late[i] > 2000000;
-    printf("RESULT bench=sleepfloor walkers=%d live_mib=%zu seconds=%ld wakeups=%zu late_p99_us=%.1f "
+    printf("RESULT bench=sleepfloor walkers=%d live_mib=%zu seconds=%ld fresh_pps=%ld wakeups=%zu late_p99_us=%.1f "
            "late_p999_us=%.1f late_max_us=%.1f over_2ms=%zu\n",
-           walkers, live_mib, seconds, n, late[(size_t)(n * 0.99)] / 1e3, late[(size_t)(n * 0.999)] / 1e3,
+           walkers, live_mib, seconds, fresh_pps, n, late[(size_t)(n * 0.99)] / 1e3, late[(size_t)(n * 0.999)] / 1e3,
            late[n - 1] / 1e3, over2);
     return 0;
 }
