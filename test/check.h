@@ -154,6 +154,15 @@ typedef struct child_result {
     size_t out_len, err_len;
 } child_result_t;
 
+/* make test-valgrind sets GCRT_UNDER_VALGRIND=1: programs run 20-50 times slower, so tests
+ * that need a number of cycles to overlap a timed phase ask for fewer (at least one),
+ * and children get 20 times CHILD_TIMEOUT. */
+static TEST_UNUSED int under_valgrind(void)
+{
+    const char *s = getenv("GCRT_UNDER_VALGRIND");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
 /* Seconds a child may run before it is killed by SIGALRM (status 128 + 14). */
 #ifndef CHILD_TIMEOUT
 #define CHILD_TIMEOUT 60
@@ -279,7 +288,7 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
                 unsetenv(*env);
             }
         }
-        alarm(CHILD_TIMEOUT); /* survives execve: a hung child is killed with SIGALRM */
+        alarm(under_valgrind() ? 20 * CHILD_TIMEOUT : CHILD_TIMEOUT); /* survives execve: a hung child is killed with SIGALRM */
         /* The path, not /proc/self/exe itself: under valgrind that names the tool, while
          * readlink is answered with the program's path. */
         char self[4096];
@@ -303,7 +312,7 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
     int op[2], ep[2];
     pid_t pid = child_fork_(op, ep);
     if (pid == 0) {
-        alarm(CHILD_TIMEOUT);
+        alarm(under_valgrind() ? 20 * CHILD_TIMEOUT : CHILD_TIMEOUT);
         int rc = fn(arg);
         fflush(stdout);
         fflush(stderr);
@@ -313,13 +322,6 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
 }
 
 
-/* make test-valgrind sets GCRT_UNDER_VALGRIND=1: programs run 20-50 times slower, so tests
- * that need a number of cycles to overlap a timed phase ask for fewer (at least one). */
-static TEST_UNUSED int under_valgrind(void)
-{
-    const char *s = getenv("GCRT_UNDER_VALGRIND");
-    return s && *s && strcmp(s, "0") != 0;
-}
 static TEST_UNUSED unsigned test_min_cycles(unsigned n)
 {
     return under_valgrind() ? 1 : n;
