@@ -28,11 +28,37 @@ static bool fault_hit(int kind) {
     return true;
 }
 
+/* Heap arenas go where Go puts them, from 0x00c000000000 up (a new hint 1 TiB further on
+ * when the kernel cannot place one there): addresses that no small integer, size or flag
+ * word in a program's data is likely to equal, so conservative scanning of static data,
+ * stacks and registers mistakes fewer of them for pointers. Left to itself a kernel (or
+ * valgrind, which hands out low addresses) may put the heap at 0x8000000 = 128 Mi, a value
+ * found in libc's and ld.so's constants, and the first object there would never die. */
+#define ARENA_HINT_START ((uintptr_t)0x00c0 << 32)
+#define ARENA_HINT_STEP ((uintptr_t)1 << 40)
+#define ARENA_HINT_TRIES 8
+static uintptr_t arena_hint = ARENA_HINT_START;   /* under heap.lock, as every caller is */
+
+static void *reserve_hinted(size_t size, size_t len) {
+    for (int i = 0; i < ARENA_HINT_TRIES && sizeof(void *) == 8; i++) {
+        void *want = (void *)arena_hint;
+        void *p = mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == want) {   /* aligned: the caller trims only the tail, so the next one fits on */
+            arena_hint += size;
+            return p;
+        }
+        if (p != MAP_FAILED) munmap(p, len);
+        arena_hint = (arena_hint & ~(ARENA_HINT_STEP - 1)) + ARENA_HINT_STEP;
+    }
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 void *gcrt_os_reserve(size_t size, size_t align) {
     if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
     size_t len = size + align;
-    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return NULL;
+    void *p = reserve_hinted(size, len);
+    if (!p) return NULL;
     uintptr_t start = round_up((uintptr_t)p, align), end = start + size;
     if (start > (uintptr_t)p) munmap(p, start - (uintptr_t)p);
     if ((uintptr_t)p + len > end) munmap((void *)end, (uintptr_t)p + len - end);

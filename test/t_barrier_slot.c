@@ -321,7 +321,10 @@ static int body(const char *mode)
     CHECK(atomic_load(&bad_seen) == 0, "a mover saw a damaged node");
     CHECK(bad == 0 && reached == NNODES, "damaged or lost nodes at the end");
     CHECK(cycles >= test_min_cycles(MIN_CYCLES), "only %u cycles overlapped the mutation", cycles);
-    CHECK(atomic_load(&moves_marking) > 0, "no move happened while marking");
+    /* memcheck runs one thread at a time: a mover may never be scheduled inside a mark
+     * phase, so there this is reported (in the line above), not required */
+    if (timing_checks())
+        CHECK(atomic_load(&moves_marking) > 0, "no move happened while marking");
     free(seen);
     return 0;
 }

@@ -104,11 +104,12 @@ static TEST_NOINLINE void make_with(void (*fn)(void *, void *), int n)
         CHECK(gc_set_finalizer(gc_alloc(32), fn, NULL) == 0);
 }
 
-/* Collect now and then until cond holds or 10 s passed; never runs finalizers itself. */
+/* Collect now and then until cond holds or 10 s passed (more under memcheck, which may let
+ * the finalizer thread wait its turn); never runs finalizers itself. */
 #define WAIT_FOR(cond)                                                                      \
     do {                                                                                    \
         double w0_ = now_sec();                                                             \
-        while (!(cond) && now_sec() - w0_ < 10) {                                           \
+        while (!(cond) && now_sec() - w0_ < test_seconds(10)) {                             \
             lt_collect();                                                                      \
             struct timespec ts_ = {0, 20000000};                                            \
             nanosleep(&ts_, NULL);                                                          \

@@ -88,7 +88,7 @@ TEST_NOINLINE static void drop_finalizable(void) {
 
 /* The child's work: every step that touches gcrt's locks, threads and helpers. */
 static int child_main(int i) {
-    alarm(10);
+    alarm(test_seconds(10));
     node *mine = build(5000, 99 + (uint64_t)i);
     CHECK(mine, "allocation in the child");
     for (int k = 0; k < 3; k++) gc_collect();
@@ -137,7 +137,7 @@ static void *collector(void *arg) {
 }
 
 int main(void) {
-    alarm(60);
+    alarm(test_seconds(60));
     gc_init();
     gc_set_percent(10);
     parent_list = build(PARENT_N, PARENT_SEED);

@@ -63,9 +63,13 @@ static int churn(void) {
     gc_memstats_t ms;
     read_ms(&ms);
     printf("peak=%llu num_gc=%u samples=%llu\n", (unsigned long long)peak, ms.num_gc, (unsigned long long)samples);
-    CHECK(peak <= BOUND(96 * MiB), "peak sys-released %.1f MiB over 1.1 x the 96 MiB limit + 4 MiB", (double)peak / MiB);
+    /* A soft limit holds while the collector gets its CPU; under memcheck the limiter
+     * (rightly) gives the mutator the CPU and the heap runs past the limit */
+    if (timing_checks())
+        CHECK(peak <= BOUND(96 * MiB), "peak sys-released %.1f MiB over 1.1 x the 96 MiB limit + 4 MiB",
+              (double)peak / MiB);
     CHECK(peak >= 64 * MiB, "peak %.1f MiB: GOGC=off with a limit should use the room", (double)peak / MiB);
-    CHECK(ms.num_gc >= 10, "only %u cycles for 20x the limit of churn", ms.num_gc);
+    CHECK(ms.num_gc >= test_min_cycles(10), "only %u cycles for 20x the limit of churn", ms.num_gc);
 
     /* Lower the limit: the goal moves at once, a cycle starts (the new goal is passed),
      * and from then on allocation stays near the new limit. */
@@ -104,7 +108,8 @@ static int churn(void) {
         }
     }
     printf("after lowering to 64 MiB: peak=%llu\n", (unsigned long long)peak2);
-    CHECK(peak2 <= BOUND(64 * MiB), "after lowering the limit to 64 MiB: sys-released peaked at %.1f MiB",
+    if (timing_checks())
+        CHECK(peak2 <= BOUND(64 * MiB), "after lowering the limit to 64 MiB: sys-released peaked at %.1f MiB",
           (double)peak2 / MiB);
 
     gc_free_os_memory();
