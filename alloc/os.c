@@ -28,13 +28,14 @@ static bool fault_hit(int kind) {
     return true;
 }
 
-/* Heap arenas go where Go puts them, from 0x00c000000000 up (a new hint 1 TiB further on
- * when the kernel cannot place one there): addresses that no small integer, size or flag
- * word in a program's data is likely to equal, so conservative scanning of static data,
- * stacks and registers mistakes fewer of them for pointers. Left to itself a kernel (or
+/* Heap arenas are placed from a hint, as Go places its own from 0x00c000000000, but higher:
+ * at 0x3ec000000000 (about 63 TiB; the next hint 1 TiB further on when the kernel cannot
+ * place one there), where no 32- or 40-bit integer, size, flag word or text a program keeps
+ * can be mistaken by a conservative scan for a heap pointer. Left to itself a kernel (or
  * valgrind, which hands out low addresses) may put the heap at 0x8000000 = 128 Mi, a value
- * found in libc's and ld.so's constants, and the first object there would never die. */
-#define ARENA_HINT_START ((uintptr_t)0x00c0 << 32)
+ * in libc's and ld.so's constants, and the first object there would never die; Go's own
+ * 0xc000000000 is still inside the range of 40-bit random values a program may store. */
+#define ARENA_HINT_START ((uintptr_t)0x3ec0 << 32)
 #define ARENA_HINT_STEP ((uintptr_t)1 << 40)
 #define ARENA_HINT_TRIES 8
 static uintptr_t arena_hint = ARENA_HINT_START;   /* under heap.lock, as every caller is */

@@ -9,6 +9,11 @@
  * gcpoison); page-heap invariants: free runs map their pages, are never adjacent, and
  * heap_sys = heap_inuse + heap_free + heap_released. A violation aborts with the addresses
  * involved, before sweeping could free a reachable object.
+ *
+ * A word of a conservatively scanned object is taken for a pointer. A non-pointer value
+ * stored during concurrent marking needs no barrier, so one that happens to equal an
+ * address in an unmarked (dead) object is reported like a lost pointer: the arena hint
+ * (os.c) keeps heap addresses out of the range of the integers programs usually store.
  */
 #include "internal.h"
 
