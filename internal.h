@@ -601,7 +601,10 @@ struct gc_weak {                 /* a weak handle: 16-byte noscan GC object */
     uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
     uint64_t aux;                /* unique (weak.c): the content hash */
 };
-GCRT_HIDDEN bool gcrt_specials_begin(void);                  /* pause 1: a root job to run? */
+/* Pause 1: whether there is a root job, and whether it is quick (pinned weak cells only,
+ * run before the starting thread's mark slice) or walks records (run after the handoff). */
+enum { GCRT_SPECIALS_NONE = 0, GCRT_SPECIALS_QUICK = 1, GCRT_SPECIALS_WALK = 2 };
+GCRT_HIDDEN int gcrt_specials_begin(void);
 GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */
 GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset != 0 */
 GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);

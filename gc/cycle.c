@@ -248,7 +248,7 @@ static void cycle_begin(bool forced) {
     gcrt_pool_cycle_start(scan_root_cb, &w);   /* victim rotation, then pools as roots */
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
-    bool specials = gcrt_specials_begin();   /* final.c's root job holds work from here */
+    int specials = gcrt_specials_begin();   /* final.c's root job holds work from here */
     if (stw) {   /* GODEBUG=gcstoptheworld=1: the whole mark in this pause */
         if (specials) gcrt_specials_markroot(NULL);
         gcrt_mark_workers(true);
@@ -265,7 +265,8 @@ static void cycle_begin(bool forced) {
     /* A small heap is often marked in less time than waking the GC thread takes, and what
      * is allocated meanwhile is black: mark one bounded slice here first, and if that was
      * all, terminate the mark from here too. */
-    if (!specials && mark_slice(me)) {
+    if (specials == GCRT_SPECIALS_QUICK) gcrt_specials_markroot(me);
+    if (specials != GCRT_SPECIALS_WALK && mark_slice(me)) {
         cycle_terminate();
         return;
     }
@@ -273,8 +274,8 @@ static void cycle_begin(bool forced) {
     g->handoff = 1;
     pthread_cond_signal(&g->request);
     pthread_mutex_unlock(&g->lock);
-    /* The GC thread marks while this one runs the specials root job. */
-    if (specials) gcrt_specials_markroot(me);
+    /* The GC thread marks while this one walks the records. */
+    if (specials == GCRT_SPECIALS_WALK) gcrt_specials_markroot(me);
 }
 
 #define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */

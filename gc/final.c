@@ -117,12 +117,42 @@ static void special_free(gcrt_special *r) {
     pthread_mutex_unlock(&spalloc.lock);
 }
 
-/* ---- the set of spans with specials ---- */
+/* ---- the set of spans with specials ----
+ * Each entry also says whether its span has work for the root job (records other than
+ * weak ones, or pinned cells), so the job skips the many weak-only spans without touching
+ * their descriptors. The flag is recomputed under spset.lock whenever nroots crosses zero
+ * or pinbits comes or goes. */
+enum { SP_WALK = 1, SP_PINS = 2 };   /* spentry.roots: nroots != 0, pinbits != NULL */
+typedef struct spentry {
+    gcrt_span *s;
+    uintptr_t roots;
+} spentry;
 static GCRT_STATE struct {
     pthread_mutex_t lock;
-    gcrt_span **arr;
+    spentry *arr;
     size_t n, cap;
+    size_t nwalk, npins;   /* entries with SP_WALK, SP_PINS (read atomically in pause 1) */
 } spset = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static inline uintptr_t span_roots(gcrt_span *s) {
+    return (atomic_load_relaxed(&s->nroots) ? SP_WALK : 0) | (atomic_load_relaxed(&s->pinbits) ? SP_PINS : 0);
+}
+
+static void spset_count(uintptr_t roots, size_t d) {   /* spset.lock held */
+    if (roots & SP_WALK) atomic_store_relaxed(&spset.nwalk, spset.nwalk + d);
+    if (roots & SP_PINS) atomic_store_relaxed(&spset.npins, spset.npins + d);
+}
+
+/* nroots crossed zero or pinbits changed (the caller holds the lock that guards that
+ * field: the stripe lock or pin_lock); s is in the set. */
+static void spset_note(gcrt_span *s) {
+    pthread_mutex_lock(&spset.lock);
+    spentry *e = &spset.arr[s->spset - 1];
+    spset_count(e->roots, (size_t)-1);
+    e->roots = span_roots(s);
+    spset_count(e->roots, 1);
+    pthread_mutex_unlock(&spset.lock);
+}
 
 /* Caller holds s's stripe lock or pin_lock (either shuts out spset_remove, which needs
  * both). */
@@ -132,7 +162,8 @@ static bool spset_add(gcrt_span *s) {
     bool ok = atomic_load_relaxed(&s->spset) ||
               gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
     if (ok && !atomic_load_relaxed(&s->spset)) {
-        spset.arr[spset.n++] = s;
+        spset.arr[spset.n++] = (spentry){s, span_roots(s)};
+        spset_count(span_roots(s), 1);
         atomic_store_relaxed(&s->spset, (uint32_t)spset.n);
     }
     pthread_mutex_unlock(&spset.lock);
@@ -142,9 +173,10 @@ static bool spset_add(gcrt_span *s) {
 static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
     pthread_mutex_lock(&spset.lock);
     size_t i = s->spset - 1;
-    gcrt_span *last = spset.arr[--spset.n];
+    spset_count(spset.arr[i].roots, (size_t)-1);
+    spentry last = spset.arr[--spset.n];
     spset.arr[i] = last;
-    atomic_store_relaxed(&last->spset, (uint32_t)(i + 1));
+    atomic_store_relaxed(&last.s->spset, (uint32_t)(i + 1));
     atomic_store_relaxed(&s->spset, 0);
     pthread_mutex_unlock(&spset.lock);
 }
@@ -172,7 +204,10 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     gcrt_special **pp = special_pos(s, r->offset, r->kind);
     r->next = *pp;
     atomic_store_release(pp, r);
-    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots + 1);
+    if (r->kind != SPECIAL_WEAK) {
+        atomic_store_relaxed(&s->nroots, s->nroots + 1);
+        if (s->nroots == 1) spset_note(s);
+    }
     return true;
 }
 
@@ -180,7 +215,10 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
 static void special_unlink(gcrt_span *s, gcrt_special **pp) {
     gcrt_special *r = *pp;
     *pp = r->next;
-    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots - 1);
+    if (r->kind != SPECIAL_WEAK) {
+        atomic_store_relaxed(&s->nroots, s->nroots - 1);
+        if (!s->nroots) spset_note(s);
+    }
     special_free(r);
 }
 
@@ -202,8 +240,12 @@ static bool cell_pin(struct gc_weak *cell) {
     if (!s->pinbits) {
         uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
         ok = b && spset_add(s);
-        if (ok) atomic_store_release(&s->pinbits, b);
-        else if (b) gcrt_meta_free(b, span_bitmap_words(s) * 8);
+        if (ok) {
+            atomic_store_release(&s->pinbits, b);
+            spset_note(s);
+        } else if (b) {
+            gcrt_meta_free(b, span_bitmap_words(s) * 8);
+        }
     }
     if (ok) atomic_or(&s->pinbits[i >> 6], (uint64_t)1 << (i & 63));
     pthread_mutex_unlock(&pin_lock);
@@ -240,6 +282,7 @@ static void spset_leave_if_empty(gcrt_span *s) {
         if (!any) {
             gcrt_meta_free(s->pinbits, span_bitmap_words(s) * 8);
             atomic_store_relaxed(&s->pinbits, (uint64_t *)NULL);
+            spset_note(s);
         }
     }
     if (!s->specials && !s->pinbits) spset_remove(s);
@@ -454,12 +497,14 @@ static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gc
 }
 
 /* Pause 1: whether this cycle has a root job, and if so take its work buffer now, so
- * that marking cannot be found finished before the job has run. */
+ * that marking cannot be found finished before the job has run. A job with only pinned
+ * cells to mark is a few word ORs per cell span: quick. */
 static gcrt_gcw root_gcw;
-bool gcrt_specials_begin(void) {
-    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return false;
+int gcrt_specials_begin(void) {
+    bool walk = atomic_load_relaxed(&spset.nwalk) || atomic_load_relaxed(&finq.len);
+    if (!walk && !atomic_load_relaxed(&spset.npins)) return GCRT_SPECIALS_NONE;
     gcrt_gcw_init(&root_gcw);
-    return true;
+    return walk ? GCRT_SPECIALS_WALK : GCRT_SPECIALS_QUICK;
 }
 
 /* The root job, after gcrt_specials_begin returned true, while marking (me: the calling
@@ -472,17 +517,24 @@ void gcrt_specials_markroot(gcrt_thread *me) {
     pthread_mutex_lock(&spset.lock);
     size_t n = spset.n;
     pthread_mutex_unlock(&spset.lock);
-    for (size_t i = 0; i < n; i++) {
+    /* Spans with root work, a batch at a time (the array may move as it grows). */
+    gcrt_span *batch[64];
+    for (size_t i = 0; i < n;) {
+        size_t nb = 0;
         pthread_mutex_lock(&spset.lock);
-        gcrt_span *s = spset.arr[i];
+        for (; i < n && nb < 64; i++)
+            if (spset.arr[i].roots) batch[nb++] = spset.arr[i].s;
         pthread_mutex_unlock(&spset.lock);
-        mark_pinned(w, s);
-        if (!atomic_load_relaxed(&s->nroots)) continue;   /* weak records only: nothing to do */
-        pthread_mutex_t *l = stripe_of(s);
-        pthread_mutex_lock(l);
-        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
-        pthread_mutex_unlock(l);
-        if (me && (i & 63) == 63) {   /* let a pending stop through now and then */
+        for (size_t j = 0; j < nb; j++) {
+            gcrt_span *s = batch[j];
+            mark_pinned(w, s);
+            if (!atomic_load_relaxed(&s->nroots)) continue;   /* pinned cells only */
+            pthread_mutex_t *l = stripe_of(s);
+            pthread_mutex_lock(l);
+            for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
+            pthread_mutex_unlock(l);
+        }
+        if (me) {   /* let a pending stop through now and then */
             gcrt_leave(me);
             gcrt_enter(me);
         }
@@ -517,18 +569,38 @@ static void clear_weak(gcrt_special *r) {
     cell_unpin(h);
 }
 
+/* Whether spset_leave_if_empty would keep s (the sweeper of s, no lock): it has a record,
+ * which only its sweeper or its object's owner removes (the owner's removal just defers
+ * the leaving to the next sweep), or a pinned cell, whose bitmap only this sweeper frees
+ * (an unpin racing with this test defers it too). */
+static bool span_stays_in_set(gcrt_span *s) {
+    if (atomic_load_acquire(&s->specials)) return true;
+    uint64_t *pin = atomic_load_acquire(&s->pinbits);
+    if (!pin) return false;
+    for (size_t k = 0; k < span_bitmap_words(s); k++)
+        if (atomic_load_relaxed(&pin[k])) return true;
+    return false;
+}
+
 /* The sweeper, on a span it claimed, before its marks are counted. */
 static gcrt_special *dummy_end;   /* an empty list */
 void gcrt_sweep_specials(gcrt_span *s) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     pthread_mutex_t *l = stripe_of(s);
     bool queued = false;
-    pthread_mutex_lock(l);
     /* Nothing died in this span (the usual case for long-lived objects with specials): no
-     * record to look at. */
+     * record to look at. The marks are this sweeper's alone until it finishes. */
     size_t marked = 0;
     for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
-    gcrt_special **pp = marked == s->alloccount ? &dummy_end : &s->specials;
+    bool alldone = marked == s->alloccount;
+    if (alldone && marked && span_stays_in_set(s)) {
+        /* Nor can it leave the set: no lock needed. A reader of specials_sg that saw the
+         * old value decides by mark bits, which say the same as the records now. */
+        atomic_store_release(&s->specials_sg, sg);
+        return;
+    }
+    pthread_mutex_lock(l);
+    gcrt_special **pp = alldone ? &dummy_end : &s->specials;
     while (*pp) {
         gcrt_special *r = *pp;
         size_t idx = span_objindex(s, s->base + r->offset);

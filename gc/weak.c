@@ -18,7 +18,10 @@
  *     it decides under the stripe lock by the mark bit, unless this generation's specials
  *     pass already ran (span->specials_sg), in which case the cell is authoritative again.
  *     The sweeper's specials pass runs before the span's mark bits turn into allocation
- *     bits, so under the lock the mark bits are this cycle's.
+ *     bits, so under the lock the mark bits are this cycle's, except on a span where every
+ *     object is marked: its pass takes no lock, so a clear bit is believed only if
+ *     specials_sg, re-read after the bitmap, still shows the pass not run (the sweeper
+ *     publishes specials_sg before it swaps the bitmaps).
  *   - While marking, whatever gc_weak_get or gc_weak_make hands out is shaded (SATB: a
  *     pointer that appears on a stack after the snapshot must be marked).
  * All of it runs in the caller's critical section, so no cycle can flip sweepgen between
@@ -69,7 +72,11 @@ static uintptr_t weak_get_unswept(struct gc_weak *h, uintptr_t p, gcrt_span *s, 
     uintptr_t q = atomic_load_acquire(&h->obj);
     if (q == p && atomic_load_acquire(&s->specials_sg) != sg && atomic_load_acquire(&s->sweepgen) != sg) {
         size_t i = span_objindex(s, p);
-        if (!bit_get(s->markbits, i)) q = 0;   /* dead; the sweeper will clear the cell */
+        /* A span whose every object is marked has its specials pass done without the lock
+         * (final.c), and sweeping may then swap in the next cycle's clear mark bits: a
+         * clear bit counts only if the pass had not run when the bitmap was read. */
+        if (!bit_get(atomic_load_acquire(&s->markbits), i))
+            q = atomic_load_acquire(&s->specials_sg) == sg ? atomic_load_acquire(&h->obj) : 0;
     }
     pthread_mutex_unlock(l);
     return q;
