@@ -597,9 +597,8 @@ GCRT_HIDDEN uint64_t gcrt_cgroup_memory_limit(const char *proc_cgroup, const cha
 /* ---- Specials, finalizers, cleanups, weak handles, unique (gc/final.c, gc/weak.c) ----
  * Records per span (span->specials); see final.c for the locks and the mark/sweep rules. */
 typedef struct gcrt_special gcrt_special;
-struct gc_weak {                 /* a weak handle: 16-byte noscan GC object */
+struct gc_weak {                 /* a weak handle: 8-byte noscan GC object (Go's is 8 too) */
     uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
-    uint64_t aux;                /* unique (weak.c): the content hash */
 };
 /* Pause 1: whether there is a root job, and whether it is quick (pinned weak cells only,
  * run before the starting thread's mark slice) or walks records (run after the handoff). */

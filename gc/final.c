@@ -466,7 +466,7 @@ static void grey_contents(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
     if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) gcrt_scan_object(w, obj);
 }
 
-/* A weak cell is a 16-byte noscan object that the program may still hold: mark it
+/* A weak cell is a small noscan object that the program may still hold: mark it
  * without the general grey's lookups (consecutive records' cells share spans). */
 static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
     gcrt_span *s = *cache;
@@ -569,14 +569,16 @@ static void clear_weak(gcrt_special *r) {
     cell_unpin(h);
 }
 
-/* Whether spset_leave_if_empty would keep s (the sweeper of s, no lock): it has a record,
- * which only its sweeper or its object's owner removes (the owner's removal just defers
- * the leaving to the next sweep), or a pinned cell, whose bitmap only this sweeper frees
- * (an unpin racing with this test defers it too). */
-static bool span_stays_in_set(gcrt_span *s) {
+/* Whether s may skip spset_leave_if_empty this cycle (the sweeper of s, no lock): it has a
+ * record, which only its sweeper or its object's owner removes (the owner's removal just
+ * defers the leaving to a later sweep), or a pin bitmap, which only this sweeper frees. The
+ * bitmap is read (a cache miss per cell span, most of this pass's cost) only one cycle in
+ * 16: a span whose cells all lost their pins but are still held keeps it until then. */
+static bool span_stays_in_set(gcrt_span *s, uint32_t sg) {
     if (atomic_load_acquire(&s->specials)) return true;
     uint64_t *pin = atomic_load_acquire(&s->pinbits);
     if (!pin) return false;
+    if ((sg >> 1) & 15) return true;
     for (size_t k = 0; k < span_bitmap_words(s); k++)
         if (atomic_load_relaxed(&pin[k])) return true;
     return false;
@@ -593,7 +595,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
     size_t marked = 0;
     for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
     bool alldone = marked == s->alloccount;
-    if (alldone && marked && span_stays_in_set(s)) {
+    if (alldone && marked && span_stays_in_set(s, sg)) {
         /* Nor can it leave the set: no lock needed. A reader of specials_sg that saw the
          * old value decides by mark bits, which say the same as the records now. */
         atomic_store_release(&s->specials_sg, sg);
