@@ -609,6 +609,7 @@ GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset
 GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
 GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);
 GCRT_HIDDEN pthread_mutex_t *gcrt_special_lock(gcrt_span *s);
+GCRT_HIDDEN void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins);   /* tests */
 /* mark.c: scan an object's words (or its first oblet) without marking it. */
 GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 

@@ -816,6 +816,15 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
 
 pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
 
+/* The set's size and its root-work counts (tests). */
+void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins) {
+    pthread_mutex_lock(&spset.lock);
+    *spans = spset.n;
+    *walk = spset.nwalk;
+    *pins = spset.npins;
+    pthread_mutex_unlock(&spset.lock);
+}
+
 /* Fork (runtime/fork.c), world stopped: every holder of these is inside a critical section
  * or the sweeper behind the sweep gate, so none is held; taken in the documented order. */
 void gcrt_final_fork(int phase) {
