@@ -178,7 +178,8 @@ static void uniq_remove(void *arg) {
     gcrt_thread *t = gcrt_thread_get();
     pthread_mutex_lock(&uniq.lock);
     uentry **pp = &uniq.buckets[e->hash & (uniq.nbuckets - 1)];
-    while (*pp != e) pp = &(*pp)->next;
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    if (!*pp) gcrt_fatal("gc_unique_bytes: the entry of a dead copy is not in the table");
     *pp = e->next;
     uniq.n--;
     pthread_mutex_unlock(&uniq.lock);
