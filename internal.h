@@ -601,7 +601,7 @@ struct gc_weak {                 /* a weak handle: 8-byte noscan GC object (Go's
     uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
 };
 /* Pause 1: whether there is a root job, and whether it is quick (pinned weak cells only,
- * run before the starting thread's mark slice) or walks records (run after the handoff). */
+ * run by the starting thread before it hands the mark over) or walks records (run after). */
 enum { GCRT_SPECIALS_NONE = 0, GCRT_SPECIALS_QUICK = 1, GCRT_SPECIALS_WALK = 2 };
 GCRT_HIDDEN int gcrt_specials_begin(void);
 GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */

@@ -265,16 +265,18 @@ static void cycle_begin(bool forced) {
     /* A small heap is often marked in less time than waking the GC thread takes, and what
      * is allocated meanwhile is black: mark one bounded slice here first, and if that was
      * all, terminate the mark from here too. */
-    if (specials == GCRT_SPECIALS_QUICK) gcrt_specials_markroot(me);
-    if (specials != GCRT_SPECIALS_WALK && mark_slice(me)) {
+    if (!specials && mark_slice(me)) {
         cycle_terminate();
         return;
     }
+    /* The root job: one that only ORs pin bitmaps is run before the handoff (run beside the
+     * GC thread, even a trivial one made cycles measurably slower); one that walks records
+     * while the GC thread marks. */
+    if (specials == GCRT_SPECIALS_QUICK) gcrt_specials_markroot(me);
     pthread_mutex_lock(&g->lock);   /* hand the mark over to the GC thread */
     g->handoff = 1;
     pthread_cond_signal(&g->request);
     pthread_mutex_unlock(&g->lock);
-    /* The GC thread marks while this one walks the records. */
     if (specials == GCRT_SPECIALS_WALK) gcrt_specials_markroot(me);
 }
 

@@ -19,8 +19,10 @@
  * index + 1). A span enters the set with its first record or pin and leaves it only when
  * sweeping finds neither, so
  * the set never shrinks while marking (sweeping is finished before a cycle starts) and a
- * span leaves it before its pages can go back to the heap. Cycles with no specials pay
- * one test of the set's size; sweeping a span without specials pays one field test.
+ * span leaves it before its pages can go back to the heap. Each entry flags the span's
+ * root work (records to walk, pinned cells), kept exact under spset.lock, with counts of
+ * each. Cycles with no root work pay three counter tests; sweeping a span without
+ * specials pays one field test.
  *
  * Marking (Go's markrootSpans), a root job run once per cycle before the first mark slice:
  *   finalizer: the object's contents are scanned but the object is not marked, so what it
@@ -29,7 +31,8 @@
  *   cleanup: its arg is greyed (the object is not);
  *   weak: nothing per record: the handle cell (a GC object) is pinned in its span's
  *     pinbits while the object lives, and pinned spans' bitmaps are ORed into their mark
- *     bits; spans whose records are all weak (nroots == 0) are not walked;
+ *     bits; spans whose records are all weak (nroots == 0) are not even looked at. A job
+ *     that is only that OR is quick (run before the mark is handed to the GC thread);
  *   finq: every queued object and arg is greyed.
  * A record added while marking greys the same things at insertion (the root job may have
  * passed its span); an entry taken off finq while marking is shaded as it leaves (a
@@ -41,6 +44,8 @@
  * unmarked object without one, clear its weak handles and queue its cleanups. Everything
  * happens under the span's stripe lock, before the span's mark bits become its allocation
  * bits; span->specials_sg records that this generation's pass is done (weak.c reads it).
+ * A span whose objects are all marked and that stays in the set has nothing to do: it
+ * only publishes specials_sg, without the lock (weak.c re-checks it for that case).
  *
  * Consequences (as in Go): a finalized object is freed at the earliest one cycle after its
  * finalizer was queued; in a chain A -> B with finalizers on both, B is reachable from A's
@@ -256,6 +261,15 @@ static void cell_unpin(struct gc_weak *cell) {
     gcrt_span *s = span_of_heap((uintptr_t)cell);
     size_t i = span_objindex(s, (uintptr_t)cell);
     __atomic_fetch_and(&s->pinbits[i >> 6], ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
+
+static inline void prefetch_pinned(gcrt_span *s) {
+    uint64_t *pin = atomic_load_relaxed(&s->pinbits);
+    if (!pin) return;
+    for (size_t k = 0; k < span_bitmap_words(s); k += 8) {
+        __builtin_prefetch(&pin[k]);
+        __builtin_prefetch(&s->markbits[k], 1);
+    }
 }
 
 /* Root job: mark a span's pinned cells. */
@@ -524,9 +538,20 @@ void gcrt_specials_markroot(gcrt_thread *me) {
         pthread_mutex_lock(&spset.lock);
         for (; i < n && nb < 64; i++)
             if (spset.arr[i].roots) batch[nb++] = spset.arr[i].s;
+        for (size_t j = 0; j < nb && j < 6; j++) {
+            __builtin_prefetch(batch[j]);
+            __builtin_prefetch((char *)batch[j] + 64);
+        }
         pthread_mutex_unlock(&spset.lock);
         for (size_t j = 0; j < nb; j++) {
             gcrt_span *s = batch[j];
+            /* Each span costs a few cache misses (descriptor, pin and mark bitmaps) and
+             * little else: fetch the next ones' ahead. */
+            if (j + 6 < nb) {
+                __builtin_prefetch(batch[j + 6]);
+                __builtin_prefetch((char *)batch[j + 6] + 64);
+            }
+            if (j + 3 < nb) prefetch_pinned(batch[j + 3]);
             mark_pinned(w, s);
             if (!atomic_load_relaxed(&s->nroots)) continue;   /* pinned cells only */
             pthread_mutex_t *l = stripe_of(s);
@@ -597,7 +622,8 @@ void gcrt_sweep_specials(gcrt_span *s) {
     bool alldone = marked == s->alloccount;
     if (alldone && marked && span_stays_in_set(s, sg)) {
         /* Nor can it leave the set: no lock needed. A reader of specials_sg that saw the
-         * old value decides by mark bits, which say the same as the records now. */
+         * old value decides by mark bits, which say the same as the records now (and a
+         * clear bit read after the bitmap swap is caught by its re-read of specials_sg). */
         atomic_store_release(&s->specials_sg, sg);
         return;
     }
