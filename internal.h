@@ -597,16 +597,19 @@ GCRT_HIDDEN uint64_t gcrt_cgroup_memory_limit(const char *proc_cgroup, const cha
 /* ---- Specials, finalizers, cleanups, weak handles, unique (gc/final.c, gc/weak.c) ----
  * Records per span (span->specials); see final.c for the locks and the mark/sweep rules. */
 typedef struct gcrt_special gcrt_special;
-struct gc_weak {                 /* a weak handle: 16-byte noscan GC object */
+struct gc_weak {                 /* a weak handle: 8-byte noscan GC object (Go's is 8 too) */
     uintptr_t obj;               /* the object's address, or 0 once it was found dead; atomic */
-    uint64_t aux;                /* unique (weak.c): the content hash */
 };
-GCRT_HIDDEN bool gcrt_specials_begin(void);                  /* pause 1: a root job to run? */
+/* Pause 1: whether there is a root job, and whether it is quick (pinned weak cells only,
+ * run by the starting thread before it hands the mark over) or walks records (run after). */
+enum { GCRT_SPECIALS_NONE = 0, GCRT_SPECIALS_QUICK = 1, GCRT_SPECIALS_WALK = 2 };
+GCRT_HIDDEN int gcrt_specials_begin(void);
 GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */
 GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset != 0 */
 GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
 GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);
 GCRT_HIDDEN pthread_mutex_t *gcrt_special_lock(gcrt_span *s);
+GCRT_HIDDEN void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins);   /* tests */
 /* mark.c: scan an object's words (or its first oblet) without marking it. */
 GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 

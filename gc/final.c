@@ -19,8 +19,10 @@
  * index + 1). A span enters the set with its first record or pin and leaves it only when
  * sweeping finds neither, so
  * the set never shrinks while marking (sweeping is finished before a cycle starts) and a
- * span leaves it before its pages can go back to the heap. Cycles with no specials pay
- * one test of the set's size; sweeping a span without specials pays one field test.
+ * span leaves it before its pages can go back to the heap. Each entry flags the span's
+ * root work (records to walk, pinned cells), kept exact under spset.lock, with counts of
+ * each. Cycles with no root work pay three counter tests; sweeping a span without
+ * specials pays one field test.
  *
  * Marking (Go's markrootSpans), a root job run once per cycle before the first mark slice:
  *   finalizer: the object's contents are scanned but the object is not marked, so what it
@@ -29,7 +31,8 @@
  *   cleanup: its arg is greyed (the object is not);
  *   weak: nothing per record: the handle cell (a GC object) is pinned in its span's
  *     pinbits while the object lives, and pinned spans' bitmaps are ORed into their mark
- *     bits; spans whose records are all weak (nroots == 0) are not walked;
+ *     bits; spans whose records are all weak (nroots == 0) are not even looked at. A job
+ *     that is only that OR is quick (run before the mark is handed to the GC thread);
  *   finq: every queued object and arg is greyed.
  * A record added while marking greys the same things at insertion (the root job may have
  * passed its span); an entry taken off finq while marking is shaded as it leaves (a
@@ -41,6 +44,8 @@
  * unmarked object without one, clear its weak handles and queue its cleanups. Everything
  * happens under the span's stripe lock, before the span's mark bits become its allocation
  * bits; span->specials_sg records that this generation's pass is done (weak.c reads it).
+ * A span whose objects are all marked and that stays in the set has nothing to do: it
+ * only publishes specials_sg, without the lock (weak.c re-checks it for that case).
  *
  * Consequences (as in Go): a finalized object is freed at the earliest one cycle after its
  * finalizer was queued; in a chain A -> B with finalizers on both, B is reachable from A's
@@ -117,12 +122,42 @@ static void special_free(gcrt_special *r) {
     pthread_mutex_unlock(&spalloc.lock);
 }
 
-/* ---- the set of spans with specials ---- */
+/* ---- the set of spans with specials ----
+ * Each entry also says whether its span has work for the root job (records other than
+ * weak ones, or pinned cells), so the job skips the many weak-only spans without touching
+ * their descriptors. The flag is recomputed under spset.lock whenever nroots crosses zero
+ * or pinbits comes or goes. */
+enum { SP_WALK = 1, SP_PINS = 2 };   /* spentry.roots: nroots != 0, pinbits != NULL */
+typedef struct spentry {
+    gcrt_span *s;
+    uintptr_t roots;
+} spentry;
 static GCRT_STATE struct {
     pthread_mutex_t lock;
-    gcrt_span **arr;
+    spentry *arr;
     size_t n, cap;
+    size_t nwalk, npins;   /* entries with SP_WALK, SP_PINS (read atomically in pause 1) */
 } spset = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static inline uintptr_t span_roots(gcrt_span *s) {
+    return (atomic_load_relaxed(&s->nroots) ? SP_WALK : 0) | (atomic_load_relaxed(&s->pinbits) ? SP_PINS : 0);
+}
+
+static void spset_count(uintptr_t roots, size_t d) {   /* spset.lock held */
+    if (roots & SP_WALK) atomic_store_relaxed(&spset.nwalk, spset.nwalk + d);
+    if (roots & SP_PINS) atomic_store_relaxed(&spset.npins, spset.npins + d);
+}
+
+/* nroots crossed zero or pinbits changed (the caller holds the lock that guards that
+ * field: the stripe lock or pin_lock); s is in the set. */
+static void spset_note(gcrt_span *s) {
+    pthread_mutex_lock(&spset.lock);
+    spentry *e = &spset.arr[s->spset - 1];
+    spset_count(e->roots, (size_t)-1);
+    e->roots = span_roots(s);
+    spset_count(e->roots, 1);
+    pthread_mutex_unlock(&spset.lock);
+}
 
 /* Caller holds s's stripe lock or pin_lock (either shuts out spset_remove, which needs
  * both). */
@@ -132,7 +167,8 @@ static bool spset_add(gcrt_span *s) {
     bool ok = atomic_load_relaxed(&s->spset) ||
               gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
     if (ok && !atomic_load_relaxed(&s->spset)) {
-        spset.arr[spset.n++] = s;
+        spset.arr[spset.n++] = (spentry){s, span_roots(s)};
+        spset_count(span_roots(s), 1);
         atomic_store_relaxed(&s->spset, (uint32_t)spset.n);
     }
     pthread_mutex_unlock(&spset.lock);
@@ -142,9 +178,10 @@ static bool spset_add(gcrt_span *s) {
 static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
     pthread_mutex_lock(&spset.lock);
     size_t i = s->spset - 1;
-    gcrt_span *last = spset.arr[--spset.n];
+    spset_count(spset.arr[i].roots, (size_t)-1);
+    spentry last = spset.arr[--spset.n];
     spset.arr[i] = last;
-    atomic_store_relaxed(&last->spset, (uint32_t)(i + 1));
+    atomic_store_relaxed(&last.s->spset, (uint32_t)(i + 1));
     atomic_store_relaxed(&s->spset, 0);
     pthread_mutex_unlock(&spset.lock);
 }
@@ -172,7 +209,10 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     gcrt_special **pp = special_pos(s, r->offset, r->kind);
     r->next = *pp;
     atomic_store_release(pp, r);
-    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots + 1);
+    if (r->kind != SPECIAL_WEAK) {
+        atomic_store_relaxed(&s->nroots, s->nroots + 1);
+        if (s->nroots == 1) spset_note(s);
+    }
     return true;
 }
 
@@ -180,7 +220,10 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
 static void special_unlink(gcrt_span *s, gcrt_special **pp) {
     gcrt_special *r = *pp;
     *pp = r->next;
-    if (r->kind != SPECIAL_WEAK) atomic_store_relaxed(&s->nroots, s->nroots - 1);
+    if (r->kind != SPECIAL_WEAK) {
+        atomic_store_relaxed(&s->nroots, s->nroots - 1);
+        if (!s->nroots) spset_note(s);
+    }
     special_free(r);
 }
 
@@ -202,8 +245,12 @@ static bool cell_pin(struct gc_weak *cell) {
     if (!s->pinbits) {
         uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
         ok = b && spset_add(s);
-        if (ok) atomic_store_release(&s->pinbits, b);
-        else if (b) gcrt_meta_free(b, span_bitmap_words(s) * 8);
+        if (ok) {
+            atomic_store_release(&s->pinbits, b);
+            spset_note(s);
+        } else if (b) {
+            gcrt_meta_free(b, span_bitmap_words(s) * 8);
+        }
     }
     if (ok) atomic_or(&s->pinbits[i >> 6], (uint64_t)1 << (i & 63));
     pthread_mutex_unlock(&pin_lock);
@@ -214,6 +261,15 @@ static void cell_unpin(struct gc_weak *cell) {
     gcrt_span *s = span_of_heap((uintptr_t)cell);
     size_t i = span_objindex(s, (uintptr_t)cell);
     __atomic_fetch_and(&s->pinbits[i >> 6], ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
+
+static inline void prefetch_pinned(gcrt_span *s) {
+    uint64_t *pin = atomic_load_relaxed(&s->pinbits);
+    if (!pin) return;
+    for (size_t k = 0; k < span_bitmap_words(s); k += 8) {
+        __builtin_prefetch(&pin[k]);
+        __builtin_prefetch(&s->markbits[k], 1);
+    }
 }
 
 /* Root job: mark a span's pinned cells. */
@@ -240,6 +296,7 @@ static void spset_leave_if_empty(gcrt_span *s) {
         if (!any) {
             gcrt_meta_free(s->pinbits, span_bitmap_words(s) * 8);
             atomic_store_relaxed(&s->pinbits, (uint64_t *)NULL);
+            spset_note(s);
         }
     }
     if (!s->specials && !s->pinbits) spset_remove(s);
@@ -423,7 +480,7 @@ static void grey_contents(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
     if (spanclass_kind(s->spanclass) != GCRT_SCAN_NOSCAN) gcrt_scan_object(w, obj);
 }
 
-/* A weak cell is a 16-byte noscan object that the program may still hold: mark it
+/* A weak cell is a small noscan object that the program may still hold: mark it
  * without the general grey's lookups (consecutive records' cells share spans). */
 static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
     gcrt_span *s = *cache;
@@ -454,12 +511,14 @@ static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gc
 }
 
 /* Pause 1: whether this cycle has a root job, and if so take its work buffer now, so
- * that marking cannot be found finished before the job has run. */
+ * that marking cannot be found finished before the job has run. A job with only pinned
+ * cells to mark is a few word ORs per cell span: quick. */
 static gcrt_gcw root_gcw;
-bool gcrt_specials_begin(void) {
-    if (!atomic_load_relaxed(&spset.n) && !atomic_load_relaxed(&finq.len)) return false;
+int gcrt_specials_begin(void) {
+    bool walk = atomic_load_relaxed(&spset.nwalk) || atomic_load_relaxed(&finq.len);
+    if (!walk && !atomic_load_relaxed(&spset.npins)) return GCRT_SPECIALS_NONE;
     gcrt_gcw_init(&root_gcw);
-    return true;
+    return walk ? GCRT_SPECIALS_WALK : GCRT_SPECIALS_QUICK;
 }
 
 /* The root job, after gcrt_specials_begin returned true, while marking (me: the calling
@@ -472,17 +531,35 @@ void gcrt_specials_markroot(gcrt_thread *me) {
     pthread_mutex_lock(&spset.lock);
     size_t n = spset.n;
     pthread_mutex_unlock(&spset.lock);
-    for (size_t i = 0; i < n; i++) {
+    /* Spans with root work, a batch at a time (the array may move as it grows). */
+    gcrt_span *batch[64];
+    for (size_t i = 0; i < n;) {
+        size_t nb = 0;
         pthread_mutex_lock(&spset.lock);
-        gcrt_span *s = spset.arr[i];
+        for (; i < n && nb < 64; i++)
+            if (spset.arr[i].roots) batch[nb++] = spset.arr[i].s;
+        for (size_t j = 0; j < nb && j < 6; j++) {
+            __builtin_prefetch(batch[j]);
+            __builtin_prefetch((char *)batch[j] + 64);
+        }
         pthread_mutex_unlock(&spset.lock);
-        mark_pinned(w, s);
-        if (!atomic_load_relaxed(&s->nroots)) continue;   /* weak records only: nothing to do */
-        pthread_mutex_t *l = stripe_of(s);
-        pthread_mutex_lock(l);
-        for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
-        pthread_mutex_unlock(l);
-        if (me && (i & 63) == 63) {   /* let a pending stop through now and then */
+        for (size_t j = 0; j < nb; j++) {
+            gcrt_span *s = batch[j];
+            /* Each span costs a few cache misses (descriptor, pin and mark bitmaps) and
+             * little else: fetch the next ones' ahead. */
+            if (j + 6 < nb) {
+                __builtin_prefetch(batch[j + 6]);
+                __builtin_prefetch((char *)batch[j + 6] + 64);
+            }
+            if (j + 3 < nb) prefetch_pinned(batch[j + 3]);
+            mark_pinned(w, s);
+            if (!atomic_load_relaxed(&s->nroots)) continue;   /* pinned cells only */
+            pthread_mutex_t *l = stripe_of(s);
+            pthread_mutex_lock(l);
+            for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
+            pthread_mutex_unlock(l);
+        }
+        if (me) {   /* let a pending stop through now and then */
             gcrt_leave(me);
             gcrt_enter(me);
         }
@@ -517,18 +594,41 @@ static void clear_weak(gcrt_special *r) {
     cell_unpin(h);
 }
 
+/* Whether s may skip spset_leave_if_empty this cycle (the sweeper of s, no lock): it has a
+ * record, which only its sweeper or its object's owner removes (the owner's removal just
+ * defers the leaving to a later sweep), or a pin bitmap, which only this sweeper frees. The
+ * bitmap is read (a cache miss per cell span, most of this pass's cost) only one cycle in
+ * 16: a span whose cells all lost their pins but are still held keeps it until then. */
+static bool span_stays_in_set(gcrt_span *s, uint32_t sg) {
+    if (atomic_load_acquire(&s->specials)) return true;
+    uint64_t *pin = atomic_load_acquire(&s->pinbits);
+    if (!pin) return false;
+    if ((sg >> 1) & 15) return true;
+    for (size_t k = 0; k < span_bitmap_words(s); k++)
+        if (atomic_load_relaxed(&pin[k])) return true;
+    return false;
+}
+
 /* The sweeper, on a span it claimed, before its marks are counted. */
 static gcrt_special *dummy_end;   /* an empty list */
 void gcrt_sweep_specials(gcrt_span *s) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     pthread_mutex_t *l = stripe_of(s);
     bool queued = false;
-    pthread_mutex_lock(l);
     /* Nothing died in this span (the usual case for long-lived objects with specials): no
-     * record to look at. */
+     * record to look at. The marks are this sweeper's alone until it finishes. */
     size_t marked = 0;
     for (size_t k = 0; k < span_bitmap_words(s); k++) marked += (size_t)__builtin_popcountll(s->markbits[k]);
-    gcrt_special **pp = marked == s->alloccount ? &dummy_end : &s->specials;
+    bool alldone = marked == s->alloccount;
+    if (alldone && marked && span_stays_in_set(s, sg)) {
+        /* Nor can it leave the set: no lock needed. A reader of specials_sg that saw the
+         * old value decides by mark bits, which say the same as the records now (and a
+         * clear bit read after the bitmap swap is caught by its re-read of specials_sg). */
+        atomic_store_release(&s->specials_sg, sg);
+        return;
+    }
+    pthread_mutex_lock(l);
+    gcrt_special **pp = alldone ? &dummy_end : &s->specials;
     while (*pp) {
         gcrt_special *r = *pp;
         size_t idx = span_objindex(s, s->base + r->offset);
@@ -751,6 +851,15 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
 }
 
 pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
+
+/* The set's size and its root-work counts (tests). */
+void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins) {
+    pthread_mutex_lock(&spset.lock);
+    *spans = spset.n;
+    *walk = spset.nwalk;
+    *pins = spset.npins;
+    pthread_mutex_unlock(&spset.lock);
+}
 
 /* Fork (runtime/fork.c), world stopped: every holder of these is inside a critical section
  * or the sweeper behind the sweep gate, so none is held; taken in the documented order. */

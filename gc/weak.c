@@ -2,7 +2,7 @@
  * weak.c: weak handles (Go's weak.Make / Pointer.Value, the handle half of mheap.go's weak
  * specials) and unique byte strings (Go's unique.Make, built on them).
  *
- * A handle is a 16-byte noscan GC object (the cell) holding the object's address, which is
+ * A handle is an 8-byte noscan GC object (the cell) holding the object's address, which is
  * therefore not traced. The object's weak record (final.c) points at the cell and pins it
  * (marked every cycle), so while the object lives every gc_weak_make of the same address returns
  * the same cell; once the program drops the cell and the object is gone, the cell is
@@ -18,7 +18,10 @@
  *     it decides under the stripe lock by the mark bit, unless this generation's specials
  *     pass already ran (span->specials_sg), in which case the cell is authoritative again.
  *     The sweeper's specials pass runs before the span's mark bits turn into allocation
- *     bits, so under the lock the mark bits are this cycle's.
+ *     bits, so under the lock the mark bits are this cycle's, except on a span where every
+ *     object is marked: its pass takes no lock, so a clear bit is believed only if
+ *     specials_sg, re-read after the bitmap, still shows the pass not run (the sweeper
+ *     publishes specials_sg before it swaps the bitmaps).
  *   - While marking, whatever gc_weak_get or gc_weak_make hands out is shaded (SATB: a
  *     pointer that appears on a stack after the snapshot must be marked).
  * All of it runs in the caller's critical section, so no cycle can flip sweepgen between
@@ -26,8 +29,8 @@
  *
  * unique: an off-heap chained hash table, keyed by the bytes' hash, whose entries hold weak
  * handles to GC-owned noscan copies. A lookup that finds a live copy allocates nothing.
- * Each copy carries a cleanup whose arg is its cell (whose aux word holds the hash); when
- * the copy dies the cleanup removes the entry holding that cell from its bucket. The table lock (uniq.lock) is never taken by the collector.
+ * Each copy carries a cleanup whose arg is its entry (off-heap, so the arg keeps nothing
+ * alive); when the copy dies the cleanup unlinks and frees the entry. The table lock (uniq.lock) is never taken by the collector.
  */
 #include "internal.h"
 
@@ -56,7 +59,10 @@ GCRT_API gc_weak_t gc_weak_make(void *obj) {
         if (h) break;
         /* Allocate outside the critical section and the lock, then look again: another
          * thread may have installed one meanwhile (then this cell is garbage). */
-        if (!(cell = gc_alloc_noscan(sizeof *cell))) return NULL;
+        /* A cell must be an object of its own: the pin bit is per slot, and two cells
+         * sharing a tiny block (GODEBUG=tinyalloc=1) would share it. */
+        size_t size = atomic_load_relaxed(&gcrt_gc.tinyalloc) ? GCRT_TINY_SIZE : sizeof *cell;
+        if (!(cell = gc_alloc_noscan(size))) return NULL;
     }
     gc_keep_alive(obj);
     return h;
@@ -69,7 +75,11 @@ static uintptr_t weak_get_unswept(struct gc_weak *h, uintptr_t p, gcrt_span *s, 
     uintptr_t q = atomic_load_acquire(&h->obj);
     if (q == p && atomic_load_acquire(&s->specials_sg) != sg && atomic_load_acquire(&s->sweepgen) != sg) {
         size_t i = span_objindex(s, p);
-        if (!bit_get(s->markbits, i)) q = 0;   /* dead; the sweeper will clear the cell */
+        /* A span whose every object is marked has its specials pass done without the lock
+         * (final.c), and sweeping may then swap in the next cycle's clear mark bits: a
+         * clear bit counts only if the pass had not run when the bitmap was read. */
+        if (!bit_get(atomic_load_acquire(&s->markbits), i))
+            q = atomic_load_acquire(&s->specials_sg) == sg ? atomic_load_acquire(&h->obj) : 0;
     }
     pthread_mutex_unlock(l);
     return q;
@@ -162,25 +172,20 @@ static bool uniq_grow(gcrt_thread *t) {
     return true;
 }
 
-/* The cleanup of a copy: drop the entry that holds its (now cleared) cell. */
+/* The cleanup of a copy: drop its entry (the arg; an inserted entry goes only here). */
 static void uniq_remove(void *arg) {
-    struct gc_weak *cell = arg;
+    uentry *e = arg;
     gcrt_thread *t = gcrt_thread_get();
     pthread_mutex_lock(&uniq.lock);
-    uentry *found = NULL;
-    for (uentry **pp = &uniq.buckets[cell->aux & (uniq.nbuckets - 1)]; *pp; pp = &(*pp)->next)
-        if ((*pp)->cell == cell) {
-            found = *pp;
-            *pp = found->next;
-            uniq.n--;
-            break;
-        }
+    uentry **pp = &uniq.buckets[e->hash & (uniq.nbuckets - 1)];
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    if (!*pp) gcrt_fatal("gc_unique_bytes: the entry of a dead copy is not in the table");
+    *pp = e->next;
+    uniq.n--;
     pthread_mutex_unlock(&uniq.lock);
-    if (found) {
-        gcrt_enter(t);
-        gcrt_meta_free(found, sizeof *found);
-        gcrt_leave(t);
-    }
+    gcrt_enter(t);
+    gcrt_meta_free(e, sizeof *e);
+    gcrt_leave(t);
 }
 
 GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
@@ -212,17 +217,17 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
         return NULL;
     }
     *e = (uentry){.hash = hash, .len = n, .cell = cell};
-    cell->aux = hash;   /* for the cleanup: the entry's bucket */
+    bool inserted = false;
     pthread_mutex_lock(&uniq.lock);
     if ((c = uniq_find(p, n, hash)) == NULL && (uniq.n < uniq.nbuckets || uniq_grow(t))) {
         e->next = uniq.buckets[hash & (uniq.nbuckets - 1)];
         uniq.buckets[hash & (uniq.nbuckets - 1)] = e;
         uniq.n++;
         c = copy;
-        e = NULL;
+        inserted = true;
     }
     pthread_mutex_unlock(&uniq.lock);
-    if (e) {   /* lost the race, or the table could not grow */
+    if (!inserted) {   /* lost the race, or the table could not grow */
         gcrt_enter(t);
         gcrt_meta_free(e, sizeof *e);
         gcrt_leave(t);
@@ -230,8 +235,8 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
         return c;
     }
     /* The entry goes when the copy dies. If the cleanup cannot be had, the entry stays
-     * (harmless: a dead cell reads NULL) until the table is next searched past it. */
-    if (!gc_add_cleanup(copy, uniq_remove, cell))
+     * for good (harmless: a dead cell reads NULL; lookups pass over it). */
+    if (!gc_add_cleanup(copy, uniq_remove, e))
         gcrt_warn("gc_unique_bytes: no memory for a cleanup; a dead entry stays in the table");
     gc_keep_alive(copy);
     return c;
