@@ -86,7 +86,9 @@ static int churn(void) {
     unsigned before = ms.num_gc;
     gc_set_memory_limit(64 * MiB);
     read_ms(&ms);
-    CHECK(ms.next_gc <= 64 * MiB, "after gc_set_memory_limit(64 MiB): next_gc %.1f MiB", (double)ms.next_gc / MiB);
+    /* (under memcheck the last cycle may have marked more than 64 MiB: see above) */
+    if (timing_checks())
+        CHECK(ms.next_gc <= 64 * MiB, "after gc_set_memory_limit(64 MiB): next_gc %.1f MiB", (double)ms.next_gc / MiB);
     for (int i = 0; i < 100 && ms.num_gc == before; i++) {
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
