@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "check.h"
+#include "lifetime.h"
 
 typedef struct node {
     struct node *next;
@@ -81,7 +81,8 @@ static void *child_thread(void *arg) {
     return NULL;
 }
 
-TEST_NOINLINE static void drop_finalizable(void) {
+TEST_NOINLINE static void drop_finalizable(void *unused) {
+    (void)unused;
     void *p = gc_alloc(64);
     CHECK(gc_set_finalizer(p, fin, (void *)(uintptr_t)1) == 0, "gc_set_finalizer");
 }
@@ -100,11 +101,11 @@ static int child_main(int i) {
     pthread_join(th, &r);
     CHECK(r == NULL, "child's registered thread saw a corrupted list");
     long before = atomic_load(&fin_ran);
-    drop_finalizable();
+    drop_finalizable(NULL);   /* here, not in a thread: a fork child creates as few as it can */
     churn_stack();
     double t0 = now_sec();
-    while (atomic_load(&fin_ran) == before && now_sec() - t0 < 5) {
-        gc_collect();
+    while (atomic_load(&fin_ran) == before && now_sec() - t0 < test_seconds(5)) {
+        lt_collect();
         gc_run_finalizers();
     }
     CHECK(atomic_load(&fin_ran) > before, "no finalizer ran in the child");
@@ -143,10 +144,9 @@ int main(void) {
     parent_list = build(PARENT_N, PARENT_SEED);
     CHECK(parent_list, "parent list");
     /* The finalizer thread: started by the first finalizer, seen running one. */
-    drop_finalizable();
-    churn_stack();
+    lt_in_thread(drop_finalizable, NULL);   /* no stale copy on this stack (ASan's frames kept one) */
     double t0 = now_sec();
-    while (atomic_load(&fin_ran) == 0 && now_sec() - t0 < 5) gc_collect();
+    while (atomic_load(&fin_ran) == 0 && now_sec() - t0 < test_seconds(5)) lt_collect();
     CHECK(atomic_load(&fin_ran) > 0, "the parent's finalizer thread ran nothing");
 
     pthread_t th[3];
