@@ -88,8 +88,8 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     for (size_t i = 0; i < words; i++) nalloc += (size_t)__builtin_popcountll(s->markbits[i]);
     size_t nfreed = s->alloccount - nalloc;
     /* Small spans count with an atomic add, not under the stats lock: the background
-     * sweeper and allocating threads sweep side by side, and a lock per span had them
-     * queueing on it (thousands of futex calls a second in the Scheme GCBench). */
+     * sweeper and allocating threads sweep side by side, and one global lock taken per
+     * swept span is a needless meeting point for them. */
     if (nfreed && sc) atomic_add(&gcrt_stats_.nfree[sc], (uint64_t)nfreed);
     else if (nfreed) {
         pthread_mutex_lock(&gcrt_stats_.lock);
