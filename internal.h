@@ -290,7 +290,7 @@ typedef struct gcrt_central {
 } gcrt_central;
 
 extern GCRT_HIDDEN gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
-GCRT_HIDDEN void gcrt_central_init(void);
+GCRT_HIDDEN void gcrt_central_init(void);   /* (re)initialises the class locks: adaptive mutexes */
 /* A swept span of class spc with a free slot, owned by the caller; NULL on OOM. */
 GCRT_HIDDEN gcrt_span *gcrt_central_cache_span(unsigned spc);
 /* Give back a span a cache owned. */
