@@ -17,7 +17,7 @@
 
 #include <stdlib.h>
 
-static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
+static inline __attribute__((always_inline)) void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     gcrt_enter(t);
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
     uintptr_t p = span_next_free_fast(s);   /* free slots are zero: nothing to clear */
@@ -29,8 +29,9 @@ static inline void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
 }
 
 /* gc_alloc's body, inlined into alloc_typed too (an exported function is not inlined
- * within the library: it might be interposed). */
-static inline void *alloc_cons(size_t size) {
+ * within the library: it might be interposed). Forced: left to itself the compiler made
+ * it a function of its own, one more call on every gc_alloc_typed/gc_alloc_array. */
+static inline __attribute__((always_inline)) void *alloc_cons(size_t size) {
     gcrt_thread *t = gcrt_thread_get();
     if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
         void *p = alloc_fast(t, size, GCRT_SCAN_CONS);

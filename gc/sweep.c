@@ -35,6 +35,50 @@ static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static int bg_started, bg_kick;
 
+/* Slots of word w of s that were allocated before this sweep and are not marked by it:
+ * the ones sweeping frees. */
+static inline uint64_t sweep_freed_word(const gcrt_span *s, size_t w) {
+    uint64_t was = s->allocbits[w];
+    size_t fi = s->freeindex;
+    if (fi > w * 64) was |= fi >= w * 64 + 64 ? ~(uint64_t)0 : ((uint64_t)1 << (fi - w * 64)) - 1;
+    uint64_t f = was & ~s->markbits[w];
+    if (s->nelems < w * 64 + 64) f &= ((uint64_t)1 << (s->nelems - w * 64)) - 1;
+    return f;
+}
+
+/* Zero the freed slots of s, one memset per run of adjacent freed slots: when most of a
+ * span died (the common case for young objects) that is a few long stores instead of a
+ * call per slot, which made sweeping a span of small objects cost several times more. */
+static void sweep_clear_freed(gcrt_span *s, size_t words) {
+    size_t run = 0, nrun = 0;   /* pending run of freed slots: [run, run + nrun) */
+    for (size_t w = 0; w < words; w++) {
+        uint64_t f = sweep_freed_word(s, w);
+        size_t i = w * 64;
+        while (f) {
+            unsigned z = (unsigned)__builtin_ctzll(f);   /* live or free slots to skip */
+            f >>= z;
+            i += z;
+            unsigned n = f == ~(uint64_t)0 ? 64 : (unsigned)__builtin_ctzll(~f);   /* freed */
+            if (nrun && run + nrun == i) nrun += n;   /* continues the run from the last word */
+            else {
+                if (nrun) memset((void *)(s->base + run * s->elemsize), 0, nrun * s->elemsize);
+                run = i;
+                nrun = n;
+            }
+            f = n == 64 ? 0 : f >> n;
+            i += n;
+        }
+    }
+    if (nrun) memset((void *)(s->base + run * s->elemsize), 0, nrun * s->elemsize);
+}
+
+/* GODEBUG=gcpoison and the sanitizers: each freed slot goes to the debug hook instead. */
+static void sweep_free_slots_debug(gcrt_span *s, size_t words) {
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t f = sweep_freed_word(s, w); f; f &= f - 1)
+            gcrt_debug_free_slot(s, s->base + (w * 64 + (size_t)__builtin_ctzll(f)) * s->elemsize);
+}
+
 bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sc = spanclass_sizeclass(s->spanclass);
@@ -43,13 +87,14 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     size_t nalloc = 0;
     for (size_t i = 0; i < words; i++) nalloc += (size_t)__builtin_popcountll(s->markbits[i]);
     size_t nfreed = s->alloccount - nalloc;
-    if (nfreed) {
+    /* Small spans count with an atomic add, not under the stats lock: the background
+     * sweeper and allocating threads sweep side by side, and one global lock taken per
+     * swept span is a needless meeting point for them. */
+    if (nfreed && sc) atomic_add(&gcrt_stats_.nfree[sc], (uint64_t)nfreed);
+    else if (nfreed) {
         pthread_mutex_lock(&gcrt_stats_.lock);
-        if (sc) gcrt_stats_.nfree[sc] += nfreed;
-        else {
-            gcrt_stats_.large_frees++;
-            gcrt_stats_.large_freed_bytes += s->elemsize;
-        }
+        gcrt_stats_.large_frees++;
+        gcrt_stats_.large_freed_bytes += s->elemsize;
         pthread_mutex_unlock(&gcrt_stats_.lock);
     }
     if (nalloc == 0 && (!owned || !sc)) {
@@ -60,17 +105,8 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     /* Free slots of small spans are always zero (the allocation fast path never zeroes):
      * clear each slot allocated before this sweep and not marked by it. */
     if (sc && nfreed) {
-        for (size_t w = 0; w < words; w++) {
-            uint64_t was = s->allocbits[w];
-            size_t fi = s->freeindex;
-            if (fi > w * 64) was |= fi >= w * 64 + 64 ? ~(uint64_t)0 : ((uint64_t)1 << (fi - w * 64)) - 1;
-            for (uint64_t f = was & ~s->markbits[w]; f; f &= f - 1) {
-                size_t i = w * 64 + (size_t)__builtin_ctzll(f);
-                if (i >= s->nelems) continue;
-                if (unlikely(gcrt_debug_hooks)) gcrt_debug_free_slot(s, s->base + i * s->elemsize);
-                else memset((void *)(s->base + i * s->elemsize), 0, s->elemsize);
-            }
-        }
+        if (unlikely(gcrt_debug_hooks)) sweep_free_slots_debug(s, words);
+        else sweep_clear_freed(s, words);
     }
     /* gc_base/gc_size may read these bits from other threads: bracket by sweepseq. */
     atomic_store_relaxed(&s->sweepseq, s->sweepseq + 1);
@@ -88,13 +124,17 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     return true;
 }
 
-/* Claim and sweep one span of class spc; returns pages freed + 1, or 0 if none was left. */
-static size_t sweep_class(unsigned spc) {
+#define SWEEP_BUSY ((size_t)-1)
+
+/* Claim and sweep one span of class spc; returns pages freed + 1, or 0 if none was left.
+ * With wait false, a class whose lock is taken is left to its holder: SWEEP_BUSY. */
+static size_t sweep_class_try(unsigned spc, bool wait) {
     gcrt_central *c = &gcrt_central_[spc];
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned un = sg_unswept(sg);
     if (!c->partial[un].first && !c->full[un].first) return 0;
-    pthread_mutex_lock(&c->lock);
+    if (wait) pthread_mutex_lock(&c->lock);
+    else if (pthread_mutex_trylock(&c->lock)) return SWEEP_BUSY;
     gcrt_span *s = gcrt_list_pop(&c->partial[un]);
     if (!s) s = gcrt_list_pop(&c->full[un]);
     if (s) {
@@ -111,16 +151,29 @@ static size_t sweep_class(unsigned spc) {
     return kept ? 1 : np + 1;
 }
 
+static size_t sweep_class(unsigned spc) { return sweep_class_try(spc, true); }
+
 /* Sweep one span of any class (large classes first: they free whole runs). Callers that
- * are registered threads must be in a critical section. */
+ * are registered threads must be in a critical section. The background sweeper and
+ * allocating threads all walk from sweep_cursor, so they tend to want the same class at
+ * once: a class whose lock is held is passed over (its holder is sweeping it), and waited
+ * for only when every other class is done. */
 static size_t sweep_any(void) {
-    for (unsigned k = 0; k < GCRT_NUM_SPAN_CLASSES; k++) {
-        unsigned spc = (sweep_cursor + k) % GCRT_NUM_SPAN_CLASSES;
-        size_t r = sweep_class(spc);
-        if (r) {
-            sweep_cursor = spc;
-            return r;
+    for (int pass = 0; pass < 2; pass++) {
+        bool busy = false;
+        for (unsigned k = 0; k < GCRT_NUM_SPAN_CLASSES; k++) {
+            unsigned spc = (sweep_cursor + k) % GCRT_NUM_SPAN_CLASSES;
+            size_t r = sweep_class_try(spc, pass == 1);
+            if (r == SWEEP_BUSY) {
+                busy = true;
+                continue;
+            }
+            if (r) {
+                sweep_cursor = spc;
+                return r;
+            }
         }
+        if (!busy) break;
     }
     return 0;
 }

@@ -60,6 +60,7 @@ static void locks(int phase) {
     gcrt_meta_fork(phase);
     gcrt_fork_mutex(&gcrt_heap_.lock, phase);
     for (unsigned i = GCRT_NUM_SPAN_CLASSES; i-- > 0;) gcrt_fork_mutex(&gcrt_central_[i].lock, phase);
+    if (phase == GCRT_FORK_CHILD) gcrt_central_init();   /* adaptive class locks again (central.c) */
     gcrt_pool_fork(phase);
     gcrt_final_fork(phase);
     gcrt_sweep_fork(phase);

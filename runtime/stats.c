@@ -44,9 +44,10 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     for (unsigned i = 1; i < GCRT_NUM_CLASSES; i++) {
         uint64_t n = st->nmalloc[i] + inflight[i];
         mallocs += n;
-        frees += st->nfree[i];
+        uint64_t nf = atomic_load_relaxed(&st->nfree[i]);   /* sweeping adds without the lock */
+        frees += nf;
         total += n * gcrt_class_size[i];
-        freed += st->nfree[i] * gcrt_class_size[i];
+        freed += nf * gcrt_class_size[i];
     }
     mallocs += st->large_allocs + st->tiny_allocs;
     frees += st->large_frees + st->tiny_allocs;
