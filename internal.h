@@ -136,9 +136,8 @@ enum { SPAN_DEAD = 0, SPAN_FREE = 1, SPAN_INUSE = 2, SPAN_SCAVENGING = 3,
 
 typedef struct gcrt_span gcrt_span;
 struct gcrt_span {
-    /* First cache line: what span_of_heap and the markers read for every pointer they
-     * grey, and the fast path reads; nothing here is written while the span is in use, so
-     * mark workers on other CPUs share the line with the allocating thread. */
+    /* First 64 bytes: what span_of_heap and the markers read for every pointer they grey,
+     * and the fast path reads; nothing here is written while the span is in use. */
     uintptr_t base;          /* first byte */
     uintptr_t limit;         /* end of the object area: base + nelems * elemsize */
     size_t npages;
@@ -150,12 +149,13 @@ struct gcrt_span {
     uint8_t spanclass;
     uint8_t state;           /* SPAN_*; published last (release) */
     uint32_t divmagic;       /* objindex = ((p - base) * divmagic) >> 32 */
-    /* Second cache line: written by the owning cache on every allocation (Go's
-     * nextFreeFast). Kept apart from the line above: when both shared one line, every
-     * allocation during a mark invalidated the markers' copy and then waited to get it
-     * back (the split took about 15% off the allocation fast path's profile samples in
-     * the Scheme interpreter's GCBench). */
-    uint64_t alloccache __attribute__((aligned(64)));
+    /* Written by the owning cache on every allocation (Go's nextFreeFast), so kept after
+     * the 64 bytes above that markers read: sharing a line, every allocation during a mark
+     * invalidated the markers' copy (aligning this to a line of its own took about 15%
+     * off the allocation fast path's samples in the Scheme GCBench, but rounds the
+     * descriptor from 168 to 192 bytes, which puts the metadata of a heap of 64-byte
+     * objects over 3%; descriptors are packed, so the split holds for some of them). */
+    uint64_t alloccache;
     uint16_t freeindex;
     uint16_t alloccount;     /* allocated slots (exact unless cached: see cache.c) */
     uint16_t alloccount_cached; /* alloccount when a cache took the span (for stats) */
