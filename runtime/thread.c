@@ -172,7 +172,13 @@ GCRT_API int gc_register_thread(void) {
     pthread_attr_t attr;
     void *addr;
     size_t size;
+    /* pthread_getattr_np mallocs (its affinity mask). Under gcrt_threads_lock, which fork's
+     * prepare handler holds across fork(), no thread is inside it when the process is
+     * copied: a malloc without fork handlers of its own (ASan's) would otherwise leave the
+     * child its lock held, and the child's first new thread would hang there. */
+    pthread_mutex_lock(&gcrt_threads_lock);
     if (pthread_getattr_np(pthread_self(), &attr) != 0) {
+        pthread_mutex_unlock(&gcrt_threads_lock);
         gcrt_meta_free(t, sizeof *t);
         return -EAGAIN;
     }
@@ -180,7 +186,6 @@ GCRT_API int gc_register_thread(void) {
     pthread_attr_destroy(&attr);
     t->stack_lo = (uintptr_t)addr;
     t->stack_hi = (uintptr_t)addr + size;
-    pthread_mutex_lock(&gcrt_threads_lock);
     t->next = gcrt_threads;
     if (gcrt_threads) gcrt_threads->prev = t;
     gcrt_threads = t;
@@ -259,7 +264,7 @@ static void *thread_start(void *p) {
     void *(*fn)(void *) = a->fn;
     void *arg = a->arg;
     gc_remove_roots(&a->arg, sizeof a->arg);
-    free(a);
+    gcrt_meta_free(a, sizeof *a);
     void *r = fn(arg);
     if (gcrt_self) gc_unregister_thread();   /* fn may have unregistered itself */
     return r;
@@ -267,18 +272,19 @@ static void *thread_start(void *p) {
 
 GCRT_API int gc_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
     gcrt_ensure_init();
-    struct start_arg *a = malloc(sizeof *a);
+    /* gcrt's metadata, not malloc: fork.c holds its lock across fork() (see above) */
+    struct start_arg *a = gcrt_meta_alloc(sizeof *a);
     if (!a) return EAGAIN;
     a->fn = fn;
     a->arg = arg;
     if (gc_add_roots(&a->arg, sizeof a->arg) != 0) {
-        free(a);
+        gcrt_meta_free(a, sizeof *a);
         return EAGAIN;
     }
     int r = pthread_create(th, attr, thread_start, a);
     if (r) {
         gc_remove_roots(&a->arg, sizeof a->arg);
-        free(a);
+        gcrt_meta_free(a, sizeof *a);
     }
     return r;
 }
