@@ -645,6 +645,7 @@ GCRT_HIDDEN int gcrt_parse_memlimit(const char *s, int64_t *out);
 extern GCRT_HIDDEN gc_oom_handler_t gcrt_oom_handler;
 
 GCRT_HIDDEN __attribute__((noreturn, format(printf, 1, 2))) void gcrt_fatal(const char *fmt, ...);
+GCRT_HIDDEN void gcrt_scrub_vector_regs(void);   /* gc/final.c; tests call it too */
 GCRT_HIDDEN __attribute__((format(printf, 1, 2))) void gcrt_warn(const char *fmt, ...);
 
 /* ---- Debug modes and sanitizer hooks (runtime/debug.c; subsystem: reliab) --------------

@@ -50,15 +50,21 @@ static int live_intact(void) {
 
 static int fails;
 
-static uint32_t cycles_with(int percent) {
-    gc_set_percent(percent);
-    gc_collect();   /* start each round from the same state */
-    gc_memstats_t before, after;
+/* Churn 256 MiB from a fresh peak; the cycles it took, with the stats after it. */
+static uint32_t churn_counting(gc_memstats_t *after) {
+    gc_memstats_t before;
     gc_read_memstats(&before);
     peak = 0;
     churn(256 * MiB);
-    gc_read_memstats(&after);
-    uint32_t n = after.num_gc - before.num_gc;
+    gc_read_memstats(after);
+    return after->num_gc - before.num_gc;
+}
+
+static uint32_t cycles_with(int percent) {
+    gc_set_percent(percent);
+    gc_collect();   /* start each round from the same state */
+    gc_memstats_t after;
+    uint32_t n = churn_counting(&after);
     if (!live_intact()) {
         printf("FAILED: live data damaged\n");
         fails++;
@@ -96,12 +102,8 @@ int main(void) {
     }
     /* With GOGC off, only the memory limit can start a cycle (when the pacer acts on it). */
     gc_set_percent(-1);
-    gc_memstats_t a, b;
-    gc_read_memstats(&a);
-    peak = 0;
-    churn(256 * MiB);
-    gc_read_memstats(&b);
-    uint32_t limited = b.num_gc - a.num_gc;
+    gc_memstats_t b;
+    uint32_t limited = churn_counting(&b);
     printf("GOGC=off with a 64 MiB limit: %u cycles, peak heap %.1f MiB%s\n", limited, peak / (double)MiB,
            limited ? "" : " (this build's pacer does not act on the limit)");
     /* A pacer that acts on the limit must hold the heap under it (Go's soft limit; 5%

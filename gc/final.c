@@ -401,14 +401,10 @@ __attribute__((noinline)) static bool run_one(gcrt_thread *t) {
     return true;
 }
 
-/* Before the finalizer thread sleeps: wipe the stack its finalizers used and the vector
- * registers (a stopped thread's are saved in the signal frame, which the stack scan
- * covers; memcpy and struct copies leave addresses there), so stale pointers do not keep
- * finalized objects alive for ever. */
-__attribute__((noinline)) static void scrub_stack(void) {
-    volatile char buf[16 << 10];
-    memset((char *)buf, 0, sizeof buf);
-    __asm__ volatile("" : : "r"(buf) : "memory");
+/* Vector registers are saved in a stopped thread's signal frame, which the stack scan
+ * covers, and memcpy and struct copies leave addresses in them. Also called by the tests'
+ * lifetime helpers (test/lifetime.h). */
+__attribute__((noinline)) void gcrt_scrub_vector_regs(void) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx512f"))
         __asm__ volatile("vpxord %%zmm16,%%zmm16,%%zmm16\n\tvpxord %%zmm17,%%zmm17,%%zmm17\n\t"
@@ -426,6 +422,15 @@ __attribute__((noinline)) static void scrub_stack(void) {
                          "pxor %%xmm8,%%xmm8\n\tpxor %%xmm9,%%xmm9\n\tpxor %%xmm10,%%xmm10\n\tpxor %%xmm11,%%xmm11\n\t"
                          "pxor %%xmm12,%%xmm12\n\tpxor %%xmm13,%%xmm13\n\tpxor %%xmm14,%%xmm14\n\tpxor %%xmm15,%%xmm15" ::: "memory");
 #endif
+}
+
+/* Before the finalizer thread sleeps: wipe the stack its finalizers used and the vector
+ * registers, so stale pointers do not keep finalized objects alive for ever. */
+__attribute__((noinline)) static void scrub_stack(void) {
+    volatile char buf[16 << 10];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    gcrt_scrub_vector_regs();
 }
 
 GCRT_API int gc_run_finalizers(void) {

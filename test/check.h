@@ -172,11 +172,16 @@ static TEST_UNUSED unsigned test_seconds(unsigned s)
 /* Bounds on time or CPU share (a pause, a collector's CPU fraction, how far the heap gets
  * past a soft limit while the collector competes for the CPU) mean nothing under memcheck,
  * which runs one thread at a time 20-50 times slower: there the code paths still run and
- * memcheck still checks them, and only these bounds are reported instead of enforced. */
+ * memcheck still checks them, and only these bounds are reported instead of enforced:
+ * CHECK_TIMED is CHECK for them. */
 static TEST_UNUSED int timing_checks(void)
 {
     return !under_valgrind();
 }
+#define CHECK_TIMED(...)                                                                    \
+    do {                                                                                    \
+        if (timing_checks()) CHECK(__VA_ARGS__);                                            \
+    } while (0)
 
 /* Seconds a child may run before it is killed by SIGALRM (status 128 + 14). */
 #ifndef CHILD_TIMEOUT

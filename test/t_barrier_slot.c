@@ -323,8 +323,7 @@ static int body(const char *mode)
     CHECK(cycles >= test_min_cycles(MIN_CYCLES), "only %u cycles overlapped the mutation", cycles);
     /* memcheck runs one thread at a time: a mover may never be scheduled inside a mark
      * phase, so there this is reported (in the line above), not required */
-    if (timing_checks())
-        CHECK(atomic_load(&moves_marking) > 0, "no move happened while marking");
+    CHECK_TIMED(atomic_load(&moves_marking) > 0, "no move happened while marking");
     free(seen);
     return 0;
 }

@@ -65,9 +65,8 @@ static int churn(void) {
     printf("peak=%llu num_gc=%u samples=%llu\n", (unsigned long long)peak, ms.num_gc, (unsigned long long)samples);
     /* A soft limit holds while the collector gets its CPU; under memcheck the limiter
      * (rightly) gives the mutator the CPU and the heap runs past the limit */
-    if (timing_checks())
-        CHECK(peak <= BOUND(96 * MiB), "peak sys-released %.1f MiB over 1.1 x the 96 MiB limit + 4 MiB",
-              (double)peak / MiB);
+    CHECK_TIMED(peak <= BOUND(96 * MiB), "peak sys-released %.1f MiB over 1.1 x the 96 MiB limit + 4 MiB",
+                (double)peak / MiB);
     CHECK(peak >= 64 * MiB, "peak %.1f MiB: GOGC=off with a limit should use the room", (double)peak / MiB);
     CHECK(ms.num_gc >= test_min_cycles(10), "only %u cycles for 20x the limit of churn", ms.num_gc);
 
@@ -87,8 +86,8 @@ static int churn(void) {
     gc_set_memory_limit(64 * MiB);
     read_ms(&ms);
     /* (under memcheck the last cycle may have marked more than 64 MiB: see above) */
-    if (timing_checks())
-        CHECK(ms.next_gc <= 64 * MiB, "after gc_set_memory_limit(64 MiB): next_gc %.1f MiB", (double)ms.next_gc / MiB);
+    CHECK_TIMED(ms.next_gc <= 64 * MiB, "after gc_set_memory_limit(64 MiB): next_gc %.1f MiB",
+                (double)ms.next_gc / MiB);
     for (int i = 0; i < 100 && ms.num_gc == before; i++) {
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
@@ -110,9 +109,8 @@ static int churn(void) {
         }
     }
     printf("after lowering to 64 MiB: peak=%llu\n", (unsigned long long)peak2);
-    if (timing_checks())
-        CHECK(peak2 <= BOUND(64 * MiB), "after lowering the limit to 64 MiB: sys-released peaked at %.1f MiB",
-          (double)peak2 / MiB);
+    CHECK_TIMED(peak2 <= BOUND(64 * MiB), "after lowering the limit to 64 MiB: sys-released peaked at %.1f MiB",
+                (double)peak2 / MiB);
 
     gc_free_os_memory();
     read_ms(&ms);

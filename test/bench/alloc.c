@@ -121,7 +121,6 @@ static void rounds_main(worker_t *w)
         uint64_t c0 = thread_cpu_ns();
         alloc_loop(w, w->n);
         if (r > 0) w->cpu_ns += thread_cpu_ns() - c0;
-        pthread_barrier_wait(&start_barrier);
         if (pthread_barrier_wait(&start_barrier) == PTHREAD_BARRIER_SERIAL_THREAD) collect_now();
         pthread_barrier_wait(&start_barrier);
     }
