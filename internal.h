@@ -68,6 +68,7 @@
 #define GCRT_ADDR_BITS 48
 #define GCRT_ARENA_MAP_LEN ((size_t)1 << (GCRT_ADDR_BITS - GCRT_ARENA_SHIFT))
 #define GCRT_GROW_CHUNK ((size_t)4 << 20)   /* heap commits in 4 MiB steps (Go's chunk) */
+#define GCRT_HUGE_SIZE ((size_t)2 << 20)    /* a transparent huge page (x86-64, arm64 4K) */
 #define GCRT_NUM_CLASSES 68                  /* class 0 = large */
 #define GCRT_MAX_SMALL 32768
 #define GCRT_MAX_SMALL_REQ 32760             /* Go's rule: larger requests are large */
@@ -107,6 +108,7 @@ GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* PROT_NONE */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* make RW */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
 GCRT_HIDDEN void gcrt_os_populate(void *p, size_t size);        /* fault in (a hint) */
+GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
 GCRT_HIDDEN void *gcrt_os_map(size_t size);                     /* RW, zeroed */
 GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
 /* Off-heap metadata: zeroed blocks, never scanned, never part of the GC heap. Sizes are
@@ -224,8 +226,9 @@ GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
 /* Call fn for every in-use span; world stopped (or no span can change state). */
 GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
 /* Release up to `want` bytes (0: no bound) of free pages idle for at least `idle_ns` to the
- * OS, biggest runs first; returns the bytes released. */
-GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns);
+ * OS, biggest runs first; returns the bytes released. huge: only whole huge pages (see
+ * heap.c), which the background scavenger uses when the heap has transparent huge pages. */
+GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
 
 /* spanOf: the span whose pages hold p, or NULL. May be a free span. */
 static inline gcrt_span *span_of(uintptr_t p) {
@@ -463,6 +466,7 @@ typedef struct gcrt_gcstate {
     int nmarkers;                  /* GOMAXPROCS: mark threads, including the collector */
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
+    int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */
 } gcrt_gcstate;
 extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
 

@@ -106,6 +106,62 @@ static size_t released_pages(uintptr_t base, size_t n, bool clear, uint64_t *mas
     return count;
 }
 
+static bool page_released(uintptr_t p) {
+    size_t k = page_idx(p);
+    return (arena_of(p)->released[k >> 6] >> (k & 63)) & 1;
+}
+
+/* ---- huge pages ----
+ * With the heap in transparent huge pages (os.c), a huge page is faulted in whole: the
+ * first touch of any page of an aligned 2 MiB range whose pages were all released brings
+ * all of them back. Two rules keep heap_released what the OS holds:
+ *   - the background scavenger releases whole huge pages only (huge_unreleased finds
+ *     them), so that it never breaks one up for a few pages and the kernel's khugepaged
+ *     has no half-empty huge page to fill back in behind its back;
+ *   - taking a page from a wholly released huge page that lies within one free run
+ *     counts the rest of it as resident again (take_run: huge_refault).
+ * Limit-driven and forced releases (GOMEMLIMIT, gc_free_os_memory) still go page by page:
+ * they must reach their target. Arenas are 64 MiB-aligned, so a huge page's 256 released
+ * bits are four whole words of the bitmap. */
+#define HUGE_PAGES (GCRT_HUGE_SIZE / GCRT_PAGE_SIZE)
+#define HUGE_WORDS (HUGE_PAGES / 64)
+
+static bool huge_all_released(uintptr_t h) {
+    const uint64_t *w = &arena_of(h)->released[page_idx(h) >> 6];
+    for (size_t i = 0; i < HUGE_WORDS; i++)
+        if (~w[i]) return false;
+    return true;
+}
+
+/* The aligned huge pages wholly inside run s, [*lo, hi); true when one is not all released. */
+static bool huge_unreleased(gcrt_span *s, uintptr_t *lo_out) {
+    uintptr_t lo = (s->base + GCRT_HUGE_SIZE - 1) & ~(GCRT_HUGE_SIZE - 1);
+    uintptr_t hi = (s->base + s->npages * GCRT_PAGE_SIZE) & ~(GCRT_HUGE_SIZE - 1);
+    if (lo_out) *lo_out = lo;
+    for (uintptr_t h = lo; h < hi; h += GCRT_HUGE_SIZE)
+        if (!huge_all_released(h)) return true;
+    return false;
+}
+
+/* Before the first npages of free run s are taken: the pages after them, in s, of the huge
+ * pages the taken ones start or end in that are wholly released now come back with them.
+ * Clears their bits and returns their count. */
+static size_t huge_refault(gcrt_span *s, size_t npages) {
+    if (!gcrt_os_thp() || !s->released) return 0;
+    uintptr_t take_end = s->base + npages * GCRT_PAGE_SIZE, run_end = s->base + s->npages * GCRT_PAGE_SIZE;
+    size_t n = 0;
+    for (uintptr_t h = s->base & ~(GCRT_HUGE_SIZE - 1); h < take_end; h += GCRT_HUGE_SIZE) {
+        if (h < s->base || h + GCRT_HUGE_SIZE > run_end || h + GCRT_HUGE_SIZE <= take_end) continue;
+        if (!huge_all_released(h)) continue;
+        for (uintptr_t p = take_end; p < h + GCRT_HUGE_SIZE; p += GCRT_PAGE_SIZE) {
+            size_t k = page_idx(p);
+            arena_of(p)->released[k >> 6] &= ~((uint64_t)1 << (k & 63));
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Span descriptors come from exact-size chunks (Go's fixalloc): the metadata allocator's
  * power-of-two blocks would waste 112 of every 256 bytes, 1.4% of an 8 KiB span. */
 #define SPAN_CHUNK ((size_t)64 << 10)
@@ -273,15 +329,18 @@ static bool take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask) {
         bin_insert(s);
         return false;
     }
+    size_t back = t ? huge_refault(s, npages) : 0;
     /* Only the pages taken are counted: the tail's count follows from the run's total. */
     *rel = released_pages(s->base, npages, true, mask);
     if (t) {   /* split: the tail stays free */
         t->base = s->base + npages * GCRT_PAGE_SIZE;
         t->npages = s->npages - npages;
         t->state = SPAN_FREE;
-        t->needzero = s->needzero;
+        t->needzero = s->needzero;   /* pages faulted back in read as zero too */
         t->freed_at = s->freed_at;
-        t->released = s->released - *rel * GCRT_PAGE_SIZE;
+        t->released = s->released - (*rel + back) * GCRT_PAGE_SIZE;
+        gcrt_heap_.heap_released -= back * GCRT_PAGE_SIZE;
+        gcrt_heap_.heap_free += back * GCRT_PAGE_SIZE;
         map_pages(t);
         bin_insert(t);
         s->npages = npages;
@@ -587,23 +646,34 @@ void gcrt_heap_free(gcrt_span *s) {
  * it still needs zeroing unless all of them are. madvise runs without heap.lock: the run is
  * taken out of the bins in state SPAN_SCAVENGING, which neighbours do not merge with and
  * allocation does not see, so its pages' bits are this thread's until it is put back. */
-static gcrt_span *scavenge_pick(uint64_t now, uint64_t idle_ns) {
+static gcrt_span *scavenge_pick(uint64_t now, uint64_t idle_ns, bool huge) {
     for (int b = GCRT_FREE_BINS - 1; b >= 0; b--)
         for (gcrt_span *s = gcrt_heap_.free_bins[b].first; s; s = s->next)
-            if (s->released != s->npages * GCRT_PAGE_SIZE && now - s->freed_at >= idle_ns) return s;
+            if (s->released != s->npages * GCRT_PAGE_SIZE && now - s->freed_at >= idle_ns &&
+                (!huge || huge_unreleased(s, NULL)))
+                return s;
     return NULL;
-}
-
-static bool page_released(uintptr_t p) {
-    size_t k = page_idx(p);
-    return (arena_of(p)->released[k >> 6] >> (k & 63)) & 1;
 }
 
 /* Release up to `want` bytes of s's unreleased pages, from its top down; false when the
  * OS refused. *done gets the bytes released. */
-static bool scavenge_run(gcrt_span *s, size_t want, size_t *done) {
+static bool scavenge_run(gcrt_span *s, size_t want, size_t *done, bool huge) {
     uintptr_t end = s->base + s->npages * GCRT_PAGE_SIZE;
     *done = 0;
+    if (huge) {   /* whole huge pages, from the top down */
+        uintptr_t lo;
+        huge_unreleased(s, &lo);
+        for (uintptr_t h = end & ~(GCRT_HUGE_SIZE - 1); h > lo && (!want || *done < want); h -= GCRT_HUGE_SIZE) {
+            uintptr_t b = h - GCRT_HUGE_SIZE;
+            size_t n = HUGE_PAGES - released_pages(b, HUGE_PAGES, false, NULL);
+            if (!n) continue;
+            if (!gcrt_os_release((void *)b, GCRT_HUGE_SIZE)) return false;
+            uint64_t *w = &arena_of(b)->released[page_idx(b) >> 6];
+            for (size_t i = 0; i < HUGE_WORDS; i++) w[i] = ~(uint64_t)0;
+            *done += n * GCRT_PAGE_SIZE;
+        }
+        return true;
+    }
     for (uintptr_t hi = end; hi > s->base && (!want || *done < want);) {
         while (hi > s->base && page_released(hi - GCRT_PAGE_SIZE)) hi -= GCRT_PAGE_SIZE;
         uintptr_t lo = hi;
@@ -622,7 +692,7 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done) {
     return true;
 }
 
-size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns) {
+size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_thread *me = gcrt_self;   /* gc_free_os_memory: the caller's cached pages too */
     if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
@@ -630,12 +700,12 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns) {
     uint64_t now = heap_now();
     pthread_mutex_lock(&h->lock);
     gcrt_span *s;
-    while ((!want || total < want) && (s = scavenge_pick(now, idle_ns))) {
+    while ((!want || total < want) && (s = scavenge_pick(now, idle_ns, huge))) {
         bin_remove(s);
         s->state = SPAN_SCAVENGING;
         pthread_mutex_unlock(&h->lock);
         size_t done;
-        bool ok = scavenge_run(s, want ? want - total : 0, &done);
+        bool ok = scavenge_run(s, want ? want - total : 0, &done, huge);
         pthread_mutex_lock(&h->lock);
         s->released += done;
         if (s->released == s->npages * GCRT_PAGE_SIZE) s->needzero = 0;

@@ -10,6 +10,8 @@
  * sleeping 99 times as long as each release took: about 1% of one CPU (Go's
  * scavengePercent). It also releases pages that have sat free for 5 s, which keeps an idle
  * program's footprint down when neither target asks for it.
+ * With the heap in huge pages (alloc/os.c), GOGC-target and idle releases take whole 2 MiB
+ * pages only (alloc/heap.c says why); the limit's may break them up.
  * Over the limit itself, the allocating thread releases the excess before it goes on
  * (gcrt_scavenge_for_limit, called by the page heap), unless the CPU limiter is on: then the
  * limit gives way rather than the program.
@@ -52,22 +54,24 @@ static uint64_t retained_bytes(void) {
     return sys > rel ? sys - rel : 0;
 }
 
-/* Bytes the background scavenger should release now. */
-static uint64_t scav_need(void) {
+/* Bytes the background scavenger should release now; *limit: for the memory limit, which
+ * may break huge pages up (the GOGC target may not: see heap.c). */
+static uint64_t scav_need(bool *limit) {
     uint64_t need = 0, gt = atomic_load_relaxed(&gogc_target), lt = atomic_load_relaxed(&limit_target);
     uint64_t retained = retained_bytes();
     if (gt && retained > gt + GCRT_PAGE_SIZE) need = retained - gt;
     uint64_t mapped = gcrt_mapped_bytes();
-    if (mapped > lt && mapped - lt > need) need = mapped - lt;
+    *limit = mapped > lt && mapped - lt > need;
+    if (*limit) need = mapped - lt;
     return need;
 }
 
 /* heap.lock is taken by a registered thread only inside a critical section, so that a
  * stop-the-world never finds it held by a stopped thread. */
-static size_t scavenge(size_t want, uint64_t idle_ns) {
+static size_t scavenge(size_t want, uint64_t idle_ns, bool huge) {
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
-    size_t n = gcrt_heap_scavenge(want, idle_ns);
+    size_t n = gcrt_heap_scavenge(want, idle_ns, huge && gcrt_os_thp());
     if (t) gcrt_leave(t);
     return n;
 }
@@ -104,18 +108,19 @@ static void *scavenger_main(void *arg) {
         scav_kick = 0;
         pthread_mutex_unlock(&scav_lock);
         if (limited) gcrt_pacer_recommit();
-        for (uint64_t need = scav_need(); need;) {
+        bool limit;
+        for (uint64_t need = scav_need(&limit); need;) {
             uint64_t t0 = gcrt_thread_cpu_ns();
-            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0);
+            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0, !limit);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             atomic_add(&bg_released, n);
             sleep_ns(dt * (100 - SCAV_PERCENT) / SCAV_PERCENT);
-            need = scav_need();
+            need = scav_need(&limit);
         }
         for (;;) {   /* long-idle pages, at the same pace */
             uint64_t t0 = gcrt_thread_cpu_ns();
-            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS);
+            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS, true);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             atomic_add(&bg_released, n);
@@ -161,7 +166,8 @@ void gcrt_scavenger_cycle_end(void) {
     atomic_store_relaxed(&gogc_target, t);
     set_limit_target();
     if (gcrt_gc.scavtrace) print_scavtrace(false);
-    if (scav_need() || atomic_load_relaxed(&gcrt_heap_.heap_free) || atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX)
+    bool limit;
+    if (scav_need(&limit) || atomic_load_relaxed(&gcrt_heap_.heap_free) || atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX)
         scavenger_wake();
 }
 
@@ -177,13 +183,13 @@ void gcrt_scavenge_for_limit(void) {
     uint64_t mapped = gcrt_mapped_bytes(), l = lim < 0 ? 0 : (uint64_t)lim;
     if (mapped <= l || gcrt_limiter_on()) return;
     uint64_t t0 = gcrt_thread_cpu_ns();
-    size_t n = scavenge(mapped - l, 0);
+    size_t n = scavenge(mapped - l, 0, false);
     gcrt_limiter_add(gcrt_thread_cpu_ns() - t0, 0);   /* a scavenge assist, for the limiter */
     atomic_add(&eager_released, n);
 }
 
 void gcrt_scavenge_forced(void) {
-    atomic_add(&eager_released, scavenge(0, 0));
+    atomic_add(&eager_released, scavenge(0, 0, false));
     if (gcrt_gc.scavtrace) print_scavtrace(true);
 }
 

@@ -98,6 +98,7 @@ void gcrt_parse_godebug(const char *s) {
         {"gcpoison", offsetof(gcrt_gcstate, gcpoison)},
         {"gcstress", offsetof(gcrt_gcstate, gcstress)},
         {"gcstorecheck", offsetof(gcrt_gcstate, gcstorecheck)},
+        {"disablethp", offsetof(gcrt_gcstate, disablethp)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
