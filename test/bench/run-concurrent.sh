@@ -3,9 +3,9 @@
 # `make bench`: the pause probe (1 GiB live, a churning thread, a 1 ms sleeper) against
 # bdwgc beside a collector-free floor (sleepfloor.c), the write barrier's cost with marking off, and GCBench / binary-trees in the
 # default concurrent mode against GODEBUG=gcstoptheworld=1. Medians of PAUSE_RUNS (3) and
-# TPUT_RUNS (3) runs. Writes $dir/report-concurrent.txt.
+# TPUT_RUNS (7, the two modes interleaved) runs. Writes $dir/report-concurrent.txt.
 dir=${1:-build/bench}
-PAUSE_RUNS=${PAUSE_RUNS:-3}; TPUT_RUNS=${TPUT_RUNS:-3}; LIVE=${PAUSE_LIVE_MIB:-1024}; SECS=${PAUSE_SECONDS:-10}
+PAUSE_RUNS=${PAUSE_RUNS:-3}; TPUT_RUNS=${TPUT_RUNS:-7}; LIVE=${PAUSE_LIVE_MIB:-1024}; SECS=${PAUSE_SECONDS:-10}
 unset GOGC GOMEMLIMIT GODEBUG GOMAXPROCS GC_MARKERS
 out="$dir/report-concurrent.txt"
 med() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "NA"}'; }
@@ -57,13 +57,26 @@ for nobj in 1000000 4096; do
 done
 echo
 echo "== throughput: concurrent (default) vs GODEBUG=gcstoptheworld=1 =="
+# The two modes run alternately, run by run, so that a burst of load on this shared machine
+# hits both; the per-run median ratio pairs each concurrent run with the stop-the-world run
+# next to it.
 for b in "gcbench_gcrt quiet" "binarytrees_gcrt quiet depth=20"; do
   name=${b%% *}
-  runs "$TPUT_RUNS" "$dir/${name}" ${b#* } > "$dir/tput-$name-conc.txt"
-  GODEBUG=gcstoptheworld=1 runs "$TPUT_RUNS" "$dir/${name}" ${b#* } > "$dir/tput-$name-stw.txt"
+  : > "$dir/tput-$name-conc.txt"; : > "$dir/tput-$name-stw.txt"; : > "$dir/tput-$name-ratio.txt"
+  i=0
+  while [ $i -lt "$TPUT_RUNS" ]; do
+    "$dir/${name}" ${b#* } | grep '^RESULT' > "$dir/tput-one-conc.txt"
+    GODEBUG=gcstoptheworld=1 "$dir/${name}" ${b#* } | grep '^RESULT' > "$dir/tput-one-stw.txt"
+    cat "$dir/tput-one-conc.txt" >> "$dir/tput-$name-conc.txt"; cat "$dir/tput-one-stw.txt" >> "$dir/tput-$name-stw.txt"
+    awk -v a="$(field wall_ms < "$dir/tput-one-conc.txt")" -v b="$(field wall_ms < "$dir/tput-one-stw.txt")" \
+      'BEGIN { if (b > 0) printf "%.4f\n", a / b }' >> "$dir/tput-$name-ratio.txt"
+    i=$((i + 1))
+  done
+  rm -f "$dir/tput-one-conc.txt" "$dir/tput-one-stw.txt"
   c=$(field wall_ms < "$dir/tput-$name-conc.txt" | med); s=$(field wall_ms < "$dir/tput-$name-stw.txt" | med)
   cr=$(field rss_kb < "$dir/tput-$name-conc.txt" | med); sr=$(field rss_kb < "$dir/tput-$name-stw.txt" | med)
-  printf '%-18s concurrent %s ms (%s KiB RSS), stop-the-world %s ms (%s KiB RSS), time ratio %s\n' "$name" "$c" "$cr" "$s" "$sr" \
-    "$(awk -v a="$c" -v b="$s" 'BEGIN { printf "%.2f", a / b }')"
+  printf '%-18s concurrent %s ms (%s KiB RSS), stop-the-world %s ms (%s KiB RSS), time ratio %s (per-run median %s, %s runs each, interleaved)\n' \
+    "$name" "$c" "$cr" "$s" "$sr" "$(awk -v a="$c" -v b="$s" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(med < "$dir/tput-$name-ratio.txt" | awk '{ printf "%.2f", $1 }')" "$TPUT_RUNS"
 done
 } | tee "$out"
