@@ -179,10 +179,13 @@ static inline __attribute__((always_inline)) V eval_fast(V node, V env) {
 }
 
 V eval(V node, V env) {
-    /* The frame of the LAMBDA_STACK closure this invocation is running, if any. A frame
-     * here is like a heap one to everything that reads it (and a heap frame whose parent
-     * it is cannot outlive it: only a closure could keep such a frame). */
-    uintptr_t sframe[2 + SFRAME_MAX];
+    /* The frame of the LAMBDA_STACK closure this invocation is running, if any, is one
+     * of these; a tail call to another fills the other. A frame here is like a heap one
+     * to everything that reads it (and a heap frame whose parent it is cannot outlive it:
+     * only a closure could keep such a frame). The chain from env holds at most one of
+     * them (closures' environments are all on the heap). */
+    uintptr_t sframe[2][2 + SFRAME_MAX];   /* the current one and the next */
+    unsigned sfcur = 0;
     char probe;
     if (__builtin_expect(&probe < scm_stack_limit, 0)) stack_overflow();
     for (;;) {
@@ -292,14 +295,13 @@ V eval(V node, V env) {
                 if (L[2] == LAMBDA_STACK && (uintptr_t)argc == L[1]) {
                     /* No closure can hold this frame: it lives in sframe until this eval
                      * returns or the next such tail call here replaces it. The operands
-                     * may read the frame being replaced, so they are evaluated first. */
-                    V a[SFRAME_MAX];
-                    for (int i = 0; i < argc; i++) a[i] = eval_fast(n[2 + i], env);
-                    sframe[0] = HDR(T_FRAME, L[3] + 1);
-                    sframe[1] = CLOP(f)->env;
-                    for (int i = 0; i < argc; i++) sframe[2 + i] = a[i];
-                    for (uintptr_t i = (uintptr_t)argc; i < L[3]; i++) sframe[2 + i] = 0;   /* unassigned */
-                    env = (V)sframe;
+                     * may read the frame being replaced, so they go into the other one. */
+                    uintptr_t *fr = sframe[sfcur ^= 1];
+                    for (int i = 0; i < argc; i++) fr[2 + i] = eval_fast(n[2 + i], env);
+                    for (uintptr_t i = (uintptr_t)argc; i < L[3]; i++) fr[2 + i] = 0;   /* unassigned */
+                    fr[0] = HDR(T_FRAME, L[3] + 1);
+                    fr[1] = CLOP(f)->env;
+                    env = (V)fr;
                     node = L[4];
                     continue;
                 }
