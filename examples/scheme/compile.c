@@ -127,13 +127,8 @@ static void scan_defines(V body, Scope *sc) {
     }
 }
 
-/* Lambda expressions compiled so far: a body during whose compilation it did not move holds
- * none, so no closure can capture its frames (LAMBDA_STACK). */
-static unsigned long lambdas_compiled;
-
 static V compile_lambda(V params, V body, Scope *sc, V name) {
     Scope inner = {NIL, 0, sc};
-    unsigned long nested = ++lambdas_compiled;
     intptr_t nreq = 0;
     int rest = 0;
     V p = params;
@@ -152,8 +147,7 @@ static V compile_lambda(V params, V body, Scope *sc, V name) {
     V b = compile_body(body, &inner, "lambda");
     V nd = node(N_LAMBDA, 5);
     NF(nd, 1) = (V)nreq;
-    NF(nd, 2) = (V)(rest ? LAMBDA_REST
-                         : nested == lambdas_compiled && inner.n <= SFRAME_MAX ? LAMBDA_STACK : 0);
+    NF(nd, 2) = (V)rest;
     NF(nd, 3) = (V)inner.n;
     NF(nd, 4) = b;
     NF(nd, 5) = name ? name : FALSE_V;

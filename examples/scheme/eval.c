@@ -9,11 +9,6 @@
  * - a frame is a word array [header, parent, slots...]; a fresh frame's slots are
  *   filled with plain stores (they hold 0), every later store into a slot (set!, internal
  *   define, letrec) goes through STORE.
- * - the frame of a call to a LAMBDA_STACK closure (node.h: no lambda expression in its
- *   body) is eval's sframe, on the C stack, not a heap object: a frame is kept beyond its
- *   call only by closures made in it (or in frames below it), and there are none. It dies
- *   when its eval returns or a tail call replaces it; a heap frame whose parent it is (a
- *   let in its body) is dead by then too, as nothing but a closure could keep that.
  * - values in flight live in C locals and argument arrays on the C stack, which gcrt
  *   scans conservatively; argument arrays too large for the stack are heap word arrays
  *   referenced from a local.
@@ -120,7 +115,7 @@ static void stack_overflow(void) { scm_error("stack overflow (recursion too deep
 static V make_frame(V f, int argc, const V *argv) {
     uintptr_t *L = OBJ(CLOP(f)->lambda);
     intptr_t nreq = (intptr_t)L[1];
-    int rest = (int)(L[2] & LAMBDA_REST);
+    int rest = (int)L[2];
     if (argc < nreq || (!rest && argc != nreq)) arity_error(f, argc);
     uintptr_t *fr = make_words(T_FRAME, L[3] + 1);
     fr[1] = CLOP(f)->env;
@@ -179,13 +174,6 @@ static inline __attribute__((always_inline)) V eval_fast(V node, V env) {
 }
 
 V eval(V node, V env) {
-    /* The frame of the LAMBDA_STACK closure this invocation is running, if any, is one
-     * of these; a tail call to another fills the other. A frame here is like a heap one
-     * to everything that reads it (and a heap frame whose parent it is cannot outlive it:
-     * only a closure could keep such a frame). The chain from env holds at most one of
-     * them (closures' environments are all on the heap). */
-    uintptr_t sframe[2][2 + SFRAME_MAX];   /* the current one and the next */
-    unsigned sfcur = 0;
     char probe;
     if (__builtin_expect(&probe < scm_stack_limit, 0)) stack_overflow();
     for (;;) {
@@ -292,20 +280,7 @@ V eval(V node, V env) {
             int argc = (int)(n[0] >> 8) - 1;
             if (IS_T(f, T_CLO)) {
                 uintptr_t *L = OBJ(CLOP(f)->lambda);
-                if (L[2] == LAMBDA_STACK && (uintptr_t)argc == L[1]) {
-                    /* No closure can hold this frame: it lives in sframe until this eval
-                     * returns or the next such tail call here replaces it. The operands
-                     * may read the frame being replaced, so they go into the other one. */
-                    uintptr_t *fr = sframe[sfcur ^= 1];
-                    for (int i = 0; i < argc; i++) fr[2 + i] = eval_fast(n[2 + i], env);
-                    for (uintptr_t i = (uintptr_t)argc; i < L[3]; i++) fr[2 + i] = 0;   /* unassigned */
-                    fr[0] = HDR(T_FRAME, L[3] + 1);
-                    fr[1] = CLOP(f)->env;
-                    env = (V)fr;
-                    node = L[4];
-                    continue;
-                }
-                if (!(L[2] & LAMBDA_REST) && (uintptr_t)argc == L[1]) {
+                if (!L[2] && (uintptr_t)argc == L[1]) {
                     uintptr_t *fr = make_words(T_FRAME, L[3] + 1);
                     fr[1] = CLOP(f)->env;
                     for (int i = 0; i < argc; i++) fr[2 + i] = eval_fast(n[2 + i], env);   /* fresh */

@@ -12,7 +12,7 @@ enum {
     N_GSET,       /* [1] cell [2] value node */
     N_GDEF,       /* [1] cell [2] value node */
     N_IF,         /* [1] test [2] then [3] else */
-    N_LAMBDA,     /* [1] required [2] LAMBDA_* flags [3] frame size [4] body [5] name or #f */
+    N_LAMBDA,     /* [1] required [2] rest? [3] frame size [4] body [5] name or #f */
     N_SEQ,        /* [1..n] */
     N_CALL,       /* [1] operator [2..n] operands */
     N_AND,        /* [1..n] */
@@ -20,11 +20,4 @@ enum {
     N_LET,        /* [1] frame size [2] body [3..n] inits (outer scope) */
     N_LETREC,     /* [1] frame size [2] body [3..n] inits (new frame) */
 };
-
-/* A lambda node's [2]. LAMBDA_STACK: no lambda expression occurs anywhere in the body, so
- * no closure can ever hold the frame of a call, which then lives in the calling eval's C
- * frame instead of the heap (eval.c); only for frames of at most SFRAME_MAX slots. */
-#define LAMBDA_REST 1
-#define LAMBDA_STACK 2
-#define SFRAME_MAX 6
 #endif

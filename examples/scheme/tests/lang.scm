@@ -99,26 +99,6 @@
 (define (pong n) (if (= n 0) 'pong (ping (- n 1))))
 (check 'mutual-tail (ping 1000001))
 
-;; --- frames on the C stack (procedures whose bodies make no closure): a tail call that
-;; replaces the frame reads it first, internal defines, set! of a parameter, a let frame inside, deep non-tail recursion, and closures made elsewhere
-(define (swap-n a b n) (if (= n 0) (list a b) (swap-n b a (- n 1))))
-(check 'sframe-swap (list (swap-n 1 2 5) (swap-n 1 2 1000000)))
-(define (sframe-set a) (set! a (* a 10)) (+ a 1))
-(check 'sframe-set! (sframe-set 4))
-(define (sframe-internal x) (define y (* x 2)) (define z (+ y 1)) (list x y z))
-(check 'sframe-internal-define (list (sframe-internal 1) (sframe-internal 5)))
-(define (sframe-let a b) (let ((s (+ a b)) (d (- a b))) (if (> s 100) (list s d) (sframe-let s d))))
-(check 'sframe-let-tail (sframe-let 1 1))
-(define (sframe-sum l) (if (null? l) 0 (+ (car l) (sframe-sum (cdr l)))))
-(check 'sframe-nontail (sframe-sum (list 1 2 3 4 5 6 7 8 9 10)))
-(define (sframe-6 a b c d e f) (if (= a 0) (list a b c d e f) (sframe-6 (- a 1) a b c d e)))
-(check 'sframe-six-args (sframe-6 3 0 0 0 0 0))
-(define (adder n) (lambda (x) (+ x n)))
-(define (sframe-apply-closures l) (if (null? l) '() (cons ((car l) 1) (sframe-apply-closures (cdr l)))))
-(check 'sframe-calls-closures (sframe-apply-closures (list (adder 1) (adder 10) (adder 100))))
-(define (sframe-vector-build n v) (if (= n 0) v (sframe-vector-build (- n 1) (vector n v))))
-(check 'sframe-garbage (let loop ((i 0) (acc 0)) (if (= i 2000) acc (loop (+ i 1) (+ acc (vector-ref (sframe-vector-build 50 #f) 0))))))
-
 ;; --- numbers
 (check 'add (list (+) (+ 1) (+ 1 2 3) (+ 1 2.5) (+ 0.5 0.25)))
 (check 'sub (list (- 5) (- 10 1 2) (- 1.5 0.5)))
