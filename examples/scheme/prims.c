@@ -520,9 +520,9 @@ static V p_make_vector(int argc, V *argv, Prim *self) {
     return make_vector((size_t)FIXVAL(argv[0]), argc > 1 ? argv[1] : FALSE_V);
 }
 static V p_vector(int argc, V *argv, Prim *self) {
-    V v = make_vector((size_t)argc, FALSE_V);
-    for (int i = 0; i < argc; i++) VEC_ELTS(v)[i] = argv[i];   /* fresh: held #f */
-    return v;
+    uintptr_t *w = make_words(T_VEC, (size_t)argc);
+    for (int i = 0; i < argc; i++) w[1 + i] = argv[i];   /* fresh: held 0 */
+    return (V)w;
 }
 static size_t vec_index(V v, V k, const char *who) {
     NEED(IS_T(v, T_VEC), who, "a vector", v);
