@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #ifndef SCHEME_BDWGC
-gc_type_t *scm_t_closure, *scm_t_cell;
+gc_type_t *scm_t_word, *scm_t_pair, *scm_t_closure, *scm_t_cell;
 #endif
 
 void scm_oom(void) {
@@ -125,11 +125,15 @@ void heap_init(void) {
     GC_INIT();
 #else
     gc_init();
+    static const size_t word_offs[] = {0};
+    static const size_t pair_offs[] = {offsetof(Pair, car), offsetof(Pair, cdr)};
     static const size_t clo_offs[] = {offsetof(Closure, lambda), offsetof(Closure, env)};
     static const size_t cell_offs[] = {offsetof(Cell, value), offsetof(Cell, sym)};
+    scm_t_word = gc_type_new(sizeof(V), word_offs, 1);
+    scm_t_pair = gc_type_new(sizeof(Pair), pair_offs, 2);
     scm_t_closure = gc_type_new(sizeof(Closure), clo_offs, 2);
     scm_t_cell = gc_type_new(sizeof(Cell), cell_offs, 2);
-    if (!scm_t_closure || !scm_t_cell) {
+    if (!scm_t_word || !scm_t_pair || !scm_t_closure || !scm_t_cell) {
         fprintf(stderr, "scheme: gc_type_new failed\n");
         exit(2);
     }

@@ -10,10 +10,10 @@
  * Tagged pointers are interior pointers into their object, which both collectors accept.
  * The word 0 is never a value: it marks a variable that is not assigned yet.
  *
- * Heap layouts (gcrt build): pairs, vectors, frames and compiled code nodes are
- * all-pointer objects (gc_alloc: every word traced; headers and small integers in them are
- * never heap addresses, so tracing ignores them); closures and global cells are typed
- * structs (gc_alloc_typed: the header is not traced); strings, flonums, primitives and continuations hold no heap
+ * Heap layouts (gcrt build): pairs are typed {car, cdr}; vectors, frames and compiled
+ * code nodes are arrays of words all declared as pointers (headers and small integers in
+ * them are never heap addresses, so precise scanning ignores them); closures and global
+ * cells are typed structs; strings, flonums, primitives and continuations hold no heap
  * pointers and are noscan. Every overwrite of a pointer field that may hold a heap
  * pointer goes through STORE (GC_STORE); initialising stores into fresh objects do not.
  *
@@ -122,12 +122,9 @@ static inline void *alloc_raw(size_t n) { return GC_MALLOC_ATOMIC(n); }
 static inline Closure *alloc_closure(void) { return GC_MALLOC(sizeof(Closure)); }
 static inline Cell *alloc_cell(void) { return GC_MALLOC(sizeof(Cell)); }
 #else
-extern gc_type_t *scm_t_closure, *scm_t_cell;
-/* Word arrays and pairs are all-pointer layouts, which gcrt allocates as gc_alloc
- * objects (conservative spans trace every word, no pointer bits to write): calling
- * gc_alloc directly skips the layout checks of gc_alloc_array on the hottest path. */
-static inline void *alloc_words(size_t n) { return n > PTRDIFF_MAX / sizeof(V) ? NULL : gc_alloc(n * sizeof(V)); }
-static inline Pair *alloc_pair(void) { return gc_alloc(sizeof(Pair)); }
+extern gc_type_t *scm_t_word, *scm_t_pair, *scm_t_closure, *scm_t_cell;
+static inline void *alloc_words(size_t n) { return gc_alloc_array(scm_t_word, n); }
+static inline Pair *alloc_pair(void) { return gc_alloc_typed(scm_t_pair); }
 static inline void *alloc_raw(size_t n) { return gc_alloc_noscan(n); }
 static inline Closure *alloc_closure(void) { return gc_alloc_typed(scm_t_closure); }
 static inline Cell *alloc_cell(void) { return gc_alloc_typed(scm_t_cell); }
