@@ -229,6 +229,13 @@ GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), vo
  * OS, biggest runs first; returns the bytes released. huge: only whole huge pages (see
  * heap.c), which the background scavenger uses when the heap has transparent huge pages. */
 GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
+/* Growing ahead (alloc/grow.c): one chunk, faulted in, while free pages < reserve. */
+GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve);
+GCRT_HIDDEN void gcrt_grow_check(void);            /* after taking pages: wake the grower? */
+GCRT_HIDDEN void gcrt_grow_start(void);            /* at a cycle's end, outside critical sections */
+GCRT_HIDDEN void gcrt_grow_fork(int phase);
+/* The scavenger's targets leave room for `bytes` more retained memory (gc/scavenge.c). */
+GCRT_HIDDEN bool gcrt_scavenger_room(uint64_t bytes);
 
 /* spanOf: the span whose pages hold p, or NULL. May be a free span. */
 static inline gcrt_span *span_of(uintptr_t p) {

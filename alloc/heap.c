@@ -231,9 +231,10 @@ static bool add_arena_meta(uintptr_t base, size_t size) {
     return true;
 }
 
-/* Commit at least npages more pages as one free run. heap.lock held, but dropped around
- * the commit: callers look for their run again afterwards, in a loop. */
-static bool grow(size_t npages) {
+/* Commit at least npages more pages as one free run (faulted in first when populate: the
+ * grower's, alloc/grow.c). heap.lock held, but dropped around the commit: callers look for
+ * their run again afterwards, in a loop. */
+static bool grow_run(size_t npages, bool populate) {
     size_t ask = round_up(npages * GCRT_PAGE_SIZE, GCRT_GROW_CHUNK);
     if (gcrt_heap_.cur_end - gcrt_heap_.cur_base < ask) {
         /* The old reservation's tail is too small: commit and free it, then reserve anew. */
@@ -267,6 +268,7 @@ static bool grow(size_t npages) {
     gcrt_heap_.cur_base += ask;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
+    if (ok && populate) gcrt_os_populate((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
@@ -280,6 +282,18 @@ static bool grow(size_t npages) {
     gcrt_heap_.heap_free += ask;
     free_run(s);
     return true;
+}
+
+static bool grow(size_t npages) { return grow_run(npages, false); }
+
+/* One chunk more for the grower, faulted in before it joins the free runs (so no thread
+ * takes a page of it meanwhile), when free pages are below `reserve`. */
+bool gcrt_heap_grow_ahead(size_t reserve) {
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    bool grew = h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
+    pthread_mutex_unlock(&h->lock);
+    return grew;
 }
 
 /* Metadata for a span: from the page cache's reserve (no lock) when pc is given. Reserve
@@ -496,6 +510,7 @@ static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
         pc->ndescs++;
     }
     pthread_mutex_unlock(&h->lock);
+    if (need_chunk) gcrt_grow_check();
     if (need_chunk && ok) pcache_populate(pc);
     return ok;
 }
@@ -588,6 +603,7 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
     map_pages(s);
     pthread_mutex_unlock(&h->lock);
     gcrt_scavenge_for_limit();
+    gcrt_grow_check();
     if (!span_init(s, spc, needzero, NULL)) {
         gcrt_heap_free(s);
         return NULL;

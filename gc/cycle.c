@@ -378,6 +378,7 @@ static void cycle_end(uint64_t c0) {
     if (g->gctrace) print_trace(&ti);
     gcrt_limiter_add((pause1 + pause2) * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
+    gcrt_grow_start();
     pthread_mutex_lock(&g->lock);
     g->running = 0;
     gcrt_pacer_update();   /* with settings changed during the cycle; publishes the trigger */

@@ -76,6 +76,12 @@ static size_t scavenge(size_t want, uint64_t idle_ns, bool huge) {
     return n;
 }
 
+bool gcrt_scavenger_room(uint64_t bytes) {
+    uint64_t gt = atomic_load_relaxed(&gogc_target), lt = atomic_load_relaxed(&limit_target);
+    if (gt && retained_bytes() + bytes > gt) return false;
+    return lt == UINT64_MAX || gcrt_mapped_bytes() + bytes <= lt;
+}
+
 static void set_limit_target(void) {
     int64_t lim = atomic_load_relaxed(&gcrt_gc.memory_limit);
     uint64_t t = UINT64_MAX;

@@ -51,8 +51,10 @@ static void locks(int phase) {
         gcrt_mark_fork(phase);
         gcrt_idle_mark_fork(phase);
         gcrt_scavenger_fork(phase);
+        gcrt_grow_fork(phase);
         return;
     }
+    gcrt_grow_fork(phase);
     gcrt_scavenger_fork(phase);
     gcrt_idle_mark_fork(phase);
     gcrt_mark_fork(phase);
