@@ -44,9 +44,6 @@ static uint64_t reserve(void) {
 
 static void *grower_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
         pthread_mutex_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);

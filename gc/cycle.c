@@ -389,9 +389,6 @@ static void cycle_end(uint64_t c0) {
 
 static void *gc_thread_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     gcrt_gcstate *g = &gcrt_gc;
     for (;;) {
         pthread_mutex_lock(&g->lock);

@@ -70,15 +70,8 @@ static void *probe_main(void *arg) {
 
 /* Both threads are gcrt's own: no signal of the program's, and no stop-the-world signal
  * (they are never registered), may land on them. */
-static void block_signals(void) {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-}
-
 static void *idle_main(void *arg) {
     (void)arg;
-    block_signals();
     idle.tid = (pid_t)syscall(SYS_gettid);
     set_low_priority();
     for (;;) {
@@ -131,7 +124,6 @@ static void *idle_main(void *arg) {
 
 static void *watch_main(void *arg) {
     (void)arg;
-    block_signals();
     for (;;) {
         pthread_mutex_lock(&idle.wlock);
         while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.wcond, &idle.wlock);

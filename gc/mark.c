@@ -320,9 +320,6 @@ static void wait_for_work(unsigned spins) {
 
 static void *worker_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
         pthread_mutex_lock(&M.wlock);
         while (M.mode == MODE_IDLE) pthread_cond_wait(&M.wcond, &M.wlock);

@@ -96,9 +96,6 @@ static void sleep_ns(uint64_t ns) {
 
 static void *scavenger_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
         bool limited = atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX;
         pthread_mutex_lock(&scav_lock);

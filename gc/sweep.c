@@ -262,9 +262,6 @@ void gcrt_sweep_pay(void) {
  * scavenge.c, returns free pages to the OS). */
 static void *bgsweep_main(void *arg) {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
         pthread_mutex_lock(&bg_lock);
         if (!bg_kick) {

@@ -357,12 +357,18 @@ void gcrt_threads_fork_restart(void) {
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Helper threads start with every signal blocked (a thread inherits its creator's mask):
+ * they are never stopped, and an application's signals belong to its own threads. */
 bool gcrt_spawn_detached(void *(*fn)(void *), void *arg) {
     pthread_t th;
     pthread_attr_t a;
+    sigset_t all, old;
+    sigfillset(&all);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     int r = pthread_create(&th, &a, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
     return r == 0;
 }
