@@ -115,7 +115,7 @@ gcrt_span *gcrt_central_cache_span(unsigned spc) {
         gcrt_list_push(&c->full[sw], s);
     }
     pthread_mutex_unlock(&c->lock);
-fresh:
+fresh:;
     /* Nothing reusable in this class: new pages, after reclaiming what sweeping can. */
     unsigned sc = spanclass_sizeclass(spc);
     if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
