@@ -303,8 +303,12 @@ extern GCRT_HIDDEN gcrt_central gcrt_central_[GCRT_NUM_SPAN_CLASSES];
 GCRT_HIDDEN void gcrt_central_init(void);   /* (re)initialises the class locks: adaptive mutexes */
 /* A swept span of class spc with a free slot, owned by the caller; NULL on OOM. */
 GCRT_HIDDEN gcrt_span *gcrt_central_cache_span(unsigned spc);
-/* Give back a span a cache owned. */
-GCRT_HIDDEN void gcrt_central_uncache_span(gcrt_span *s);
+struct gcrt_cache;
+/* Give back a span cache c owned: a full one onto c's private full list (no class lock,
+ * no shared line written), one with room onto the class's swept partial list. */
+GCRT_HIDDEN void gcrt_central_uncache_span(gcrt_span *s, struct gcrt_cache *c);
+/* Splice c's private full lists onto the classes' swept full lists. */
+GCRT_HIDDEN void gcrt_central_flush_full(struct gcrt_cache *c);
 /* Put a freshly swept (or large, freshly allocated) span on its class's swept list. */
 GCRT_HIDDEN void gcrt_central_push_swept(gcrt_span *s);
 GCRT_HIDDEN void gcrt_list_push(gcrt_span_list *l, gcrt_span *s);
@@ -355,6 +359,11 @@ typedef struct gcrt_cache {
     uint64_t nmalloc[GCRT_NUM_CLASSES];       /* small objects, by size class */
     uint64_t large_allocs, large_bytes;
     gcrt_pcache pcache;                       /* free pages and span metadata (heap.c) */
+    /* Full spans given back since the last release (central.c), by span class: swept for
+     * the current sweepgen, so nothing needs them on a class list before the next flip,
+     * and every release (the pauses flush every cache before the flip) splices them on. */
+    gcrt_span_list full[GCRT_NUM_SPAN_CLASSES];
+    gcrt_span *full_last[GCRT_NUM_SPAN_CLASSES];
 } gcrt_cache;
 
 #define GCRT_WBUF_ENTRIES 256

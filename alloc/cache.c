@@ -50,11 +50,12 @@ static void cache_release(gcrt_cache *c, unsigned spc) {
     if (unlikely(gcrt_debug_hooks) && s->freeindex < s->nelems) span_refill_alloccache(s);   /* see cache_next_free */
     if (gcrt_gc.marking) gcrt_span_blacken_cached(s);
     c->nmalloc[spanclass_sizeclass(spc)] += (uint64_t)(s->alloccount - s->alloccount_cached);
-    gcrt_central_uncache_span(s);
+    gcrt_central_uncache_span(s, c);
 }
 
 void gcrt_cache_release_all(gcrt_cache *c) {
     for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) cache_release(c, i);
+    gcrt_central_flush_full(c);
     c->tiny = 0;
     c->tinyoffset = 0;
     gcrt_pcache_release(&c->pcache);   /* cached pages are free pages the heap must see */

@@ -6,7 +6,15 @@
  * one party (a cache, a sweeper, the collector). Spans popped from an unswept list are
  * claimed by the popper, who sweeps them with the lock dropped. The page heap is never
  * grown while this class still has unswept spans worth trying (bounded by SPAN_BUDGET, as
- * Go bounds it), which keeps the heap from outrunning sweeping.
+ * Go bounds it), which keeps the heap from outrunning sweeping; a refill that finds the
+ * class's lists empty without the lock may miss a span pushed at that moment.
+ *
+ * A span a cache gives back full goes onto the cache's own full list for its class, not
+ * the class's: nothing can be taken from it or swept in it before the next sweepgen flip,
+ * and the pauses release every cache (splicing those lists onto the swept full lists)
+ * before flipping. Two threads allocating the same classes thus share no lock and write
+ * no shared line per span while the heap grows (the swept full list and its lock were
+ * the line they passed back and forth, once per 8 KiB span).
  */
 #include "internal.h"
 
@@ -83,6 +91,13 @@ gcrt_span *gcrt_central_cache_span(unsigned spc) {
     unsigned sw = sg_swept(sg), un = sg_unswept(sg);
     int budget = SPAN_BUDGET;
     gcrt_span *s;
+    /* Nothing to reuse (a growing heap, or every span swept away): skip the class lock,
+     * which two threads allocating the same classes would otherwise pass back and forth
+     * once per span. Unlocked reads: a span pushed meanwhile is only missed, and new
+     * pages serve instead. */
+    if (!atomic_load_relaxed(&c->partial[sw].first) && !atomic_load_relaxed(&c->partial[un].first) &&
+        !atomic_load_relaxed(&c->full[un].first))
+        goto fresh;
     pthread_mutex_lock(&c->lock);
     if ((s = gcrt_list_pop(&c->partial[sw]))) goto have;
     for (; budget > 0 && (s = gcrt_list_pop(&c->partial[un])); budget--) {
@@ -100,6 +115,7 @@ gcrt_span *gcrt_central_cache_span(unsigned spc) {
         gcrt_list_push(&c->full[sw], s);
     }
     pthread_mutex_unlock(&c->lock);
+fresh:;
     /* Nothing reusable in this class: new pages, after reclaiming what sweeping can. */
     unsigned sc = spanclass_sizeclass(spc);
     if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
@@ -111,8 +127,33 @@ have:
     return take(s, spc);
 }
 
-void gcrt_central_uncache_span(gcrt_span *s) {
-    if (spanclass_sizeclass(s->spanclass))
+void gcrt_central_uncache_span(gcrt_span *s, gcrt_cache *c) {
+    unsigned spc = s->spanclass;
+    if (spanclass_sizeclass(spc) && s->alloccount < s->nelems)
         atomic_add(&gcrt_heap_live, -(int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
-    gcrt_central_push_swept(s);
+    if (span_has_free(s)) {
+        gcrt_central_push_swept(s);
+        return;
+    }
+    if (!c->full[spc].first) c->full_last[spc] = s;
+    gcrt_list_push(&c->full[spc], s);
+}
+
+void gcrt_central_flush_full(gcrt_cache *c) {
+    unsigned sw = sg_swept(atomic_load_relaxed(&gcrt_heap_.sweepgen));
+    for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
+        gcrt_span_list *l = &c->full[spc];
+        if (!l->first) continue;
+        gcrt_span_list *d = &gcrt_central_[spc].full[sw];
+        gcrt_span *last = c->full_last[spc];
+        pthread_mutex_lock(&gcrt_central_[spc].lock);
+        last->next = d->first;
+        if (d->first) d->first->prev = last;
+        d->first = l->first;
+        d->len += l->len;
+        pthread_mutex_unlock(&gcrt_central_[spc].lock);
+        l->first = NULL;
+        l->len = 0;
+        c->full_last[spc] = NULL;
+    }
 }

@@ -83,10 +83,6 @@ static gcrt_span *find_run(size_t n) {
 static inline gcrt_arena *arena_of(uintptr_t p) { return gcrt_arena_map[p >> GCRT_ARENA_SHIFT]; }
 static inline size_t page_idx(uintptr_t p) { return (p >> GCRT_PAGE_SHIFT) & (GCRT_PAGES_PER_ARENA - 1); }
 
-static void map_pages(gcrt_span *s) {
-    for (uintptr_t p = s->base; p < s->base + s->npages * GCRT_PAGE_SIZE; p += GCRT_PAGE_SIZE)
-        arena_of(p)->spans[page_idx(p)] = s;
-}
 
 /* Count and optionally clear the released bits of [base, base + n pages); with mask (n <= 64),
  * also set bit i of *mask for each released page i. */
@@ -190,33 +186,57 @@ static void span_desc_free(gcrt_span *s) {
     gcrt_heap_.span_free = s;
 }
 
-/* Insert the free run s, merging it with free neighbours. */
-static void free_run(gcrt_span *s) {
+static void map_range(uintptr_t base, size_t npages, gcrt_span *s) {
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t p = base + i * GCRT_PAGE_SIZE;
+        arena_of(p)->spans[page_idx(p)] = s;
+    }
+}
+
+static gcrt_span *free_neighbour(uintptr_t page, bool below, uintptr_t at) {
+    gcrt_arena *a = arena_of(page);
+    gcrt_span *n = a ? a->spans[page_idx(page)] : NULL;
+    if (!n || n->state != SPAN_FREE) return NULL;
+    return (below ? n->base + n->npages * GCRT_PAGE_SIZE : n->base) == at ? n : NULL;
+}
+
+/* Insert the free run s, merging it with free neighbours. `mapped`: s's pages already map
+ * to s. Of the (up to) three runs merged, the descriptor of the biggest already mapped one
+ * survives and only the others' pages are remapped: remapping the whole merged run cost
+ * O(run) per free, quadratic when a sweep frees thousands of spans into one big run. */
+static void free_run(gcrt_span *s, bool mapped) {
     uintptr_t end = s->base + s->npages * GCRT_PAGE_SIZE;
-    gcrt_arena *pa = arena_of(s->base - GCRT_PAGE_SIZE);
-    gcrt_span *prev = pa ? pa->spans[page_idx(s->base - GCRT_PAGE_SIZE)] : NULL;
-    if (prev && prev->state == SPAN_FREE && prev->base + prev->npages * GCRT_PAGE_SIZE == s->base) {
-        bin_remove(prev);
-        prev->npages += s->npages;
-        prev->released += s->released;
-        prev->needzero |= s->needzero;
-        if (s->freed_at > prev->freed_at) prev->freed_at = s->freed_at;
-        span_desc_free(s);
-        s = prev;
+    gcrt_span *prev = free_neighbour(s->base - GCRT_PAGE_SIZE, true, s->base);
+    gcrt_span *next = free_neighbour(end, false, end);
+    gcrt_span *keep = mapped ? s : NULL;
+    if (prev && (!keep || prev->npages > keep->npages)) keep = prev;
+    if (next && (!keep || next->npages > keep->npages)) keep = next;
+    if (!keep) keep = s;
+    uintptr_t base = prev ? prev->base : s->base;
+    size_t npages = s->npages, released = s->released;
+    uint8_t needzero = s->needzero;
+    uint64_t freed_at = s->freed_at;
+    gcrt_span *part[3] = {prev, s, next};
+    for (int i = 0; i < 3; i++) {
+        gcrt_span *r = part[i];
+        if (!r) continue;
+        if (r != s) {
+            bin_remove(r);
+            npages += r->npages;
+            released += r->released;
+            needzero |= r->needzero;
+            if (r->freed_at > freed_at) freed_at = r->freed_at;
+        }
+        if (r != keep || (r == s && !mapped)) map_range(r->base, r->npages, keep);
+        if (r != keep) span_desc_free(r);
     }
-    gcrt_arena *na = arena_of(end);
-    gcrt_span *next = na ? na->spans[page_idx(end)] : NULL;
-    if (next && next->state == SPAN_FREE && next->base == end) {
-        bin_remove(next);
-        s->npages += next->npages;
-        s->released += next->released;
-        s->needzero |= next->needzero;
-        if (next->freed_at > s->freed_at) s->freed_at = next->freed_at;
-        span_desc_free(next);
-    }
-    s->state = SPAN_FREE;
-    map_pages(s);
-    bin_insert(s);
+    keep->base = base;
+    keep->npages = npages;
+    keep->released = released;
+    keep->needzero = needzero;
+    keep->freed_at = freed_at;
+    keep->state = SPAN_FREE;
+    bin_insert(keep);
 }
 
 static bool add_arena_meta(uintptr_t base, size_t size) {
@@ -254,7 +274,7 @@ static bool grow_run(size_t npages, bool populate) {
                 t->freed_at = heap_now();
                 gcrt_heap_.heap_sys += rest;
                 gcrt_heap_.heap_free += rest;
-                free_run(t);
+                free_run(t, false);
             }
         }
         gcrt_heap_.cur_base = (uintptr_t)r;
@@ -280,7 +300,7 @@ static bool grow_run(size_t npages, bool populate) {
     s->freed_at = heap_now();
     gcrt_heap_.heap_sys += ask;
     gcrt_heap_.heap_free += ask;
-    free_run(s);
+    free_run(s, false);
     return true;
 }
 
@@ -333,33 +353,38 @@ static void span_free_bitmaps(gcrt_span *s) {
     s->allocbits = s->markbits = s->ptrbits = NULL;
 }
 
-/* Take the first npages of the free run s (out of the bins) for the caller, splitting off
- * the tail as a free run. Counts and clears the released bits of the pages taken (into
- * *mask if given). heap.lock held; false (s back in its bin) when no descriptor is left. */
-static bool take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask) {
+/* Take the first npages of the free run s (out of the bins) for the caller: returns the
+ * descriptor of the pages taken, mapped to them, or NULL (s back in its bin) when no
+ * descriptor is left. On a split the tail keeps s, whose pages already map to it, and the
+ * head (at most what a span needs) gets a new descriptor: remapping the tail instead cost
+ * O(free run) per take, quadratic over a heap carved 64 pages at a time. Counts and clears
+ * the released bits of the pages taken (into *mask if given). heap.lock held. */
+static gcrt_span *take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask) {
     bin_remove(s);
-    gcrt_span *t = NULL;
-    if (s->npages > npages && !(t = span_desc_alloc())) {
+    gcrt_span *h = s;
+    if (s->npages > npages && !(h = span_desc_alloc())) {
         bin_insert(s);
-        return false;
+        return NULL;
     }
-    size_t back = t ? huge_refault(s, npages) : 0;
+    size_t back = h != s ? huge_refault(s, npages) : 0;
     /* Only the pages taken are counted: the tail's count follows from the run's total. */
     *rel = released_pages(s->base, npages, true, mask);
-    if (t) {   /* split: the tail stays free */
-        t->base = s->base + npages * GCRT_PAGE_SIZE;
-        t->npages = s->npages - npages;
-        t->state = SPAN_FREE;
-        t->needzero = s->needzero;   /* pages faulted back in read as zero too */
-        t->freed_at = s->freed_at;
-        t->released = s->released - (*rel + back) * GCRT_PAGE_SIZE;
+    if (h != s) {   /* split: the tail stays free */
+        h->base = s->base;
+        h->npages = npages;
+        h->state = SPAN_FREE;   /* out of the bins, the caller's */
+        h->needzero = s->needzero;
+        h->freed_at = s->freed_at;
+        h->released = *rel * GCRT_PAGE_SIZE;
+        map_range(h->base, npages, h);
+        s->base += npages * GCRT_PAGE_SIZE;
+        s->npages -= npages;
+        s->released -= h->released + back * GCRT_PAGE_SIZE;   /* pages faulted back in read as zero too */
         gcrt_heap_.heap_released -= back * GCRT_PAGE_SIZE;
         gcrt_heap_.heap_free += back * GCRT_PAGE_SIZE;
-        map_pages(t);
-        bin_insert(t);
-        s->npages = npages;
+        bin_insert(s);
     }
-    return true;
+    return h;
 }
 
 /* Lay out a span of class spc on pages the caller owns; bitmaps from the page cache's
@@ -415,7 +440,8 @@ static void pcache_return_locked(gcrt_pcache *pc) {
         size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
         uint64_t m = low_bits(n) << i;
         f &= ~m;
-        gcrt_span *r = own;
+        gcrt_span *r = own;   /* maps every uncarved page: this run's are mapped to it */
+        bool mapped = r != NULL;
         if (r) own = NULL;
         else {
             r = pc->descs;   /* there by the reserve invariant */
@@ -440,7 +466,7 @@ static void pcache_return_locked(gcrt_pcache *pc) {
         h->heap_pcache_rel -= rel;
         h->heap_free += n * GCRT_PAGE_SIZE - rel;
         h->heap_released += rel;
-        free_run(r);
+        free_run(r, mapped);
     }
     if (own) span_desc_free(own);   /* not reached: a chunk with no free page is dropped */
     pc->base = 0;
@@ -454,7 +480,7 @@ static bool pcache_take_locked(gcrt_pcache *pc, gcrt_span *s) {
     size_t n = s->npages < GCRT_PCACHE_PAGES ? s->npages : GCRT_PCACHE_PAGES, rel;
     uint64_t scav = 0;
     bool dirty = s->needzero;
-    if (!take_run(s, n, &rel, &scav)) return false;
+    if (!(s = take_run(s, n, &rel, &scav))) return false;
     h->heap_released -= rel * GCRT_PAGE_SIZE;
     h->heap_free -= (n - rel) * GCRT_PAGE_SIZE;
     h->heap_pcache += n * GCRT_PAGE_SIZE;
@@ -532,7 +558,7 @@ static gcrt_span *pcache_alloc(gcrt_pcache *pc, size_t npages, unsigned spc) {
     memset(s, 0, sizeof *s);   /* state = SPAN_DEAD until fully built */
     s->base = pc->base + (uintptr_t)i * GCRT_PAGE_SIZE;
     s->npages = npages;
-    map_pages(s);
+    map_range(s->base, s->npages, s);
     pc->carved += npages * GCRT_PAGE_SIZE;
     pc->carved_rel += (size_t)__builtin_popcountll(m & pc->scav) * GCRT_PAGE_SIZE;
     pc->nspans++;
@@ -586,7 +612,7 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
             return NULL;
         }
     size_t rel;
-    if (!take_run(s, npages, &rel, NULL)) {
+    if (!(s = take_run(s, npages, &rel, NULL))) {
         pthread_mutex_unlock(&h->lock);
         return NULL;
     }
@@ -597,10 +623,9 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
     h->nspans++;
     uintptr_t base = s->base;
     bool needzero = s->needzero && rel != npages;
-    memset(s, 0, sizeof *s);   /* state = SPAN_DEAD until fully built */
+    memset(s, 0, sizeof *s);   /* state = SPAN_DEAD until fully built; take_run mapped it */
     s->base = base;
     s->npages = npages;
-    map_pages(s);
     pthread_mutex_unlock(&h->lock);
     gcrt_scavenge_for_limit();
     gcrt_grow_check();
@@ -652,7 +677,7 @@ void gcrt_heap_free(gcrt_span *s) {
     s->needzero = 1;
     s->freed_at = heap_now();
     atomic_store_release(&s->state, SPAN_FREE);
-    free_run(s);
+    free_run(s, true);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -729,7 +754,7 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
         h->heap_released += done;
         total += done;
         s->state = SPAN_FREE;
-        free_run(s);
+        free_run(s, true);
         if (!ok || !done) break;
     }
     pthread_mutex_unlock(&h->lock);

@@ -17,11 +17,41 @@
 
 #include <stdlib.h>
 
+/* The fast path's way out when it cannot return the slot at once: a stop-the-world request
+ * arrived inside its critical section (honoured here, with the new object's address live
+ * in this frame, where the suspended thread's stack scan finds it), or there was no free
+ * slot (the slow path). Out of line and reached by a tail call, so that the fast path
+ * keeps nothing live across a call and saves no register. */
+static __attribute__((noinline)) void *alloc_fast_exit(gcrt_thread *t, uintptr_t p, size_t size, unsigned kind) {
+    if (t->suspend_pending && t->in_gcrt == 0) {
+        gcrt_suspend_deferred(t);
+        __asm__ volatile("" : : "r"(p) : "memory");   /* p stays live across the stop */
+    }
+    if (p) return (void *)p;
+    return gcrt_alloc_slow(t, size, kind, NULL, 1);
+}
+
+/* A thread's first allocation (gcrt_thread_slow registers it, or aborts on misuse): out
+ * of line for the same reason. */
+static __attribute__((noinline)) void *alloc_first(size_t size, unsigned kind) {
+    gcrt_thread *t = gcrt_thread_slow();
+    if (unlikely(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return gcrt_alloc_slow(t, size ? size : 1, kind, NULL, 1);
+}
+
+/* Small sizes only (1 <= size <= GCRT_MAX_SMALL_REQ). gcrt_enter/gcrt_leave, with the
+ * leave's deferred-stop check folded into the one test for success. */
 static inline __attribute__((always_inline)) void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     gcrt_enter(t);
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
     uintptr_t p = span_next_free_fast(s);   /* free slots are zero: nothing to clear */
-    gcrt_leave(t);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->in_gcrt--;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (unlikely(!p || t->suspend_pending)) return alloc_fast_exit(t, p, size, kind);
     /* Slots are handed out in address order: start fetching the ones a few allocations
      * ahead, which sweeping last touched long ago, so the caller's first store hits. */
     __builtin_prefetch((const void *)(p + 256), 1, 3);
@@ -32,11 +62,9 @@ static inline __attribute__((always_inline)) void *alloc_fast(gcrt_thread *t, si
  * within the library: it might be interposed). Forced: left to itself the compiler made
  * it a function of its own, one more call on every gc_alloc_typed/gc_alloc_array. */
 static inline __attribute__((always_inline)) void *alloc_cons(size_t size) {
-    gcrt_thread *t = gcrt_thread_get();
-    if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) {
-        void *p = alloc_fast(t, size, GCRT_SCAN_CONS);
-        if (likely(p)) return p;
-    }
+    gcrt_thread *t = gcrt_self;
+    if (unlikely(!t)) return alloc_first(size, GCRT_SCAN_CONS);
+    if (likely(size - 1 < GCRT_MAX_SMALL_REQ)) return alloc_fast(t, size, GCRT_SCAN_CONS);
     if (unlikely(size > PTRDIFF_MAX)) goto nomem;
     return gcrt_alloc_slow(t, size ? size : 1, GCRT_SCAN_CONS, NULL, 1);
 nomem:
@@ -47,11 +75,10 @@ nomem:
 GCRT_API void *gc_alloc(size_t size) { return alloc_cons(size); }
 
 GCRT_API void *gc_alloc_noscan(size_t size) {
-    gcrt_thread *t = gcrt_thread_get();
-    if (likely(size - 9 <= GCRT_MAX_SMALL_REQ - 9)) {   /* sizes <= 8 may be tiny: slow path */
-        void *p = alloc_fast(t, size, GCRT_SCAN_NOSCAN);
-        if (likely(p)) return p;
-    }
+    gcrt_thread *t = gcrt_self;
+    if (unlikely(!t)) return alloc_first(size, GCRT_SCAN_NOSCAN);
+    if (likely(size - 9 <= GCRT_MAX_SMALL_REQ - 9))   /* sizes <= 8 may be tiny: slow path */
+        return alloc_fast(t, size, GCRT_SCAN_NOSCAN);
     if (unlikely(size > PTRDIFF_MAX)) {
         errno = ENOMEM;
         return NULL;
