@@ -221,7 +221,10 @@ report() {
 
   echo
   echo "== alloc: small objects (16..128 B cycling), no collection, n=$ALLOC_N per thread =="
-  echo "   primary figure: user CPU ns per allocation (fresh pages fault in as system time);"
+  echo "   primary figure: user CPU ns per allocation. Fresh pages fault in as system time for gcrt, whose"
+  echo "   heap is in huge pages (the guest kernel's zeroing of a huge page is where this VM's host does its"
+  echo "   first-touch work); bdwgc's 4 KiB pages are first touched by the program, and the host's work on"
+  echo "   them shows as user time. gcrt's grower thread also faults new heap in ahead of the allocating threads."
   echo "   user ns is the median over the runs; (mean) and (min..max) show how noisy it is, because"
   echo "   user/sys come from tick sampling ($( { zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } | awk -F= '/^CONFIG_HZ=/ { hz = $2 " Hz ticks" } END { print hz ? hz : "kernel ticks" }')), not exact accounting"
   loadline "$LOAD_alloc"
@@ -256,7 +259,7 @@ report() {
     printf '   %-62s %8s %8s %7s %8s %8s %7s %9s\n' "$1" "$(fmt %.2f "$g1")" "$(fmt %.2f "$g2")" "$(div %.2f "$g2" "$g1")" \
       "$(fmt %.2f "$b1")" "$(fmt %.2f "$b2")" "$(div %.2f "$b2" "$b1")" "$(div %.2f "$g1" "$b1")"
   }
-  three "fresh pages (user ns; the page faults land in user time here)" "" user_ns
+  three "fresh pages (user ns; bdwgc's 4 KiB faults land in user time here)" "" user_ns
   three "resident pages (prefault=1; user ns)" "-pf" user_ns
   three "cache-sized rounds, collected between (rounds=; thread CPU ns)" "-rd" cpu_ns
   echo "   memory-write floor, no allocator (bw=1: clear + write the same objects end to end in resident"
