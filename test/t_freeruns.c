@@ -73,6 +73,7 @@ static int body(void)
             }
         for (int i = 0; i < NSMALL; i++)
             if (next_rand() & 1) small[i].p = NULL;
+        churn_stack();   /* the allocation paths' frames below this one hold stale pointers */
         gc_collect();
         /* Aggregate: a stale copy of a pointer on the stack may keep one or two alive
          * (conservative roots), but not the rest. */
