@@ -104,10 +104,11 @@ static inline unsigned size_to_class(size_t size) {
 /* ---- OS memory and metadata (alloc/os.c) -------------------------------------------- */
 enum { GCRT_FAULT_MMAP = 0, GCRT_FAULT_MADVISE = 1 };
 GCRT_HIDDEN void gcrt_fault_set(int kind, long nth);
-GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* PROT_NONE */
-GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* make RW */
+GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
+GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
 GCRT_HIDDEN void gcrt_os_populate(void *p, size_t size);        /* fault in (a hint) */
+GCRT_HIDDEN void gcrt_os_prefault(void *p, size_t size);        /* fault in by touching: owner only */
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
 GCRT_HIDDEN void *gcrt_os_map(size_t size);                     /* RW, zeroed */
 GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);

@@ -1,8 +1,8 @@
 /*
  * heap.c: the page heap (Go's mheap): arenas, free page runs, span descriptors.
  *
- * Address space is reserved in 64 MiB-aligned arenas (PROT_NONE) and committed in 4 MiB
- * steps as the heap grows. Every committed page maps, through gcrt_arena_map and the
+ * Address space is reserved in 64 MiB-aligned arenas (accessible at once, MAP_NORESERVE)
+ * and committed, as accounting, in 4 MiB steps as the heap grows. Every committed page maps, through gcrt_arena_map and the
  * arena's spans[], to the span holding it, so span_of() is two loads for any address.
  *
  * Free runs are spans in state SPAN_FREE, kept in segregated bins: bins 0..31 hold runs of
@@ -288,7 +288,7 @@ static bool grow_run(size_t npages, bool populate) {
     gcrt_heap_.cur_base += ask;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
-    if (ok && populate) gcrt_os_populate((void *)base, ask);
+    if (ok && populate) gcrt_os_prefault((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
