@@ -110,6 +110,8 @@ GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED
 GCRT_HIDDEN void gcrt_os_populate(void *p, size_t size);        /* fault in (a hint) */
 GCRT_HIDDEN void gcrt_os_prefault(void *p, size_t size);        /* fault in by touching: owner only */
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
+GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t arena, size_t size); /* mark one arena huge */
+#define GCRT_THP_MIN_HEAP ((uint64_t)64 << 20)  /* huge pages (and the grower) from here */
 GCRT_HIDDEN void *gcrt_os_map(size_t size);                     /* RW, zeroed */
 GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
 /* Off-heap metadata: zeroed blocks, never scanned, never part of the GC heap. Sizes are

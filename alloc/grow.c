@@ -29,7 +29,7 @@
 #include <signal.h>
 #include <time.h>
 
-#define GROW_AHEAD_MIN_HEAP ((uint64_t)64 << 20)
+#define GROW_AHEAD_MIN_HEAP GCRT_THP_MIN_HEAP
 #define RESERVE_MIN ((uint64_t)8 << 20)
 #define RESERVE_MAX ((uint64_t)64 << 20)
 

@@ -290,6 +290,9 @@ static bool grow_run(size_t npages, bool populate) {
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_prefault((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
+    if (ok && !gcrt_os_thp() && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)   /* see os.c */
+        for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
+            if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
         span_desc_free(s);

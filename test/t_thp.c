@@ -1,8 +1,8 @@
 /*
  * t_thp: the heap in transparent huge pages (alloc/os.c) and the accounting that must
  * follow them (alloc/heap.c).
- *  - where the system offers THP (enabled = always or madvise), 24 MiB of touched heap is
- *    backed in part by huge pages (smaps AnonHugePages over the heap's mappings); with
+ *  - where the system offers THP (enabled = always or madvise), a heap grown past 64 MiB
+ *    (80 MiB touched) is backed in part by huge pages (smaps AnonHugePages over the heap's mappings); with
  *    GODEBUG=disablethp=1 on a madvise-only system, none of it is;
  *  - after gc_free_os_memory() the heap's resident bytes (smaps Rss over its mappings) are
  *    at most what gcrt says it retains (heap_sys - heap_released), plus a little slack;
@@ -18,7 +18,7 @@
 
 #define MiB ((uint64_t)1 << 20)
 #define OBJ 4000
-#define NOBJ (24 * 1024 * 1024 / OBJ)
+#define NOBJ (80 * 1024 * 1024 / OBJ)   /* past 64 MiB, where the heap goes huge */
 
 static uintptr_t *addrs;   /* malloc'd: not scanned, so it keeps nothing alive */
 static size_t naddrs;
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     const char *mode = thp_mode();
     fill();
     heapmem_t m = heap_mem();
-    printf("THP %s%s: 24 MiB written, heap Rss %.2f MiB, AnonHugePages %.2f MiB\n", mode,
+    printf("THP %s%s: 80 MiB written, heap Rss %.2f MiB, AnonHugePages %.2f MiB\n", mode,
            child ? " (GODEBUG=disablethp=1)" : "", m.rss / (double)MiB, m.huge / (double)MiB);
     if (child) {
         if (!strcmp(mode, "madvise"))
