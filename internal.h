@@ -104,6 +104,7 @@ static inline unsigned size_to_class(size_t size) {
 /* ---- OS memory and metadata (alloc/os.c) -------------------------------------------- */
 enum { GCRT_FAULT_MMAP = 0, GCRT_FAULT_MADVISE = 1 };
 GCRT_HIDDEN void gcrt_fault_set(int kind, long nth);
+GCRT_HIDDEN bool gcrt_fault_armed(void);   /* an mmap fault is injected: the grower waits */
 GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */

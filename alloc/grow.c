@@ -49,7 +49,7 @@ static void *grower_main(void *arg) {
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
         grow_kick = 0;
         pthread_mutex_unlock(&grow_lock);
-        while (gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
+        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
     }
     return NULL;
 }

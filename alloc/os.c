@@ -19,6 +19,10 @@ uint64_t gcrt_meta_sys;
 
 void gcrt_fault_set(int kind, long nth) { atomic_store_relaxed(&fault_nth[kind], nth); }
 
+/* The grower stands aside while a test injects mmap faults: they are aimed at the calls of
+ * the thread under test, and a growth in the background would take (or dodge) them. */
+bool gcrt_fault_armed(void) { return atomic_load_relaxed(&fault_nth[GCRT_FAULT_MMAP]) != 0; }
+
 static bool fault_hit(int kind) {
     long n = atomic_load_relaxed(&fault_nth[kind]);
     if (likely(n == 0)) return false;
