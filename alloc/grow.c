@@ -26,10 +26,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
-#include <signal.h>
-#include <time.h>
 
-#define GROW_AHEAD_MIN_HEAP GCRT_THP_MIN_HEAP
 #define RESERVE_MIN ((uint64_t)8 << 20)
 #define RESERVE_MAX ((uint64_t)64 << 20)
 
@@ -56,7 +53,7 @@ static void *grower_main(void *arg) {
 
 void gcrt_grow_check(void) {
     gcrt_heap *h = &gcrt_heap_;
-    if (likely(atomic_load_relaxed(&h->heap_sys) < GROW_AHEAD_MIN_HEAP)) return;
+    if (likely(atomic_load_relaxed(&h->heap_sys) < GCRT_THP_MIN_HEAP)) return;
     if (atomic_load_relaxed(&h->heap_free) >= reserve() || !atomic_load_acquire(&grow_started)) return;
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
@@ -70,7 +67,7 @@ void gcrt_grow_check(void) {
 /* At a cycle's end, outside critical sections: start the grower once the heap is big
  * enough to need it. */
 void gcrt_grow_start(void) {
-    if (atomic_load_relaxed(&grow_started) || atomic_load_relaxed(&gcrt_heap_.heap_sys) < GROW_AHEAD_MIN_HEAP) return;
+    if (atomic_load_relaxed(&grow_started) || atomic_load_relaxed(&gcrt_heap_.heap_sys) < GCRT_THP_MIN_HEAP) return;
     pthread_mutex_lock(&grow_lock);
     if (!grow_started) atomic_store_release(&grow_started, gcrt_spawn_detached(grower_main, NULL));
     pthread_mutex_unlock(&grow_lock);

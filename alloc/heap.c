@@ -129,33 +129,26 @@ static bool huge_all_released(uintptr_t h) {
     return true;
 }
 
-/* The aligned huge pages wholly inside run s, [*lo, hi); true when one is not all released. */
-static bool huge_unreleased(gcrt_span *s, uintptr_t *lo_out) {
-    uintptr_t lo = (s->base + GCRT_HUGE_SIZE - 1) & ~(GCRT_HUGE_SIZE - 1);
-    uintptr_t hi = (s->base + s->npages * GCRT_PAGE_SIZE) & ~(GCRT_HUGE_SIZE - 1);
-    if (lo_out) *lo_out = lo;
-    for (uintptr_t h = lo; h < hi; h += GCRT_HUGE_SIZE)
+static uintptr_t huge_up(uintptr_t p) { return (p + GCRT_HUGE_SIZE - 1) & ~(GCRT_HUGE_SIZE - 1); }
+static uintptr_t huge_down(uintptr_t p) { return p & ~(GCRT_HUGE_SIZE - 1); }
+
+/* Run s holds an aligned huge page not all released. */
+static bool huge_unreleased(gcrt_span *s) {
+    for (uintptr_t h = huge_up(s->base); h + GCRT_HUGE_SIZE <= s->base + s->npages * GCRT_PAGE_SIZE; h += GCRT_HUGE_SIZE)
         if (!huge_all_released(h)) return true;
     return false;
 }
 
-/* Before the first npages of free run s are taken: the pages after them, in s, of the huge
- * pages the taken ones start or end in that are wholly released now come back with them.
- * Clears their bits and returns their count. */
+/* Before the first npages of free run s are taken: if they end inside a huge page that
+ * lies within s and is wholly released, its pages after them come back with them. Clears
+ * their bits and returns their count. */
 static size_t huge_refault(gcrt_span *s, size_t npages) {
     if (!gcrt_os_thp() || !s->released) return 0;
-    uintptr_t take_end = s->base + npages * GCRT_PAGE_SIZE, run_end = s->base + s->npages * GCRT_PAGE_SIZE;
-    size_t n = 0;
-    for (uintptr_t h = s->base & ~(GCRT_HUGE_SIZE - 1); h < take_end; h += GCRT_HUGE_SIZE) {
-        if (h < s->base || h + GCRT_HUGE_SIZE > run_end || h + GCRT_HUGE_SIZE <= take_end) continue;
-        if (!huge_all_released(h)) continue;
-        for (uintptr_t p = take_end; p < h + GCRT_HUGE_SIZE; p += GCRT_PAGE_SIZE) {
-            size_t k = page_idx(p);
-            arena_of(p)->released[k >> 6] &= ~((uint64_t)1 << (k & 63));
-            n++;
-        }
-    }
-    return n;
+    uintptr_t take_end = s->base + npages * GCRT_PAGE_SIZE, h = huge_down(take_end);
+    if (h == take_end || h < s->base || h + GCRT_HUGE_SIZE > s->base + s->npages * GCRT_PAGE_SIZE ||
+        !huge_all_released(h))
+        return 0;
+    return released_pages(take_end, (h + GCRT_HUGE_SIZE - take_end) / GCRT_PAGE_SIZE, true, NULL);
 }
 
 /* Span descriptors come from exact-size chunks (Go's fixalloc): the metadata allocator's
@@ -290,7 +283,7 @@ static bool grow_run(size_t npages, bool populate) {
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_prefault((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
-    if (ok && !gcrt_os_thp() && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)   /* see os.c */
+    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)   /* os.c */
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
             if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
     if (!ok) {
@@ -694,7 +687,7 @@ static gcrt_span *scavenge_pick(uint64_t now, uint64_t idle_ns, bool huge) {
     for (int b = GCRT_FREE_BINS - 1; b >= 0; b--)
         for (gcrt_span *s = gcrt_heap_.free_bins[b].first; s; s = s->next)
             if (s->released != s->npages * GCRT_PAGE_SIZE && now - s->freed_at >= idle_ns &&
-                (!huge || huge_unreleased(s, NULL)))
+                (!huge || huge_unreleased(s)))
                 return s;
     return NULL;
 }
@@ -705,9 +698,8 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done, bool huge) {
     uintptr_t end = s->base + s->npages * GCRT_PAGE_SIZE;
     *done = 0;
     if (huge) {   /* whole huge pages, from the top down */
-        uintptr_t lo;
-        huge_unreleased(s, &lo);
-        for (uintptr_t h = end & ~(GCRT_HUGE_SIZE - 1); h > lo && (!want || *done < want); h -= GCRT_HUGE_SIZE) {
+        uintptr_t lo = huge_up(s->base);
+        for (uintptr_t h = huge_down(end); h > lo && (!want || *done < want); h -= GCRT_HUGE_SIZE) {
             uintptr_t b = h - GCRT_HUGE_SIZE;
             size_t n = HUGE_PAGES - released_pages(b, HUGE_PAGES, false, NULL);
             if (!n) continue;

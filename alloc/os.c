@@ -2,7 +2,7 @@
  * os.c: the only place gcrt talks to the kernel about memory, and the off-heap metadata
  * allocator.
  *
- * Fault injection (tests): gcrt_fault_set(kind, n) makes the n-th following mmap/mprotect
+ * Fault injection (tests): gcrt_fault_set(kind, n) makes the n-th following mmap or commit
  * (kind MMAP) or madvise (kind MADVISE) fail as if the kernel refused, and every later one
  * too, until gcrt_fault_set(kind, 0): memory stays unavailable until it "returns".
  *
@@ -44,10 +44,16 @@ static bool fault_hit(int kind) {
 #define ARENA_HINT_TRIES 8
 static uintptr_t arena_hint = ARENA_HINT_START;   /* under heap.lock, as every caller is */
 
+/* The whole arena is mapped accessible at once, as Go maps a whole arena (MAP_NORESERVE:
+ * no memory until a page is touched). Making each 4 MiB chunk accessible as it was
+ * committed took mmap_lock for writing: it waited for the grower's fault-in (which holds
+ * it for reading for milliseconds), and every other thread's page faults queued behind it,
+ * so a stop-the-world waited for them (mark termination stops of 4-40 ms in the pause
+ * probe). */
 static void *reserve_hinted(size_t size, size_t len) {
     for (int i = 0; i < ARENA_HINT_TRIES && sizeof(void *) == 8; i++) {
         void *want = (void *)arena_hint;
-        void *p = mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == want) {   /* aligned: the caller trims only the tail, so the next one fits on */
             arena_hint += size;
             return p;
@@ -55,7 +61,7 @@ static void *reserve_hinted(size_t size, size_t len) {
         if (p != MAP_FAILED) munmap(p, len);
         arena_hint = (arena_hint & ~(ARENA_HINT_STEP - 1)) + ARENA_HINT_STEP;
     }
-    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -67,16 +73,6 @@ void *gcrt_os_reserve(size_t size, size_t align) {
     uintptr_t start = round_up((uintptr_t)p, align), end = start + size;
     if (start > (uintptr_t)p) munmap(p, start - (uintptr_t)p);
     if ((uintptr_t)p + len > end) munmap((void *)end, (uintptr_t)p + len - end);
-    /* The whole arena becomes accessible at once, as Go maps a whole arena (MAP_NORESERVE:
-     * no memory until a page is touched). Making each 4 MiB chunk accessible as it was
-     * committed took mmap_lock for writing: it waited for the grower's fault-in (which
-     * holds it for reading for milliseconds), and every other thread's page faults queued
-     * behind it, so a stop-the-world waited for them (mark termination stops of 4-40 ms in
-     * the pause probe). */
-    if (mprotect((void *)start, size, PROT_READ | PROT_WRITE) != 0) {
-        munmap((void *)start, size);
-        return NULL;
-    }
     if (gcrt_os_thp()) (void)madvise((void *)start, size, MADV_HUGEPAGE);
     return (void *)start;
 }
@@ -95,8 +91,7 @@ bool gcrt_os_thp(void) { return atomic_load_relaxed(&thp_on); }
  * footprint up (GCBench's peak RSS went from 0.93x bdwgc's to 1.18x), and its faults are
  * few. At 64 MiB (heap.c, heap.lock held) every arena so far is marked, and later ones
  * as they are reserved. */
-void gcrt_os_thp_start(uintptr_t arena, size_t size) {
-    if (gcrt_gc.disablethp) return;
+void gcrt_os_thp_start(uintptr_t arena, size_t size) {   /* not under disablethp */
     (void)madvise((void *)arena, size, MADV_HUGEPAGE);   /* a hint: EINVAL without THP */
     atomic_store_relaxed(&thp_on, 1);
 }
