@@ -54,6 +54,16 @@ gcrt_span *gcrt_list_pop(gcrt_span_list *l) {
     return s;
 }
 
+/* Put all of src, whose last span is `last`, at the front of dst; src is left empty. */
+static void list_splice(gcrt_span_list *dst, gcrt_span_list *src, gcrt_span *last) {
+    last->next = dst->first;
+    if (dst->first) dst->first->prev = last;
+    dst->first = src->first;
+    dst->len += src->len;
+    src->first = NULL;
+    src->len = 0;
+}
+
 static bool span_has_free(gcrt_span *s) { return s->alloccount < s->nelems; }
 
 void gcrt_central_push_swept(gcrt_span *s) {
@@ -144,16 +154,9 @@ void gcrt_central_flush_full(gcrt_cache *c) {
     for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
         gcrt_span_list *l = &c->full[spc];
         if (!l->first) continue;
-        gcrt_span_list *d = &gcrt_central_[spc].full[sw];
-        gcrt_span *last = c->full_last[spc];
         pthread_mutex_lock(&gcrt_central_[spc].lock);
-        last->next = d->first;
-        if (d->first) d->first->prev = last;
-        d->first = l->first;
-        d->len += l->len;
+        list_splice(&gcrt_central_[spc].full[sw], l, c->full_last[spc]);
         pthread_mutex_unlock(&gcrt_central_[spc].lock);
-        l->first = NULL;
-        l->len = 0;
         c->full_last[spc] = NULL;
     }
 }
