@@ -108,8 +108,7 @@ GCRT_HIDDEN bool gcrt_fault_armed(void);   /* an mmap fault is injected: the gro
 GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
-GCRT_HIDDEN void gcrt_os_populate(void *p, size_t size);        /* fault in (a hint) */
-GCRT_HIDDEN void gcrt_os_prefault(void *p, size_t size);        /* fault in by touching: owner only */
+GCRT_HIDDEN void gcrt_os_fault_in(void *p, size_t size);        /* touch, content unchanged */
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
 GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t arena, size_t size); /* mark one arena huge */
 #define GCRT_THP_MIN_HEAP ((uint64_t)64 << 20)  /* huge pages (and the grower) from here */
@@ -341,6 +340,9 @@ typedef struct gcrt_pcache {
     size_t carved, carved_rel, nspans; /* unfolded: bytes carved (released ones), spans made */
     gcrt_span *descs;                  /* descriptor reserve, linked by next */
     unsigned ndescs;
+    uintptr_t pop_base;                /* pages to fault in after the critical section */
+    uint64_t pop_mask;
+    int populating;                    /* faulting them in, in a blocking region */
     unsigned nmeta[GCRT_PCACHE_META_SHIFTS];
     void *meta[GCRT_PCACHE_META_SHIFTS][GCRT_PCACHE_META_N];
 } gcrt_pcache;
@@ -381,6 +383,7 @@ struct gcrt_thread {
     uintptr_t snapshot_sp;                    /* stop_sp at pause 1 (0: registered since) */
     volatile int in_gcrt;                     /* inside an allocator critical section */
     volatile int suspend_pending;             /* a stop arrived during the section */
+    int bstate;                               /* GCRT_TS_*: in a blocking region? (atomic) */
     uintptr_t regs[32];                       /* registers saved when suspended */
     int nregs;
     int64_t assist_debt;                      /* bytes allocated while marking, unpaid */
@@ -409,9 +412,20 @@ static inline void gcrt_leave(gcrt_thread *t) {
     if (unlikely(t->suspend_pending) && t->in_gcrt == 0) gcrt_suspend_deferred(t);
 }
 
+/* Blocking regions (Go's entersyscall/exitsyscall): a thread about to spend long in the
+ * kernel (faulting pages in) publishes its registers and stack pointer and runs fn outside
+ * any critical section; a stop counts it stopped without waiting for it, and it waits for
+ * the world to restart before leaving the region. fn must not touch the heap's metadata
+ * nor hold the only reference to an object. */
+enum { GCRT_TS_RUNNING, GCRT_TS_BLOCKING, GCRT_TS_CLAIMED };
+GCRT_HIDDEN void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg);
+/* Outside critical sections: fault in the pages the last chunk refill recorded (heap.c). */
+GCRT_HIDDEN void gcrt_pcache_populate_slow(gcrt_thread *t);
 GCRT_HIDDEN void gcrt_threads_init(void);
-/* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...). */
-GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg);
+/* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
+ * named (at most 15 characters) so that top -H and perf tell them apart. */
+GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name);
+GCRT_HIDDEN void gcrt_sched_idle(void);   /* the calling helper thread: SCHED_IDLE */
 GCRT_HIDDEN gcrt_thread *gcrt_thread_slow(void);   /* gcrt_self, or abort if unregistered */
 static inline gcrt_thread *gcrt_thread_get(void) {
     gcrt_thread *t = gcrt_self;

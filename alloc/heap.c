@@ -12,7 +12,7 @@
  * free spans are adjacent.
  *
  * Invariants, all under heap.lock:
- *   heap_sys == heap_inuse + heap_free + heap_released;
+ *   heap_sys == heap_inuse + heap_free + heap_released + heap_pcache (page-cache chunks);
  *   a page's released bit is set iff it lies in a free span and was returned to the OS
  *   (it then reads as zero); span.released == bytes of its pages with the bit set.
  * A span goes from in use to free only by sweeping or by a failed allocation's undo,
@@ -281,7 +281,7 @@ static bool grow_run(size_t npages, bool populate) {
     gcrt_heap_.cur_base += ask;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
-    if (ok && populate) gcrt_os_prefault((void *)base, ask);
+    if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
     if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)   /* os.c */
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
@@ -427,6 +427,7 @@ void gcrt_pcache_fold_locked(gcrt_pcache *pc) {
 static void pcache_return_locked(gcrt_pcache *pc) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_pcache_fold_locked(pc);
+    pc->pop_mask = 0;   /* the pages are the heap's again */
     if (!pc->base) return;
     uint64_t f = pc->free, now = heap_now();
     gcrt_span *own = pc->chunk;
@@ -492,22 +493,32 @@ static bool pcache_take_locked(gcrt_pcache *pc, gcrt_span *s) {
     return true;
 }
 
-/* Fault in, in one system call, the pages of a new chunk that are known zero and not
- * released (fresh from a commit, or handed back unused): the cache is about to carve
- * them into spans, and the allocating thread would otherwise take a page fault per 4 KiB
- * on first use (about 5% of its time in the Scheme GCBench under virtualisation; faults
- * per run went from about 17000 to 5000). Pages already resident cost a page-table walk.
- * Released pages are left to fault on use, so heap_released stays what the OS holds.
- * Owner only, no lock: no other thread touches the chunk's pages. */
-static void pcache_populate(gcrt_pcache *pc) {
-    uint64_t f = pc->free & pc->zero & ~pc->scav;
+/* Fault in the pages of a new chunk that are known zero and not released (fresh from a
+ * commit, or handed back unused): the cache is about to carve them into spans. Faulting
+ * them in together (about 5% of the Scheme GCBench's time went to faults taken one by one
+ * under virtualisation) is done after the allocation's critical section, in a blocking
+ * region (thread.c): a 2 MiB huge page takes 1.5-7 ms to fault in here, and a stop had
+ * waited for it (the pause probe's stops of 3-9 ms). pop_* records the pages; a pause
+ * leaves a populating thread's cache alone, and the touches (os.c) do not change a byte,
+ * so a page that meanwhile went to a span another thread allocates from is safe. */
+static void pcache_populate(void *arg) {
+    const gcrt_pcache *pc = arg;
+    uint64_t f = pc->pop_mask;
     while (f) {
         unsigned i = (unsigned)__builtin_ctzll(f);
         uint64_t rest = ~(f >> i);
         size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
-        gcrt_os_populate((void *)(pc->base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
+        gcrt_os_fault_in((void *)(pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
         f &= ~(low_bits(n) << i);
     }
+}
+
+void gcrt_pcache_populate_slow(gcrt_thread *t) {
+    gcrt_pcache *pc = &t->cache.pcache;
+    pc->populating = 1;
+    gcrt_blocking(t, pcache_populate, pc);
+    pc->pop_mask = 0;
+    pc->populating = 0;
 }
 
 /* One heap.lock trip: a new chunk if need_chunk, and the descriptor reserve topped up.
@@ -533,7 +544,10 @@ static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
     }
     pthread_mutex_unlock(&h->lock);
     if (need_chunk) gcrt_grow_check();
-    if (need_chunk && ok) pcache_populate(pc);
+    if (need_chunk && ok) {
+        pc->pop_base = pc->base;
+        pc->pop_mask = pc->free & pc->zero & ~pc->scav;
+    }
     return ok;
 }
 
@@ -578,6 +592,11 @@ static gcrt_span *pcache_alloc(gcrt_pcache *pc, size_t npages, unsigned spc) {
 void gcrt_pcache_release(gcrt_pcache *pc) {
     gcrt_heap *h = &gcrt_heap_;
     pthread_mutex_lock(&h->lock);
+    if (pc->populating) {   /* a pause while the owner faults the chunk in: it keeps it */
+        gcrt_pcache_fold_locked(pc);   /* sweeping counts every span made (heap.nspans) */
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
     pcache_return_locked(pc);
     while (pc->descs) {
         gcrt_span *d = pc->descs;

@@ -103,24 +103,15 @@ bool gcrt_os_commit(void *p, size_t size) {
     return !fault_hit(GCRT_FAULT_MMAP);
 }
 
-/* Fault in committed pages ahead of use (MADV_POPULATE_WRITE, Linux 5.14): one system
- * call instead of a page fault per page. Only a hint: an older kernel's EINVAL, or no
- * memory now, leaves the pages to fault on first touch as before. */
-void gcrt_os_populate(void *p, size_t size) {
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-    (void)madvise(p, size, MADV_POPULATE_WRITE);
-}
-
-/* Fault in pages nobody else can see yet (the grower's claimed chunk) by writing a zero
- * to each 4 KiB page (the first write of a huge page faults all of it). Not
- * MADV_POPULATE_WRITE: that holds mmap_lock for reading across the whole range, for
- * milliseconds here, and an mmap by another thread (the metadata allocator's, inside a
- * critical section) waits behind it for writing, and a stop-the-world behind that. A page
- * fault takes only its VMA's lock. */
-void gcrt_os_prefault(void *p, size_t size) {
-    for (size_t off = 0; off < size; off += 4096) *(volatile char *)((char *)p + off) = 0;
+/* Fault in pages ahead of use (the grower's chunks, a page cache's new chunk) by a locked
+ * OR of zero into each 4 KiB page: a write, so the fault maps the page writable (a whole
+ * huge page where os.c asked for them), that changes no byte even if another thread
+ * stores to the page at the same moment. Not MADV_POPULATE_WRITE: that holds mmap_lock
+ * for reading across the whole range, for milliseconds here, and an mmap by another
+ * thread (the metadata allocator's, inside a critical section) waits behind it for
+ * writing, and a stop-the-world behind that. A page fault takes only its VMA's lock. */
+void gcrt_os_fault_in(void *p, size_t size) {
+    for (size_t off = 0; off < size; off += 4096) __atomic_fetch_or((volatile char *)p + off, 0, __ATOMIC_RELAXED);
 }
 
 bool gcrt_os_release(void *p, size_t size) {
@@ -136,8 +127,14 @@ void *gcrt_os_map(size_t size) {
 
 void gcrt_os_unmap(void *p, size_t size) { munmap(p, size); }
 
-/* ---- metadata ---- */
+/* ---- metadata ----
+ * Carved 256 KiB at a time (counted in gcrt_meta_sys when carved) from address space
+ * reserved 64 MiB at a time: a registered thread allocates metadata inside a critical
+ * section, and an mmap there waits for mmap_lock as a writer, behind any reader (the
+ * kernel's DAMON walks a process's page tables under it): 3 ms were seen, a stop waiting
+ * on it. Untouched reserved pages cost no memory. */
 #define META_CHUNK ((size_t)256 << 10)
+#define META_RESERVE ((size_t)64 << 20)
 #define META_MAX_SHIFT 16
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -155,7 +152,32 @@ static void meta_lock_drop(void) {
     if (t) gcrt_leave(t);
 }
 static void *meta_free[META_MAX_SHIFT + 1];
-static uintptr_t meta_cur, meta_end;
+static uintptr_t meta_cur, meta_end, meta_res_cur, meta_res_end;
+
+/* len bytes (a multiple of 4 KiB) of reserved space, meta_lock held. */
+static void *meta_carve(size_t len) {
+    if (meta_res_cur + len > meta_res_end) {
+        size_t rlen = len > META_RESERVE ? len : META_RESERVE;
+        if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+        void *r = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r == MAP_FAILED) return NULL;
+        meta_res_cur = (uintptr_t)r;
+        meta_res_end = meta_res_cur + rlen;
+    }
+    void *p = (void *)meta_res_cur;
+    meta_res_cur += len;
+    atomic_add(&gcrt_meta_sys, len);
+    return p;
+}
+
+/* The next chunk, meta_lock held. */
+static bool meta_chunk(void) {
+    void *c = meta_carve(META_CHUNK);
+    if (!c) return false;
+    meta_cur = (uintptr_t)c;
+    meta_end = meta_cur + META_CHUNK;
+    return true;
+}
 
 static unsigned meta_shift(size_t size) {
     unsigned s = 4;
@@ -165,10 +187,10 @@ static unsigned meta_shift(size_t size) {
 
 void *gcrt_meta_alloc(size_t size) {
     unsigned sh = meta_shift(size);
-    if (sh > META_MAX_SHIFT) {
-        size_t len = round_up(size, 4096);
-        void *p = gcrt_os_map(len);
-        if (p) atomic_add(&gcrt_meta_sys, len);
+    if (sh > META_MAX_SHIFT) {   /* freed by munmap (gcrt_meta_free): fresh pages, zero */
+        meta_lock_take();
+        void *p = meta_carve(round_up(size, 4096));
+        meta_lock_drop();
         return p;
     }
     size_t bsize = (size_t)1 << sh;
@@ -180,15 +202,9 @@ void *gcrt_meta_alloc(size_t size) {
         memset(p, 0, bsize);
         return p;
     }
-    if (meta_cur + bsize > meta_end) {
-        void *c = gcrt_os_map(META_CHUNK);
-        if (!c) {
-            meta_lock_drop();
-            return NULL;
-        }
-        atomic_add(&gcrt_meta_sys, META_CHUNK);
-        meta_cur = (uintptr_t)c;
-        meta_end = meta_cur + META_CHUNK;
+    if (meta_cur + bsize > meta_end && !meta_chunk()) {
+        meta_lock_drop();
+        return NULL;
     }
     p = (void *)meta_cur;   /* fresh mapping: already zero */
     meta_cur += bsize;
@@ -210,13 +226,7 @@ unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n) {
         *(void **)out[got] = NULL;   /* the rest of a recycled block is cleared by its user */
     }
     for (; got < n; got++) {
-        if (meta_cur + bsize > meta_end) {
-            void *c = gcrt_os_map(META_CHUNK);
-            if (!c) break;
-            atomic_add(&gcrt_meta_sys, META_CHUNK);
-            meta_cur = (uintptr_t)c;
-            meta_end = meta_cur + META_CHUNK;
-        }
+        if (meta_cur + bsize > meta_end && !meta_chunk()) break;
         out[got] = (void *)meta_cur;
         meta_cur += bsize;
     }

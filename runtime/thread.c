@@ -7,6 +7,14 @@
  * until stw_seq changes; starting the world bumps stw_seq and wakes them all. No restart
  * signal is needed, so no restart can be lost or merged with the next stop.
  *
+ * Blocking regions: a fault-in of fresh heap pages takes milliseconds on a virtual
+ * machine and cannot be interrupted, so a stop would wait for it. A thread entering one
+ * (gcrt_blocking) saves its registers and stack pointer as the handler would and sets
+ * bstate BLOCKING; the stopper claims it by CAS to CLAIMED instead of signalling it, and
+ * the thread leaves the region only by CAS back from BLOCKING, which start_world restores
+ * before it bumps stw_seq. A thread whose CAS the stopper lost is signalled and acks as
+ * usual, possibly from inside the region.
+ *
  * Safe points: a thread inside a gcrt critical section (allocator fast or slow path,
  * holding any gcrt lock) is not stopped by the handler; it notes suspend_pending and stops
  * itself when the section ends. Hence a stopped thread never holds a gcrt lock and never
@@ -22,6 +30,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,6 +131,31 @@ void gcrt_suspend_deferred(gcrt_thread *t) {
     ucontext_t uc;
     getcontext(&uc);   /* spills callee-saved registers where the stack scan sees them */
     park(t, &uc);
+}
+
+/* Not inline: uc, in this frame, holds the callers' callee-saved registers, and the stack
+ * scan starts below it. */
+__attribute__((noinline)) void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg) {
+    ucontext_t uc;
+    getcontext(&uc);
+    save_context(t, &uc);
+    t->stop_sp = (uintptr_t)&uc;
+    atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
+    fn(arg);
+    for (;;) {
+        int s = GCRT_TS_BLOCKING;
+        if (__atomic_compare_exchange_n(&t->bstate, &s, GCRT_TS_RUNNING, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
+        uint32_t seq = atomic_load_acquire(&stw_seq);   /* CLAIMED: the world is stopped */
+        if (seq & 1) syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+    }
+    __asm__ volatile("" : : "r"(&uc) : "memory");   /* uc lives until the region ends */
+}
+
+/* Before the world restarts: the claimed threads may leave their regions. */
+static void unclaim_all(void) {
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
+        if (atomic_load_relaxed(&t->bstate) == GCRT_TS_CLAIMED) atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
 }
 
 static void thread_exit_hook(void *arg) {
@@ -289,6 +323,25 @@ GCRT_API int gc_pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
     return r;
 }
 
+/* Acks usually come within tens of microseconds: wait for them spinning, and sleep only
+ * after 100 us. A stopper that slept at once was seen woken 3.8 ms after the last ack on
+ * a busy machine; one that yielded the CPU instead lost it for a time slice (3-4 ms). */
+static void wait_acks(int n) {
+    uint64_t t0 = gcrt_now_ns();
+    for (int got = 0; got < n;) {
+        if (sem_trywait(&ack_sem) == 0) {
+            got++;
+            continue;
+        }
+        if (gcrt_now_ns() - t0 < 100000) {
+            for (int i = 0; i < 64; i++) __builtin_ia32_pause();
+            continue;
+        }
+        while (sem_wait(&ack_sem) != 0 && errno == EINTR) {}
+        got++;
+    }
+}
+
 void gcrt_stop_world(void) {
     pthread_mutex_lock(&gcrt_threads_lock);
     gcrt_thread *me = gcrt_self;
@@ -296,16 +349,19 @@ void gcrt_stop_world(void) {
     int n = 0;
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
         if (t == me) continue;
+        int b = GCRT_TS_BLOCKING;
+        if (__atomic_compare_exchange_n(&t->bstate, &b, GCRT_TS_CLAIMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
         int r = pthread_kill(t->pthread, sig_suspend);
         if (r == 0) n++;
         else if (r != ESRCH) gcrt_fatal("cannot signal thread %d: %s", (int)t->tid, strerror(r));
         else gcrt_fatal("registered thread %d exited without gc_unregister_thread()", (int)t->tid);
     }
-    for (int i = 0; i < n; i++)
-        while (sem_wait(&ack_sem) != 0 && errno == EINTR) {}
+    wait_acks(n);
 }
 
 void gcrt_start_world(void) {
+    unclaim_all();
     atomic_add(&stw_seq, 1);   /* even: running */
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     pthread_mutex_unlock(&gcrt_threads_lock);
@@ -353,13 +409,23 @@ void gcrt_threads_fork_flush(void) {
  * (malloc's or stdio's lock, which fork takes after the prepare handlers). The registry
  * stays locked until PARENT. */
 void gcrt_threads_fork_restart(void) {
+    unclaim_all();
     atomic_add(&stw_seq, 1);
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* For background helpers whose work can wait (the background sweeper, the grower): they
+ * run only on a CPU nobody else wants, and a program thread that wakes preempts them at
+ * once. At normal priority they ran for a 4 ms tick at a time on a 2-CPU machine while a
+ * woken program thread waited. Needs no privilege. */
+void gcrt_sched_idle(void) {
+    struct sched_param sp = {0};
+    (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+}
+
 /* Helper threads start with every signal blocked (a thread inherits its creator's mask):
  * they are never stopped, and an application's signals belong to its own threads. */
-bool gcrt_spawn_detached(void *(*fn)(void *), void *arg) {
+bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name) {
     pthread_t th;
     pthread_attr_t a;
     sigset_t all, old;
@@ -368,6 +434,7 @@ bool gcrt_spawn_detached(void *(*fn)(void *), void *arg) {
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int r = pthread_create(&th, &a, fn, arg);
+    if (r == 0) pthread_setname_np(th, name);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
     return r == 0;
