@@ -41,6 +41,7 @@ static uint64_t reserve(void) {
 
 static void *grower_main(void *arg) {
     (void)arg;
+    gcrt_sched_idle();   /* growing ahead is worth no program thread's wake-up */
     for (;;) {
         pthread_mutex_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
@@ -69,7 +70,7 @@ void gcrt_grow_check(void) {
 void gcrt_grow_start(void) {
     if (atomic_load_relaxed(&grow_started) || atomic_load_relaxed(&gcrt_heap_.heap_sys) < GCRT_THP_MIN_HEAP) return;
     pthread_mutex_lock(&grow_lock);
-    if (!grow_started) atomic_store_release(&grow_started, gcrt_spawn_detached(grower_main, NULL));
+    if (!grow_started) atomic_store_release(&grow_started, gcrt_spawn_detached(grower_main, NULL, "gcrt-grow"));
     pthread_mutex_unlock(&grow_lock);
 }
 

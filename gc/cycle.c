@@ -78,6 +78,7 @@ typedef struct trace_info {
     uint32_t n;
     uint64_t start, tterm, stw1, mark, stw2, markcpu, assistcpu, idlecpu, stw1cpu, stw2cpu, stw2cpu_helpers;
     uint64_t assistcpu_start;   /* the starting thread's first slice */
+    uint64_t stw_aborted, stw_aborted_max;   /* mark terminations that found work (wall) */
     uint64_t heap0, heap1, marked, goal, stacks, globals;
     int util, procs, forced;
 } trace_info;
@@ -205,7 +206,7 @@ static uint64_t cur_stacks, cur_globals;
 
 static void cycle_end(uint64_t c0);
 static bool mark_slice(gcrt_thread *me);
-static void cycle_terminate(void);
+static bool cycle_terminate(bool may_restart);
 
 /* Pause 1, run by the thread that claimed the cycle (Go starts a cycle in the allocating
  * goroutine too: no wake-up lag between the trigger and the snapshot). */
@@ -266,7 +267,7 @@ static void cycle_begin(bool forced) {
      * is allocated meanwhile is black: mark one bounded slice here first, and if that was
      * all, terminate the mark from here too. */
     if (!specials && mark_slice(me)) {
-        cycle_terminate();
+        cycle_terminate(false);   /* a small heap: what is left is little */
         return;
     }
     /* The root job: one that only ORs pin bitmaps is run before the handoff (run beside the
@@ -281,10 +282,11 @@ static void cycle_begin(bool forced) {
 }
 
 #define START_SLICE ((int64_t)512 << 10)   /* scan bytes the starting thread marks */
+#define START_SECTION ((int64_t)32 << 10)  /* per critical section: a stop waits one out */
 /* A cycle whose expected scan work (last cycle's marked bytes, stacks, globals) is at most
  * this, and whose heap is at most four times this, is marked to the end by the starting
- * thread, in critical sections of START_SLICE each: a millisecond or two, less than what
- * waking the GC thread and the idle worker and the ragged barrier flush add to it. */
+ * thread: a millisecond or two, less than what waking the GC thread and the idle worker
+ * and the ragged barrier flush add to it. */
 #define SMALL_CYCLE ((uint64_t)2 << 20)
 static bool mark_slice(gcrt_thread *me) {
     gcrt_gcstate *g = &gcrt_gc;
@@ -292,38 +294,64 @@ static bool mark_slice(gcrt_thread *me) {
     /* The heap at the trigger bounds it too: the first cycle has no marked size yet. */
     bool small = g->heap_marked + g->stacks_bytes + g->globals_bytes <= SMALL_CYCLE && cur.heap0 <= 4 * SMALL_CYCLE,
          done;
-    int64_t did;
+    int64_t did = 0, d;
     do {
         if (me) gcrt_enter(me);
         gcrt_gcw w;
         gcrt_gcw_init(&w);
-        did = gcrt_drain(&w, START_SLICE);
+        d = gcrt_drain(&w, START_SECTION);
         gcrt_gcw_dispose(&w);
         if (me) gcrt_leave(me);
-        done = did < START_SLICE && gcrt_mark_work_done();
-    } while (small && !done && did > 0);
+        did += d;
+        done = d < START_SECTION && gcrt_mark_work_done();
+    } while (!done && d > 0 && (small || did < START_SLICE));
     cur.assistcpu_start = gcrt_thread_cpu_ns() - c0;
     return done;
 }
 
 /* Concurrent mark and pause 2, on the GC thread. */
+#define TERM_RESTARTS 4
 static void cycle_mark(void) {
-    concurrent_mark(&cur.markcpu, &cur.idlecpu);
-    cycle_terminate();
+    for (unsigned restarts = 0;; restarts++) {
+        uint64_t bg, idle;
+        concurrent_mark(&bg, &idle);
+        cur.markcpu += bg;
+        cur.idlecpu += idle;
+        if (cycle_terminate(restarts < TERM_RESTARTS && !gcrt_gc.gccheckmark)) return;
+    }
 }
 
-/* Pause 2: from the GC thread, or from the starting thread when one slice sufficed. */
-static void cycle_terminate(void) {
+/* Pause 2: from the GC thread, or from the starting thread when one slice sufficed.
+ * The barrier buffers flushed here can hold the only path to much of the heap (a pointer
+ * deleted from the one object that led to a long list). Go's gcMarkDone: if what they
+ * grey is more than a short slice marks, the world restarts and marking goes on
+ * concurrently (returns false); after a few such restarts the pause drains it all. */
+#define TERM_SLICE ((int64_t)64 << 10)   /* scan bytes, ~0.1 ms */
+static bool cycle_terminate(bool may_restart) {
     gcrt_gcstate *g = &gcrt_gc;
     if (g->gccheckmark) gcrt_roots_prepare();
     cur.tterm = gcrt_now_ns();
     gcrt_stop_world();
     uint64_t c0 = gcrt_thread_cpu_ns();
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_wbuf_flush(t);
+    if (may_restart && !gcrt_mark_work_done()) {
+        gcrt_gcw w;
+        gcrt_gcw_init(&w);
+        gcrt_drain(&w, TERM_SLICE);
+        gcrt_gcw_dispose(&w);
+        if (!gcrt_mark_work_done()) {
+            uint64_t d = gcrt_now_ns() - cur.tterm;
+            cur.stw_aborted += d;
+            if (d > cur.stw_aborted_max) cur.stw_aborted_max = d;
+            gcrt_start_world();
+            return false;
+        }
+    }
     gcrt_mark_workers(true);
     gcrt_mark_drain_all();
     gcrt_mark_workers(false);
     cycle_end(c0);
+    return true;
 }
 
 /* Mark termination, world stopped; starts the world. */
@@ -361,10 +389,11 @@ static void cycle_end(uint64_t c0) {
     ti.procs = g->nmarkers;
     gcrt_stats *st = &gcrt_stats_;
     pthread_mutex_lock(&st->lock);
-    st->pause_ns[st->num_gc % 256] = pause1 + pause2;
+    st->pause_ns[st->num_gc % 256] = pause1 + pause2 + ti.stw_aborted;
     st->pause_end[st->num_gc % 256] = wall_ns();
-    st->pause_total_ns += pause1 + pause2;
+    st->pause_total_ns += pause1 + pause2 + ti.stw_aborted;
     uint64_t longest = pause1 > pause2 ? pause1 : pause2;
+    if (ti.stw_aborted_max > longest) longest = ti.stw_aborted_max;
     if (longest > st->max_pause_ns) st->max_pause_ns = longest;
     st->num_gc++;
     if (ti.forced) st->num_forced_gc++;
@@ -376,7 +405,7 @@ static void cycle_end(uint64_t c0) {
     pthread_mutex_unlock(&st->lock);
     gcrt_bgsweep_wake();
     if (g->gctrace) print_trace(&ti);
-    gcrt_limiter_add((pause1 + pause2) * (uint64_t)nprocs(), 0);
+    gcrt_limiter_add((pause1 + pause2 + ti.stw_aborted) * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
     gcrt_grow_start();
     pthread_mutex_lock(&g->lock);
@@ -415,7 +444,7 @@ static bool claim_locked(bool forced) {
     gcrt_gcstate *g = &gcrt_gc;
     if (g->running) return false;
     if (!thread_started && !g->gcstoptheworld) {
-        if (!gcrt_spawn_detached(gc_thread_main, NULL)) gcrt_fatal("cannot start the GC thread");
+        if (!gcrt_spawn_detached(gc_thread_main, NULL, "gcrt-gc")) gcrt_fatal("cannot start the GC thread");
         thread_started = 1;
     }
     g->running = 1;

@@ -18,8 +18,10 @@
  *     (the mark work-buffer lock, the metadata lock). A slice takes well under a
  *     millisecond of CPU, so one that has lasted 2 ms of wall time means a starved
  *     worker: a watchdog thread (normal priority, asleep between cycles, polling every
- *     millisecond during them) then returns it to SCHED_OTHER for the rest of the cycle,
- *     as does the GC thread when it has found no work for 1 ms. Leaving SCHED_IDLE needs
+ *     millisecond during them) then returns it to SCHED_OTHER, at nice 19, until that
+ *     slice ends, as does the GC thread when it has found no work for 1 ms. At nice 0 a
+ *     boosted worker ran for 5 ms at a stretch while woken program threads waited, and a
+ *     stop waited for a thread it had preempted in a critical section. Leaving SCHED_IDLE needs
  *     CAP_SYS_NICE (or RLIMIT_NICE 20); a probe at start-up finds out, and without it the
  *     worker runs at nice 19 instead, which cannot be raised again: a waking thread
  *     preempts it less promptly, and a starved slice lasts until the kernel's fairness
@@ -45,7 +47,7 @@ static struct {
     int run;                 /* this cycle's marking is open to the worker */
     int started;             /* the thread exists */
     int can_unidle;          /* SCHED_IDLE may be left again (probe) */
-    int boosted;             /* raised to SCHED_OTHER this cycle */
+    int boosted;             /* raised to SCHED_OTHER for the current slice */
     pid_t tid;
     uint64_t cpu;            /* ns of marking this cycle (under lock) */
     uint64_t slice_start;    /* monotonic ns when the current slice began; 0 between (atomic) */
@@ -58,8 +60,8 @@ static struct {
 
 static void set_low_priority(void) {
     struct sched_param sp = {0};
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);   /* what a boost runs at */
     if (idle.can_unidle) sched_setscheduler(0, SCHED_IDLE, &sp);
-    else setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 static void *probe_main(void *arg) {
@@ -108,6 +110,10 @@ static void *idle_main(void *arg) {
              * near half the CPUs when the heap cannot fit under the limit. */
             gcrt_limiter_add(used, 0);
             gcrt_limiter_update();
+            if (atomic_load_relaxed(&idle.boosted)) {   /* the starved slice is over */
+                atomic_store_relaxed(&idle.boosted, 0);
+                set_low_priority();
+            }
             pthread_mutex_unlock(&idle.lock);
             if (did == 0) {   /* others hold the work, or it is all done */
                 struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};
@@ -143,7 +149,7 @@ void gcrt_idle_mark_start(void) {
         if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
         idle.can_unidle = ok;
         /* Without a watchdog a SCHED_IDLE worker could starve holding a lock: none then. */
-        if (gcrt_spawn_detached(watch_main, NULL)) idle.started = gcrt_spawn_detached(idle_main, NULL);
+        if (gcrt_spawn_detached(watch_main, NULL, "gcrt-idlewatch")) idle.started = gcrt_spawn_detached(idle_main, NULL, "gcrt-idlemark");
         if (!idle.started) return;   /* the fractional worker marks alone */
     }
     pthread_mutex_lock(&idle.lock);

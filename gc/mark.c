@@ -356,7 +356,7 @@ static void ensure_reserve(void) {
 
 static void ensure_workers(void) {
     while (M.nthreads < M.nmarkers - 1) {
-        if (!gcrt_spawn_detached(worker_main, NULL)) break;   /* mark with the threads we have */
+        if (!gcrt_spawn_detached(worker_main, NULL, "gcrt-mark")) break;   /* mark with the threads we have */
         M.nthreads++;
     }
 }

@@ -135,7 +135,7 @@ static void *scavenger_main(void *arg) {
 
 static void scavenger_wake(void) {
     pthread_mutex_lock(&scav_lock);
-    if (!scav_started) scav_started = gcrt_spawn_detached(scavenger_main, NULL);
+    if (!scav_started) scav_started = gcrt_spawn_detached(scavenger_main, NULL, "gcrt-scavenge");
     scav_kick = 1;
     pthread_cond_signal(&scav_cond);
     pthread_mutex_unlock(&scav_lock);

@@ -258,10 +258,13 @@ void gcrt_sweep_pay(void) {
     while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) {}
 }
 
-/* The background sweeper: sweeps at low priority after each cycle (the scavenger,
- * scavenge.c, returns free pages to the OS). */
+/* The background sweeper: sweeps at idle priority after each cycle (the scavenger,
+ * scavenge.c, returns free pages to the OS). Starved while it holds the gate or a list
+ * lock, it runs as soon as a CPU goes idle: the world stopping, or the thread waiting for
+ * the lock sleeping, frees one. */
 static void *bgsweep_main(void *arg) {
     (void)arg;
+    gcrt_sched_idle();
     for (;;) {
         pthread_mutex_lock(&bg_lock);
         if (!bg_kick) {
@@ -280,7 +283,7 @@ static void *bgsweep_main(void *arg) {
 
 void gcrt_bgsweep_wake(void) {
     pthread_mutex_lock(&bg_lock);
-    if (!bg_started) bg_started = gcrt_spawn_detached(bgsweep_main, NULL);
+    if (!bg_started) bg_started = gcrt_spawn_detached(bgsweep_main, NULL, "gcrt-sweep");
     bg_kick = 1;
     pthread_cond_signal(&bg_cond);
     pthread_mutex_unlock(&bg_lock);
