@@ -117,8 +117,8 @@ typedef struct {
 #if defined(USE_GCRT)
 
 static gc_memstats_t bench_ms; /* ~4 KiB; static so polls need no stack */
-static uint32_t bench_seen_gc;
-static uint64_t bench_max_pause, bench_lost;
+static uint32_t bench_seen_gc, bench_base_gc;
+static uint64_t bench_max_pause, bench_lost, bench_base_pause_total;
 
 /* Folds the pauses of the collections completed since the last poll into the maximum.
  * Call it at phase boundaries: gcrt keeps only the last 256 pauses. */
@@ -138,19 +138,25 @@ static inline void gcstat_poll(void)
     bench_seen_gc = n;
 }
 
+/* Start a measured phase: what gcstat_read reports from now on leaves out the pauses of
+ * the collections before it (bdwgc's side likewise only counts from here). */
 static inline void gcstat_init(void)
 {
     gcstat_poll();
+    bench_max_pause = 0;
+    bench_lost = 0;
+    bench_base_gc = bench_ms.num_gc;
+    bench_base_pause_total = bench_ms.pause_total_ns;
 }
 
 static inline gcstat_t gcstat_read(void)
 {
     gcstat_t s;
     gcstat_poll();
-    s.gcs = bench_ms.num_gc;
+    s.gcs = bench_ms.num_gc - bench_base_gc;
     s.max_pause_ns = bench_max_pause;
-    s.total_pause_ns = bench_ms.pause_total_ns;
-    s.pauses = bench_ms.num_gc;
+    s.total_pause_ns = bench_ms.pause_total_ns - bench_base_pause_total;
+    s.pauses = bench_ms.num_gc - bench_base_gc;
     s.lost = bench_lost;
     s.markers = 0;
     return s;
