@@ -16,8 +16,8 @@ runs() { # runs N cmd... : prints one RESULT line per run
 }
 {
 echo "== pause probe: ${LIVE} MiB live (64-byte nodes), one churning thread, one thread sleeping 1 ms, ${SECS} s =="
-echo "   (each probe first churns until 3 collections have finished, so the heap has grown to its"
-echo "   steady size before the sleeper counts; see test/bench/pause.c)"
+echo "   (each probe first churns until 3 collections have finished and the heap has stopped"
+echo "   growing, so it has its steady size before the sleeper counts; see test/bench/pause.c)"
 # The floor, run alternately with gcrt's probe so that both see the same machine: the same
 # sleeper with no collector, both CPUs kept busy touching a resident buffer of the same size.
 : > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"; : > "$dir/sleepfloor-faults.txt"
