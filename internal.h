@@ -551,6 +551,7 @@ GCRT_HIDDEN void gcrt_mark_phase_end(void);     /* world stopped: barrier off, m
 GCRT_HIDDEN void gcrt_idle_mark_start(void);
 GCRT_HIDDEN uint64_t gcrt_idle_mark_stop(void);
 GCRT_HIDDEN void gcrt_idle_mark_boost(void);   /* starved with work in hand: SCHED_OTHER */
+GCRT_HIDDEN void gcrt_idle_mark_boost_starved(uint64_t ns);   /* the same, if its slice has lasted ns */
 
 /* verify.c */
 GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */

@@ -178,7 +178,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
             if (gcrt_mark_work_done() && buffers_flushed()) break;
             /* Grey objects held elsewhere for 1 ms: if by a starved idle worker, raise it. */
             if (!starved_since) starved_since = now;
-            else if (now - starved_since > 1000000) gcrt_idle_mark_boost();
+            else if (now - starved_since > 1000000) gcrt_idle_mark_boost_starved(1000000);
             struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};   /* others hold the work */
             nanosleep(&ts, NULL);
             continue;

@@ -136,8 +136,7 @@ static void *watch_main(void *arg) {
         pthread_mutex_unlock(&idle.wlock);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
-        uint64_t st = atomic_load_relaxed(&idle.slice_start);
-        if (st && gcrt_now_ns() - st > STARVED_NS) gcrt_idle_mark_boost();
+        gcrt_idle_mark_boost_starved(STARVED_NS);
     }
     return NULL;
 }
@@ -172,6 +171,14 @@ uint64_t gcrt_idle_mark_stop(void) {
     uint64_t cpu = idle.cpu;
     pthread_mutex_unlock(&idle.lock);
     return cpu;
+}
+
+/* Only a worker whose slice has gone on for ns of wall time is starved: one that holds
+ * the grey work while it runs is not (the GC thread finding no work for 1 ms used to boost
+ * it regardless, and a boosted worker kept a CPU from a woken program thread). */
+void gcrt_idle_mark_boost_starved(uint64_t ns) {
+    uint64_t st = atomic_load_relaxed(&idle.slice_start);
+    if (st && gcrt_now_ns() - st > ns) gcrt_idle_mark_boost();
 }
 
 void gcrt_idle_mark_boost(void) {
