@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <ucontext.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -421,6 +422,10 @@ enum { GCRT_TS_RUNNING, GCRT_TS_BLOCKING, GCRT_TS_CLAIMED };
 GCRT_HIDDEN void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg);
 /* Outside critical sections: fault in the pages the last chunk refill recorded (heap.c). */
 GCRT_HIDDEN void gcrt_pcache_populate_slow(gcrt_thread *t);
+/* A context taken with getcontext at a call: the registers a call clobbers hold only dead
+ * values of callees, which the stack scan would otherwise take for roots (a dropped list's
+ * head left in one kept the whole list alive under ASan). Callee-saved ones stay. */
+GCRT_HIDDEN void gcrt_context_drop_scratch(ucontext_t *uc);
 GCRT_HIDDEN void gcrt_threads_init(void);
 /* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
  * named (at most 15 characters) so that top -H and perf tell them apart. */

@@ -111,8 +111,10 @@ bool gcrt_os_commit(void *p, size_t size) {
  * for reading across the whole range, for milliseconds here, and an mmap by another
  * thread (the metadata allocator's, inside a critical section) waits behind it for
  * writing, and a stop-the-world behind that. A page fault takes only its VMA's lock. */
-void gcrt_os_fault_in(void *p, size_t size) {
+GCRT_NO_ASAN void gcrt_os_fault_in(void *p, size_t size) {   /* the tools see free slots as unaddressable */
+    gcrt_scan_roots_begin((uintptr_t)p, (uintptr_t)p + size);
     for (size_t off = 0; off < size; off += 4096) __atomic_fetch_or((volatile char *)p + off, 0, __ATOMIC_RELAXED);
+    gcrt_scan_roots_end((uintptr_t)p, (uintptr_t)p + size);
 }
 
 bool gcrt_os_release(void *p, size_t size) {

@@ -222,6 +222,7 @@ static void cycle_begin(bool forced) {
     gcrt_roots_prepare();
     ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
     getcontext(&uc);
+    gcrt_context_drop_scratch(&uc);
     gcrt_thread *me = gcrt_self;
     if (me) {
         me->stop_sp = (uintptr_t)&uc;

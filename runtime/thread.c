@@ -126,10 +126,16 @@ static void suspend_handler(int sig, siginfo_t *si, void *ucv) {
     errno = saved;
 }
 
+void gcrt_context_drop_scratch(ucontext_t *uc) {
+    static const int scratch[] = {REG_RAX, REG_RCX, REG_RDX, REG_RSI, REG_RDI, REG_R8, REG_R9, REG_R10, REG_R11};
+    for (unsigned i = 0; i < sizeof scratch / sizeof scratch[0]; i++) uc->uc_mcontext.gregs[scratch[i]] = 0;
+}
+
 void gcrt_suspend_deferred(gcrt_thread *t) {
     t->suspend_pending = 0;
     ucontext_t uc;
     getcontext(&uc);   /* spills callee-saved registers where the stack scan sees them */
+    gcrt_context_drop_scratch(&uc);
     park(t, &uc);
 }
 
@@ -138,6 +144,7 @@ void gcrt_suspend_deferred(gcrt_thread *t) {
 __attribute__((noinline)) void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg) {
     ucontext_t uc;
     getcontext(&uc);
+    gcrt_context_drop_scratch(&uc);
     save_context(t, &uc);
     t->stop_sp = (uintptr_t)&uc;
     atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
@@ -375,12 +382,17 @@ void gcrt_threads_fork(int phase) {
     if (phase == GCRT_FORK_PARENT) pthread_mutex_unlock(&gcrt_threads_lock);
     if (phase != GCRT_FORK_CHILD) return;
     /* Only the forking thread exists. The others' caches were emptied before the world
-     * restarted and cannot have been refilled (every allocator lock is held across fork),
-     * so they hold no span; their pool locals are handed on as at gc_unregister_thread. */
+     * restarted (but for the chunk of one that was faulting it in, given back here) and
+     * cannot have been refilled (every allocator lock is held across fork), so they hold
+     * no span; their pool locals are handed on as at gc_unregister_thread. */
     gcrt_thread *me = gcrt_self;
     for (gcrt_thread *t = gcrt_threads, *next; t; t = next) {
         next = t->next;
         if (t == me) continue;
+        if (t->cache.pcache.populating) {   /* a chunk the flush left with a blocking region */
+            t->cache.pcache.populating = 0;
+            gcrt_pcache_release(&t->cache.pcache);
+        }
         gcrt_pool_thread_exit(t);
         gcrt_meta_free(t, sizeof *t);
     }
