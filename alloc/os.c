@@ -104,14 +104,19 @@ bool gcrt_os_commit(void *p, size_t size) {
     return !fault_hit(GCRT_FAULT_MMAP);
 }
 
-/* Fault in pages ahead of use (the grower's chunks, a page cache's new chunk) by a locked
- * OR of zero into each 4 KiB page: a write, so the fault maps the page writable (a whole
- * huge page where os.c asked for them), that changes no byte even if another thread
- * stores to the page at the same moment. Not MADV_POPULATE_WRITE: that holds mmap_lock
- * for reading across the whole range, for milliseconds here, and an mmap by another
- * thread (the metadata allocator's, inside a critical section) waits behind it for
- * writing, and a stop-the-world behind that. A page fault takes only its VMA's lock. */
+/* Fault in pages ahead of use (the grower's chunks, a page cache's new chunk) without
+ * changing a byte, even one another thread stores to the page at the same moment.
+ * In 4 KiB pages, with MADV_POPULATE_WRITE (Linux 5.14): one system call for the range;
+ * touching them one by one made GCBench 10% slower. In huge pages, with a locked OR of
+ * zero into each page: one fault per 2 MiB either way, and MADV_POPULATE_WRITE holds
+ * mmap_lock for reading across the whole range, for milliseconds there, so that an mmap
+ * by another thread (inside a critical section) waits behind it for writing, and a
+ * stop-the-world behind that; a page fault takes only its VMA's lock. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 GCRT_NO_ASAN void gcrt_os_fault_in(void *p, size_t size) {   /* the tools see free slots as unaddressable */
+    if (!gcrt_os_thp() && madvise(p, size, MADV_POPULATE_WRITE) == 0) return;   /* else EINVAL: an older kernel */
     gcrt_scan_roots_begin((uintptr_t)p, (uintptr_t)p + size);
     for (size_t off = 0; off < size; off += 4096) __atomic_fetch_or((volatile char *)p + off, 0, __ATOMIC_RELAXED);
     gcrt_scan_roots_end((uintptr_t)p, (uintptr_t)p + size);
