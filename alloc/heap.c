@@ -283,13 +283,14 @@ static bool grow_run(size_t npages, bool populate) {
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
-    /* Huge pages from here on (os.c): only for what is not committed yet. The heap so far
-     * is in 4 KiB pages, which khugepaged would otherwise collapse into huge ones in the
-     * background, 8 ms of a CPU per huge page here, seen delaying a woken program thread. */
-    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP) {
-        uintptr_t from = round_up(gcrt_heap_.cur_base, (uintptr_t)2 << 20), end = gcrt_heap_.cur_end;
-        gcrt_os_thp_start(from, end > from ? end - from : 0);
-    }
+    /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
+     * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
+     * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
+     * already faulted in, but a release there then counted pages huge_refault had counted
+     * retained though never faulted (t_thp: the OS held 2 MiB more than gcrt counted). */
+    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)
+        for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
+            if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
         span_desc_free(s);

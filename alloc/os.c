@@ -89,9 +89,8 @@ bool gcrt_os_thp(void) { return atomic_load_relaxed(&thp_on); }
 
 /* A heap under 64 MiB stays in 4 KiB pages: huge pages would round a small program's
  * footprint up (GCBench's peak RSS went from 0.93x bdwgc's to 1.18x), and its faults are
- * few. At 64 MiB (heap.c, heap.lock held) the uncommitted rest of the current arena is
- * marked, and later arenas as they are reserved; what is already faulted in stays in 4 KiB
- * pages (khugepaged collapsing it cost 8 ms of a CPU per huge page). */
+ * few. At 64 MiB (heap.c, heap.lock held) every arena so far is marked, and later ones
+ * as they are reserved. */
 void gcrt_os_thp_start(uintptr_t arena, size_t size) {   /* not under disablethp */
     (void)madvise((void *)arena, size, MADV_HUGEPAGE);   /* a hint: EINVAL without THP */
     atomic_store_relaxed(&thp_on, 1);
