@@ -41,9 +41,7 @@ static uint64_t reserve(void) {
 
 static void *grower_main(void *arg) {
     (void)arg;
-    /* Normal priority: at SCHED_IDLE a starved grower held a chunk faulted in but not yet
-     * counted in heap_sys for as long as it was starved (t_thp under UBSan saw the OS hold
-     * 2 MiB more heap than gcrt counted). */
+    gcrt_sched_idle();   /* growing ahead is worth no program thread's wake-up */
     for (;;) {
         pthread_mutex_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);

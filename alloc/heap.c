@@ -279,10 +279,15 @@ static bool grow_run(size_t npages, bool populate) {
      * the free runs, so other threads keep allocating meanwhile. */
     uintptr_t base = gcrt_heap_.cur_base;
     gcrt_heap_.cur_base += ask;
+    /* Pages faulted in are counted from before the fault-in (as free: gcverify allows
+     * heap_free above what the free runs hold), so the heap never holds more than
+     * heap_sys - heap_released, however long the grower takes. */
+    if (populate) gcrt_heap_.heap_sys += ask, gcrt_heap_.heap_free += ask;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
+    if (populate) gcrt_heap_.heap_sys -= ask, gcrt_heap_.heap_free -= ask;   /* counted again below */
     /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages

@@ -426,9 +426,9 @@ void gcrt_threads_fork_restart(void) {
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* For background helpers whose work can wait (the background sweeper): they run only on
- * a CPU nobody else wants, and a program thread that wakes preempts them at once. At
- * normal priority the sweeper ran for a 4 ms tick at a time on a 2-CPU machine while a
+/* For background helpers whose work can wait (the background sweeper, the grower): they
+ * run only on a CPU nobody else wants, and a program thread that wakes preempts them at
+ * once. At normal priority they ran for a 4 ms tick at a time on a 2-CPU machine while a
  * woken program thread waited. Needs no privilege. */
 void gcrt_sched_idle(void) {
     struct sched_param sp = {0};
