@@ -113,7 +113,6 @@ GCRT_HIDDEN void gcrt_os_fault_in(void *p, size_t size);        /* touch, conten
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
 GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t arena, size_t size); /* mark one arena huge */
 #define GCRT_THP_MIN_HEAP ((uint64_t)64 << 20)  /* huge pages (and the grower) from here */
-GCRT_HIDDEN void *gcrt_os_map(size_t size);                     /* RW, zeroed */
 GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
 /* Off-heap metadata: zeroed blocks, never scanned, never part of the GC heap. Sizes are
  * rounded to a power of two (>= 16); blocks above 64 KiB are mapped directly. */
@@ -422,10 +421,13 @@ enum { GCRT_TS_RUNNING, GCRT_TS_BLOCKING, GCRT_TS_CLAIMED };
 GCRT_HIDDEN void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg);
 /* Outside critical sections: fault in the pages the last chunk refill recorded (heap.c). */
 GCRT_HIDDEN void gcrt_pcache_populate_slow(gcrt_thread *t);
-/* A context taken with getcontext at a call: the registers a call clobbers hold only dead
- * values of callees, which the stack scan would otherwise take for roots (a dropped list's
- * head left in one kept the whole list alive under ASan). Callee-saved ones stay. */
+/* The caller's registers at a call, for the stack scan: getcontext in the caller's own
+ * frame (a macro: getcontext returns twice, so no function wrapping it is inlined), less
+ * the registers a call clobbers, which hold only dead values of callees that the scan
+ * would take for roots (a dropped list's head left in one kept the whole list alive under
+ * ASan). Callee-saved ones stay. */
 GCRT_HIDDEN void gcrt_context_drop_scratch(ucontext_t *uc);
+#define GCRT_CONTEXT_AT_CALL(uc) (getcontext(uc), gcrt_context_drop_scratch(uc))
 GCRT_HIDDEN void gcrt_threads_init(void);
 /* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
  * named (at most 15 characters) so that top -H and perf tell them apart. */
@@ -531,6 +533,8 @@ GCRT_HIDDEN void gcrt_gcw_dispose(gcrt_gcw *w);    /* publishes what is left */
 GCRT_HIDDEN void gcrt_grey(gcrt_gcw *w, uintptr_t v);
 GCRT_HIDDEN void gcrt_scan_range(gcrt_gcw *w, uintptr_t lo, uintptr_t hi);
 GCRT_HIDDEN int64_t gcrt_drain(gcrt_gcw *w, int64_t budget);
+GCRT_HIDDEN int64_t gcrt_mark_some(int64_t budget);   /* a gcw of its own: init, drain, dispose */
+GCRT_HIDDEN int64_t gcrt_mark_sections(gcrt_thread *t, int64_t budget, int64_t section, bool *ran_dry);
 GCRT_HIDDEN bool gcrt_mark_work_done(void);        /* no grey object anywhere */
 GCRT_HIDDEN void gcrt_mark_drain_all(void);        /* mark until done (with the workers) */
 GCRT_HIDDEN void gcrt_mark_recover_overflow(void); /* world stopped */

@@ -7,7 +7,7 @@
  * when it ends: the pause probe's stops waited up to 15-20 ms for a churning thread
  * faulting in the heap's new peak. The grower is a thread that is never stopped: when a
  * heap of some size runs low on free pages it commits the next chunk and faults it in
- * (by touching each page: in huge pages where os.c asked for them) before the chunk joins
+ * (gcrt_os_fault_in: in huge pages where os.c asked for them) before the chunk joins
  * the free runs, so the threads that allocate from it find it resident. A thread that
  * outruns the grower grows the heap itself, as before.
  *

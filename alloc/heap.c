@@ -2,8 +2,9 @@
  * heap.c: the page heap (Go's mheap): arenas, free page runs, span descriptors.
  *
  * Address space is reserved in 64 MiB-aligned arenas (accessible at once, MAP_NORESERVE)
- * and committed, as accounting, in 4 MiB steps as the heap grows. Every committed page maps, through gcrt_arena_map and the
- * arena's spans[], to the span holding it, so span_of() is two loads for any address.
+ * and committed, as accounting, in 4 MiB steps as the heap grows. Every committed page
+ * maps, through gcrt_arena_map and the arena's spans[], to the span holding it, so
+ * span_of() is two loads for any address.
  *
  * Free runs are spans in state SPAN_FREE, kept in segregated bins: bins 0..31 hold runs of
  * exactly 1..32 pages; bins 32..62 hold ranges of four bins per power of two; bin 63 holds
@@ -279,33 +280,33 @@ static bool grow_run(size_t npages, bool populate) {
      * the free runs, so other threads keep allocating meanwhile. */
     uintptr_t base = gcrt_heap_.cur_base;
     gcrt_heap_.cur_base += ask;
-    /* Pages faulted in are counted from before the fault-in (as free: gcverify allows
-     * heap_free above what the free runs hold), so the heap never holds more than
-     * heap_sys - heap_released, however long the grower takes. */
-    if (populate) gcrt_heap_.heap_sys += ask, gcrt_heap_.heap_free += ask;
+    /* Counted from before the commit and fault-in (as free: gcverify allows heap_free above
+     * what the free runs hold), so the heap never holds more than heap_sys -
+     * heap_released, however long a starved grower takes to fault its chunk in. */
+    gcrt_heap_.heap_sys += ask;
+    gcrt_heap_.heap_free += ask;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     pthread_mutex_lock(&gcrt_heap_.lock);
-    if (populate) gcrt_heap_.heap_sys -= ask, gcrt_heap_.heap_free -= ask;   /* counted again below */
     /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
      * already faulted in, but a release there then counted pages huge_refault had counted
      * retained though never faulted (t_thp: the OS held 2 MiB more than gcrt counted). */
-    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys + ask >= GCRT_THP_MIN_HEAP)
+    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP)
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
             if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
+        gcrt_heap_.heap_sys -= ask;
+        gcrt_heap_.heap_free -= ask;
         span_desc_free(s);
         return false;
     }
     s->base = base;
     s->npages = ask / GCRT_PAGE_SIZE;
     s->freed_at = heap_now();
-    gcrt_heap_.heap_sys += ask;
-    gcrt_heap_.heap_free += ask;
     free_run(s, false);
     return true;
 }
@@ -424,6 +425,16 @@ static int find_bit_run(uint64_t x, size_t n) {
 
 static unsigned bit_runs(uint64_t x) { return (unsigned)__builtin_popcountll(x & ~(x << 1)); }
 
+/* Take the lowest run of set bits out of *f (non-zero): its first index and its length. */
+static size_t bit_run_take(uint64_t *f, unsigned *first) {
+    unsigned i = (unsigned)__builtin_ctzll(*f);
+    uint64_t rest = ~(*f >> i);
+    size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
+    *f &= ~(low_bits(n) << i);
+    *first = i;
+    return n;
+}
+
 void gcrt_pcache_fold_locked(gcrt_pcache *pc) {
     gcrt_heap *h = &gcrt_heap_;
     h->heap_inuse += pc->carved;
@@ -442,11 +453,9 @@ static void pcache_return_locked(gcrt_pcache *pc) {
     uint64_t f = pc->free, now = heap_now();
     gcrt_span *own = pc->chunk;
     while (f) {
-        unsigned i = (unsigned)__builtin_ctzll(f);
-        uint64_t rest = ~(f >> i);
-        size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
+        unsigned i;
+        size_t n = bit_run_take(&f, &i);
         uint64_t m = low_bits(n) << i;
-        f &= ~m;
         gcrt_span *r = own;   /* maps every uncarved page: this run's are mapped to it */
         bool mapped = r != NULL;
         if (r) own = NULL;
@@ -513,13 +522,10 @@ static bool pcache_take_locked(gcrt_pcache *pc, gcrt_span *s) {
  * so a page that meanwhile went to a span another thread allocates from is safe. */
 static void pcache_populate(void *arg) {
     const gcrt_pcache *pc = arg;
-    uint64_t f = pc->pop_mask;
-    while (f) {
-        unsigned i = (unsigned)__builtin_ctzll(f);
-        uint64_t rest = ~(f >> i);
-        size_t n = rest ? (size_t)__builtin_ctzll(rest) : 64 - i;
+    for (uint64_t f = pc->pop_mask; f;) {
+        unsigned i;
+        size_t n = bit_run_take(&f, &i);
         gcrt_os_fault_in((void *)(pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
-        f &= ~(low_bits(n) << i);
     }
 }
 

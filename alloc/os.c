@@ -126,12 +126,6 @@ bool gcrt_os_release(void *p, size_t size) {
     return madvise(p, size, MADV_DONTNEED) == 0;
 }
 
-void *gcrt_os_map(size_t size) {
-    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 void gcrt_os_unmap(void *p, size_t size) { munmap(p, size); }
 
 /* ---- metadata ----

@@ -165,10 +165,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
     for (unsigned nowork = 0;;) {
         gcrt_pacer_revise();
 
-        gcrt_gcw w;
-        gcrt_gcw_init(&w);
-        int64_t did = gcrt_drain(&w, FRACTIONAL_SLICE);
-        gcrt_gcw_dispose(&w);
+        int64_t did = gcrt_mark_some(FRACTIONAL_SLICE);
         gcrt_mark_credit(did);
         uint64_t now = gcrt_now_ns(), t1 = gcrt_thread_cpu_ns();
         gcrt_limiter_add(t1 - tprev, 0);   /* the fractional worker's CPU is collector CPU */
@@ -221,8 +218,7 @@ static void cycle_begin(bool forced) {
     gcrt_mark_prepare();
     gcrt_roots_prepare();
     ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
-    getcontext(&uc);
-    gcrt_context_drop_scratch(&uc);
+    GCRT_CONTEXT_AT_CALL(&uc);
     gcrt_thread *me = gcrt_self;
     if (me) {
         me->stop_sp = (uintptr_t)&uc;
@@ -294,20 +290,10 @@ static bool mark_slice(gcrt_thread *me) {
     uint64_t c0 = gcrt_thread_cpu_ns();
     /* The heap at the trigger bounds it too: the first cycle has no marked size yet. */
     bool small = g->heap_marked + g->stacks_bytes + g->globals_bytes <= SMALL_CYCLE && cur.heap0 <= 4 * SMALL_CYCLE,
-         done;
-    int64_t did = 0, d;
-    do {
-        if (me) gcrt_enter(me);
-        gcrt_gcw w;
-        gcrt_gcw_init(&w);
-        d = gcrt_drain(&w, START_SECTION);
-        gcrt_gcw_dispose(&w);
-        if (me) gcrt_leave(me);
-        did += d;
-        done = d < START_SECTION && gcrt_mark_work_done();
-    } while (!done && d > 0 && (small || did < START_SLICE));
+         dry;
+    gcrt_mark_sections(me, small ? INT64_MAX : START_SLICE, START_SECTION, &dry);
     cur.assistcpu_start = gcrt_thread_cpu_ns() - c0;
-    return done;
+    return dry && gcrt_mark_work_done();
 }
 
 /* Concurrent mark and pause 2, on the GC thread. */
@@ -336,10 +322,7 @@ static bool cycle_terminate(bool may_restart) {
     uint64_t c0 = gcrt_thread_cpu_ns();
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_wbuf_flush(t);
     if (may_restart && !gcrt_mark_work_done()) {
-        gcrt_gcw w;
-        gcrt_gcw_init(&w);
-        gcrt_drain(&w, TERM_SLICE);
-        gcrt_gcw_dispose(&w);
+        gcrt_mark_some(TERM_SLICE);
         if (!gcrt_mark_work_done()) {
             uint64_t d = gcrt_now_ns() - cur.tterm;
             cur.stw_aborted += d;
@@ -390,9 +373,10 @@ static void cycle_end(uint64_t c0) {
     ti.procs = g->nmarkers;
     gcrt_stats *st = &gcrt_stats_;
     pthread_mutex_lock(&st->lock);
-    st->pause_ns[st->num_gc % 256] = pause1 + pause2 + ti.stw_aborted;
+    uint64_t stopped = pause1 + pause2 + ti.stw_aborted;   /* the cycle's stops, aborted ones too */
+    st->pause_ns[st->num_gc % 256] = stopped;
     st->pause_end[st->num_gc % 256] = wall_ns();
-    st->pause_total_ns += pause1 + pause2 + ti.stw_aborted;
+    st->pause_total_ns += stopped;
     uint64_t longest = pause1 > pause2 ? pause1 : pause2;
     if (ti.stw_aborted_max > longest) longest = ti.stw_aborted_max;
     if (longest > st->max_pause_ns) st->max_pause_ns = longest;
@@ -406,7 +390,7 @@ static void cycle_end(uint64_t c0) {
     pthread_mutex_unlock(&st->lock);
     gcrt_bgsweep_wake();
     if (g->gctrace) print_trace(&ti);
-    gcrt_limiter_add((pause1 + pause2 + ti.stw_aborted) * (uint64_t)nprocs(), 0);
+    gcrt_limiter_add(stopped * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
     gcrt_grow_start();
     pthread_mutex_lock(&g->lock);

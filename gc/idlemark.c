@@ -97,10 +97,7 @@ static void *idle_main(void *arg) {
             }
             uint64_t t0 = gcrt_thread_cpu_ns();
             atomic_store_relaxed(&idle.slice_start, gcrt_now_ns());
-            gcrt_gcw w;
-            gcrt_gcw_init(&w);
-            int64_t did = gcrt_drain(&w, IDLE_SLICE);
-            gcrt_gcw_dispose(&w);
+            int64_t did = gcrt_mark_some(IDLE_SLICE);
             gcrt_mark_credit(did);
             atomic_store_relaxed(&idle.slice_start, 0);
             uint64_t used = gcrt_thread_cpu_ns() - t0;

@@ -291,6 +291,40 @@ int64_t gcrt_drain(gcrt_gcw *w, int64_t budget) {
     return done;
 }
 
+/* One bounded slice of marking with a work buffer of its own (taken and given back here):
+ * the scan work done. */
+int64_t gcrt_mark_some(int64_t budget) {
+    gcrt_gcw w;
+    gcrt_gcw_init(&w);
+    int64_t did = gcrt_drain(&w, budget);
+    gcrt_gcw_dispose(&w);
+    return did;
+}
+
+/* A registered thread marks up to budget in critical sections of `section` each: a stop
+ * waits out one section, not the whole budget, and may park the thread between two,
+ * after which marking may have ended. t NULL: an unregistered thread, no sections needed.
+ * Stops when a section finds no grey object; *ran_dry (optional) tells whether the last
+ * section ran out of them. */
+int64_t gcrt_mark_sections(gcrt_thread *t, int64_t budget, int64_t section, bool *ran_dry) {
+    int64_t did = 0;
+    bool dry = false;
+    for (int64_t d = 1; d > 0 && did < budget;) {
+        if (t) gcrt_enter(t);
+        if (!gcrt_gc.marking) {
+            if (t) gcrt_leave(t);
+            break;
+        }
+        int64_t want = budget - did < section ? budget - did : section;
+        d = gcrt_mark_some(want);
+        if (t) gcrt_leave(t);
+        did += d;
+        dry = d < want;
+    }
+    if (ran_dry) *ran_dry = dry;
+    return did;
+}
+
 /* ---- worker threads ---- */
 
 static void wait_for_work(unsigned spins) {
@@ -331,10 +365,7 @@ static void *worker_main(void *arg) {
                 continue;
             }
             spins = 0;
-            gcrt_gcw w;
-            gcrt_gcw_init(&w);
-            gcrt_drain(&w, INT64_MAX);
-            gcrt_gcw_dispose(&w);
+            gcrt_mark_some(INT64_MAX);
         }
         atomic_add(&M.idle_cpu_ns, gcrt_thread_cpu_ns() - c0);
     }
@@ -388,10 +419,7 @@ void gcrt_mark_workers(bool run) {
 void gcrt_mark_drain_all(void) {
     for (unsigned spins = 0;;) {
         if (atomic_load_relaxed(&M.full)) {
-            gcrt_gcw w;
-            gcrt_gcw_init(&w);
-            gcrt_drain(&w, INT64_MAX);
-            gcrt_gcw_dispose(&w);
+            gcrt_mark_some(INT64_MAX);
             spins = 0;
         }
         if (gcrt_mark_work_done()) return;
@@ -474,22 +502,7 @@ void gcrt_assist(gcrt_thread *t) {
     if (work > 0 && atomic_load_relaxed(&M.full)) {
         uint64_t c0 = gcrt_thread_cpu_ns();
         int64_t budget = work < ASSIST_MIN_WORK ? ASSIST_MIN_WORK : work > ASSIST_MAX_WORK ? ASSIST_MAX_WORK : work;
-        int64_t did = 0, d;
-        /* A stop may park the thread between sections; marking may have ended meanwhile. */
-        do {
-            gcrt_enter(t);
-            if (!gcrt_gc.marking) {
-                gcrt_leave(t);
-                break;
-            }
-            gcrt_gcw w;
-            gcrt_gcw_init(&w);
-            int64_t want = budget - did < ASSIST_SECTION_WORK ? budget - did : ASSIST_SECTION_WORK;
-            d = gcrt_drain(&w, want);
-            gcrt_gcw_dispose(&w);
-            gcrt_leave(t);
-            did += d;
-        } while (d > 0 && did < budget);
+        int64_t did = gcrt_mark_sections(t, budget, ASSIST_SECTION_WORK, NULL);
         uint64_t cpu = gcrt_thread_cpu_ns() - c0;
         atomic_add(&M.assist_cpu_ns, cpu);
         gcrt_limiter_add(cpu, 0);

@@ -134,35 +134,28 @@ void gcrt_context_drop_scratch(ucontext_t *uc) {
 void gcrt_suspend_deferred(gcrt_thread *t) {
     t->suspend_pending = 0;
     ucontext_t uc;
-    getcontext(&uc);   /* spills callee-saved registers where the stack scan sees them */
-    gcrt_context_drop_scratch(&uc);
+    GCRT_CONTEXT_AT_CALL(&uc);   /* callee-saved registers, where the stack scan sees them */
     park(t, &uc);
+}
+
+static bool bstate_move(gcrt_thread *t, int from, int to) {
+    return __atomic_compare_exchange_n(&t->bstate, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 /* Not inline: uc, in this frame, holds the callers' callee-saved registers, and the stack
  * scan starts below it. */
 __attribute__((noinline)) void gcrt_blocking(gcrt_thread *t, void (*fn)(void *), void *arg) {
     ucontext_t uc;
-    getcontext(&uc);
-    gcrt_context_drop_scratch(&uc);
+    GCRT_CONTEXT_AT_CALL(&uc);
     save_context(t, &uc);
     t->stop_sp = (uintptr_t)&uc;
     atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
     fn(arg);
-    for (;;) {
-        int s = GCRT_TS_BLOCKING;
-        if (__atomic_compare_exchange_n(&t->bstate, &s, GCRT_TS_RUNNING, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            break;
+    while (!bstate_move(t, GCRT_TS_BLOCKING, GCRT_TS_RUNNING)) {
         uint32_t seq = atomic_load_acquire(&stw_seq);   /* CLAIMED: the world is stopped */
         if (seq & 1) syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
     }
     __asm__ volatile("" : : "r"(&uc) : "memory");   /* uc lives until the region ends */
-}
-
-/* Before the world restarts: the claimed threads may leave their regions. */
-static void unclaim_all(void) {
-    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
-        if (atomic_load_relaxed(&t->bstate) == GCRT_TS_CLAIMED) atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
 }
 
 static void thread_exit_hook(void *arg) {
@@ -356,9 +349,7 @@ void gcrt_stop_world(void) {
     int n = 0;
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
         if (t == me) continue;
-        int b = GCRT_TS_BLOCKING;
-        if (__atomic_compare_exchange_n(&t->bstate, &b, GCRT_TS_CLAIMED, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue;
+        if (bstate_move(t, GCRT_TS_BLOCKING, GCRT_TS_CLAIMED)) continue;   /* in a blocking region */
         int r = pthread_kill(t->pthread, sig_suspend);
         if (r == 0) n++;
         else if (r != ESRCH) gcrt_fatal("cannot signal thread %d: %s", (int)t->tid, strerror(r));
@@ -367,10 +358,17 @@ void gcrt_stop_world(void) {
     wait_acks(n);
 }
 
-void gcrt_start_world(void) {
-    unclaim_all();
+/* Let the stopped threads run: the claimed ones may leave their regions first, then the
+ * sequence turns even and wakes the parked ones. */
+static void resume_all(void) {
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next)
+        if (atomic_load_relaxed(&t->bstate) == GCRT_TS_CLAIMED) atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
     atomic_add(&stw_seq, 1);   /* even: running */
     syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void gcrt_start_world(void) {
+    resume_all();
     pthread_mutex_unlock(&gcrt_threads_lock);
 }
 
@@ -420,11 +418,7 @@ void gcrt_threads_fork_flush(void) {
 /* Then, every gcrt lock held, let them run again so that none stays parked inside libc
  * (malloc's or stdio's lock, which fork takes after the prepare handlers). The registry
  * stays locked until PARENT. */
-void gcrt_threads_fork_restart(void) {
-    unclaim_all();
-    atomic_add(&stw_seq, 1);
-    syscall(SYS_futex, &stw_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
+void gcrt_threads_fork_restart(void) { resume_all(); }
 
 /* For background helpers whose work can wait (the background sweeper, the grower): they
  * run only on a CPU nobody else wants, and a program thread that wakes preempts them at
