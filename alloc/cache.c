@@ -59,6 +59,8 @@ void gcrt_cache_release_all(gcrt_cache *c) {
     c->tiny = 0;
     c->tinyoffset = 0;
     gcrt_pcache_release(&c->pcache);   /* cached pages are free pages the heap must see */
+    atomic_add(&gcrt_heap_live, c->live_delta);
+    c->live_delta = 0;
     gcrt_stats_fold_cache(c);
 }
 
@@ -102,7 +104,7 @@ static uintptr_t cache_next_free_span(gcrt_cache *c, unsigned spc, bool *refille
         cache_release(c, spc);
     }
     *refilled = true;
-    s = gcrt_central_cache_span(spc);
+    s = gcrt_central_cache_span(spc, c);
     if (!s) return 0;
     c->alloc[spc] = s;
     size_t i = gcrt_span_next_free_index(s);
@@ -140,7 +142,7 @@ static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objs
     }
     c->large_allocs++;
     c->large_bytes += s->elemsize;
-    atomic_add(&gcrt_heap_live, (int64_t)s->elemsize);
+    gcrt_live_add(c, (int64_t)s->elemsize);
     gcrt_central_push_swept(s);
     *objsize = s->elemsize;
     return (void *)s->base;

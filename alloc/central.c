@@ -85,17 +85,17 @@ static void sweep_owned(gcrt_span *s, uint32_t sg) {
     gcrt_sweep_inflight(-1);
 }
 
-static gcrt_span *take(gcrt_span *s, unsigned spc) {
+static gcrt_span *take(gcrt_span *s, unsigned spc, gcrt_cache *c) {
     s->alloccount_cached = s->alloccount;
     s->blackfrom = s->freeindex;   /* used only if this happens while marking */
     if (spanclass_sizeclass(spc)) {
         if (s->freeindex >= s->nelems || (s->freeindex & 63) == 0) span_refill_alloccache(s);
-        atomic_add(&gcrt_heap_live, (int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
+        gcrt_live_add(c, (int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
     }
     return s;
 }
 
-gcrt_span *gcrt_central_cache_span(unsigned spc) {
+gcrt_span *gcrt_central_cache_span(unsigned spc, gcrt_cache *cache) {
     gcrt_central *c = &gcrt_central_[spc];
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sw = sg_swept(sg), un = sg_unswept(sg);
@@ -113,14 +113,14 @@ gcrt_span *gcrt_central_cache_span(unsigned spc) {
     for (; budget > 0 && (s = gcrt_list_pop(&c->partial[un])); budget--) {
         pthread_mutex_unlock(&c->lock);
         sweep_owned(s, sg);
-        if (span_has_free(s)) return take(s, spc);
+        if (span_has_free(s)) return take(s, spc, cache);
         pthread_mutex_lock(&c->lock);
         gcrt_list_push(&c->full[sw], s);
     }
     for (; budget > 0 && (s = gcrt_list_pop(&c->full[un])); budget--) {
         pthread_mutex_unlock(&c->lock);
         sweep_owned(s, sg);
-        if (span_has_free(s)) return take(s, spc);
+        if (span_has_free(s)) return take(s, spc, cache);
         pthread_mutex_lock(&c->lock);
         gcrt_list_push(&c->full[sw], s);
     }
@@ -131,16 +131,16 @@ fresh:;
     if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
     s = gcrt_heap_alloc(gcrt_class_npages[sc], spc);
     if (!s) return NULL;
-    return take(s, spc);
+    return take(s, spc, cache);
 have:
     pthread_mutex_unlock(&c->lock);
-    return take(s, spc);
+    return take(s, spc, cache);
 }
 
 void gcrt_central_uncache_span(gcrt_span *s, gcrt_cache *c) {
     unsigned spc = s->spanclass;
     if (spanclass_sizeclass(spc) && s->alloccount < s->nelems)
-        atomic_add(&gcrt_heap_live, -(int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
+        gcrt_live_add(c, -(int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
     if (span_has_free(s)) {
         gcrt_central_push_swept(s);
         return;
