@@ -342,8 +342,7 @@ typedef struct gcrt_pcache {
     unsigned ndescs;
     uintptr_t pop_base;                /* pages to fault in after the critical section */
     uint64_t pop_mask;
-    uintptr_t pop_meta_lo[2], pop_meta_hi[2];   /* metadata to fault in then too */
-    unsigned pop_nmeta;
+    uintptr_t pop_meta_lo, pop_meta_hi;   /* metadata to fault in then too (gcrt_meta_ahead) */
     int populating;                    /* faulting them in, in a blocking region */
     unsigned nmeta[GCRT_PCACHE_META_SHIFTS];
     void *meta[GCRT_PCACHE_META_SHIFTS][GCRT_PCACHE_META_N];
@@ -355,8 +354,10 @@ GCRT_HIDDEN void gcrt_pcache_release(gcrt_pcache *pc);
 GCRT_HIDDEN void gcrt_pcache_fold_locked(gcrt_pcache *pc);
 /* Metadata blocks in batches: one metadata-lock trip for n blocks of one size. */
 GCRT_HIDDEN unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n);
-GCRT_HIDDEN unsigned gcrt_meta_ahead(uintptr_t lo[2], uintptr_t hi[2]);   /* os.c: metadata to fault in */
+GCRT_HIDDEN bool gcrt_meta_ahead(uintptr_t *lo, uintptr_t *hi);   /* os.c: metadata to fault in */
 GCRT_HIDDEN void gcrt_meta_fault_in(uintptr_t lo, uintptr_t hi);
+GCRT_HIDDEN void gcrt_meta_fault_ahead(void);
+GCRT_HIDDEN void gcrt_meta_ahead_cancel(void);
 GCRT_HIDDEN void gcrt_meta_free_batch(size_t size, void **blocks, unsigned n);
 
 /* ---- Per-thread state (runtime/thread.c, alloc/cache.c) ----------------------------- */

@@ -48,8 +48,7 @@ static void *grower_main(void *arg) {
         grow_kick = 0;
         pthread_mutex_unlock(&grow_lock);
         while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
-        uintptr_t lo[2], hi[2];   /* the grown chunks' spans will want metadata too */
-        for (unsigned i = 0, n = gcrt_meta_ahead(lo, hi); i < n; i++) gcrt_meta_fault_in(lo[i], hi[i]);
+        gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
     }
     return NULL;
 }

@@ -527,7 +527,7 @@ static void pcache_populate(void *arg) {
         size_t n = bit_run_take(&f, &i);
         gcrt_os_fault_in((void *)(pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
     }
-    for (unsigned i = 0; i < pc->pop_nmeta; i++) gcrt_meta_fault_in(pc->pop_meta_lo[i], pc->pop_meta_hi[i]);
+    if (pc->pop_meta_hi) gcrt_meta_fault_in(pc->pop_meta_lo, pc->pop_meta_hi);
 }
 
 void gcrt_pcache_populate_slow(gcrt_thread *t) {
@@ -535,7 +535,7 @@ void gcrt_pcache_populate_slow(gcrt_thread *t) {
     pc->populating = 1;
     gcrt_blocking(t, pcache_populate, pc);
     pc->pop_mask = 0;
-    pc->pop_nmeta = 0;
+    pc->pop_meta_hi = 0;
     pc->populating = 0;
 }
 
@@ -566,7 +566,7 @@ static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
         pc->pop_base = pc->base;
         pc->pop_mask = pc->free & pc->zero & ~pc->scav;
     }
-    if (need_chunk && !pc->pop_nmeta) pc->pop_nmeta = gcrt_meta_ahead(pc->pop_meta_lo, pc->pop_meta_hi);
+    if (need_chunk && !pc->pop_meta_hi) (void)gcrt_meta_ahead(&pc->pop_meta_lo, &pc->pop_meta_hi);
     return ok;
 }
 
@@ -624,6 +624,8 @@ void gcrt_pcache_release(gcrt_pcache *pc) {
     }
     pc->ndescs = 0;
     pthread_mutex_unlock(&h->lock);
+    if (pc->pop_meta_hi) gcrt_meta_ahead_cancel();   /* not begun, and now never will be */
+    pc->pop_meta_hi = 0;
     for (unsigned k = 0; k < GCRT_PCACHE_META_SHIFTS; k++) {
         gcrt_meta_free_batch((size_t)16 << k, pc->meta[k], pc->nmeta[k]);
         pc->nmeta[k] = 0;

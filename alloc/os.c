@@ -158,11 +158,11 @@ static void meta_lock_drop(void) {
     if (t) gcrt_leave(t);
 }
 static void *meta_free[META_MAX_SHIFT + 1];
-static uintptr_t meta_cur, meta_end, meta_res_cur, meta_res_end;
-/* The chunk after [meta_cur, meta_end), carved ahead so that it can be faulted in ahead
- * (gcrt_meta_ahead), and whether each of the two has been handed out for that. */
-static uintptr_t meta_next;
-static bool meta_cur_ahead, meta_next_ahead;
+static uintptr_t meta_cur, meta_end, meta_res_lo, meta_res_cur, meta_res_end;
+/* Faulted in ahead (gcrt_meta_ahead): the reservation up to meta_pop_hi, and the range
+ * being faulted in now, [meta_busy_lo, meta_busy_hi), where a freed big block is not
+ * unmapped (gcrt_meta_free), so that the touches cannot reach a mapping not ours. */
+static uintptr_t meta_pop_hi, meta_busy_lo, meta_busy_hi;
 
 
 /* Aligned to huge pages, and marked for them once the heap is (meta_thp_start). */
@@ -183,7 +183,7 @@ static void *meta_carve(size_t len) {
         size_t rlen = len > META_RESERVE ? len : META_RESERVE;
         void *r = meta_reserve(rlen);
         if (!r) return NULL;
-        meta_res_cur = (uintptr_t)r;
+        meta_res_lo = meta_res_cur = (uintptr_t)r;
         meta_res_end = meta_res_cur + rlen;
     }
     void *p = (void *)meta_res_cur;
@@ -194,46 +194,58 @@ static void *meta_carve(size_t len) {
 
 /* The next chunk, meta_lock held. */
 static bool meta_chunk(void) {
-    void *c = meta_next ? (void *)meta_next : meta_carve(META_CHUNK);
+    void *c = meta_carve(META_CHUNK);
     if (!c) return false;
-    meta_cur_ahead = meta_next && meta_next_ahead;
-    meta_next = 0;
-    meta_next_ahead = false;
     meta_cur = (uintptr_t)c;
     meta_end = meta_cur + META_CHUNK;
     return true;
 }
 
-/* Metadata faulted in ahead of use. Its pages are first touched by whoever carves the
- * next span descriptor or bitmap, inside a critical section and often under heap.lock;
- * on this project's VMs a first touch is the host's work too (12-25 us per 4 KiB page),
- * and it was a fifth of the allocation benchmark's user time. A caller outside any
- * critical section or lock (a page cache's populate, the grower) gets the current and
- * the next small-block chunk, each once, to fault in with gcrt_meta_fault_in. Only
- * small-block chunks: they are never unmapped (freed blocks go to meta_free), so the
- * fault-in cannot land on a mapping that is no longer ours. Returns how many (0..2). */
-unsigned gcrt_meta_ahead(uintptr_t lo[2], uintptr_t hi[2]) {
-    unsigned n = 0;
+/* Metadata faulted in ahead of use, once it is in huge pages. Span descriptors, bitmaps
+ * and work buffers are first touched inside critical sections, often under heap.lock,
+ * and by the collector inside its pauses; a huge page's first touch costs 1.5-5 ms here.
+ * Callers outside any critical section or lock (a page cache's populate, in its blocking
+ * region; the grower; a cycle's start) keep the reservation faulted in up to one huge
+ * page past the carve point: this returns the range to fault in with gcrt_meta_fault_in,
+ * false when there is none or another caller has it. */
+bool gcrt_meta_ahead(uintptr_t *lo, uintptr_t *hi) {
+    if (!gcrt_os_thp()) return false;   /* 4 KiB pages: a fault ahead saves little */
+    bool ok = false;
     meta_lock_take();
-    if (!meta_next && meta_cur) meta_next = (uintptr_t)meta_carve(META_CHUNK);
-    if (meta_cur && !meta_cur_ahead) {
-        lo[n] = meta_cur & ~(uintptr_t)4095;   /* the chunk's rest (its start may be in use) */
-        hi[n++] = meta_end;
-        meta_cur_ahead = true;
-    }
-    if (meta_next && !meta_next_ahead) {
-        lo[n] = meta_next;
-        hi[n++] = meta_next + META_CHUNK;
-        meta_next_ahead = true;
+    if (!meta_busy_hi && meta_res_cur) {
+        uintptr_t from = meta_pop_hi > meta_res_cur && meta_pop_hi <= meta_res_end ? meta_pop_hi : meta_res_cur;
+        uintptr_t to = round_up(meta_res_cur, META_HUGE) + META_HUGE;
+        if (to > meta_res_end) to = meta_res_end;
+        if (from < to) {
+            *lo = meta_busy_lo = from;
+            *hi = meta_busy_hi = to;
+            ok = true;
+        }
     }
     meta_lock_drop();
-    return n;
+    return ok;
 }
 
-/* Fault in a range from gcrt_meta_ahead. Content unchanged, so other threads may be using
- * the part of it already carved. */
+/* Fault in a range from gcrt_meta_ahead. Content unchanged, so other threads may already
+ * be using blocks carved from it. */
 void gcrt_meta_fault_in(uintptr_t lo, uintptr_t hi) {
-    if (lo < hi) gcrt_os_fault_in((void *)lo, hi - lo);
+    gcrt_os_fault_in((void *)lo, hi - lo);
+    meta_lock_take();
+    if (lo >= meta_res_lo && hi <= meta_res_end) meta_pop_hi = hi;   /* else a new reservation meanwhile */
+    meta_busy_lo = meta_busy_hi = 0;
+    meta_lock_drop();
+}
+
+void gcrt_meta_ahead_cancel(void) {
+    meta_lock_take();
+    meta_busy_lo = meta_busy_hi = 0;
+    meta_lock_drop();
+}
+
+/* All of it, for a caller that may wait (the grower, a cycle's start). */
+void gcrt_meta_fault_ahead(void) {
+    uintptr_t lo, hi;
+    if (gcrt_meta_ahead(&lo, &hi)) gcrt_meta_fault_in(lo, hi);
 }
 
 /* Metadata in huge pages from when the heap is (heap.lock held, once): the reservation's
@@ -319,7 +331,11 @@ void gcrt_meta_free(void *p, size_t size) {
     unsigned sh = meta_shift(size);
     if (sh > META_MAX_SHIFT) {
         size_t len = round_up(size, 4096);
-        gcrt_os_unmap(p, len);
+        uintptr_t a = (uintptr_t)p;
+        meta_lock_take();   /* being faulted in: the memory goes, the address space stays ours */
+        if (a < meta_busy_hi && a + len > meta_busy_lo) (void)madvise(p, len, MADV_DONTNEED);
+        else gcrt_os_unmap(p, len);
+        meta_lock_drop();
         __atomic_sub_fetch(&gcrt_meta_sys, len, __ATOMIC_RELAXED);
         return;
     }
@@ -343,4 +359,7 @@ bool gcrt_meta_grow(void **arr, size_t *cap, size_t used, size_t elem, size_t fi
     return true;
 }
 
-void gcrt_meta_fork(int phase) { gcrt_fork_mutex(&meta_lock, phase); }
+void gcrt_meta_fork(int phase) {
+    gcrt_fork_mutex(&meta_lock, phase);
+    if (phase == GCRT_FORK_CHILD) meta_busy_lo = meta_busy_hi = 0;   /* its toucher did not fork */
+}

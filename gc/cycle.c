@@ -217,6 +217,7 @@ static void cycle_begin(bool forced) {
      * thread may hold it. Roots and mark workers are prepared before stopping. */
     gcrt_mark_prepare();
     gcrt_roots_prepare();
+    gcrt_meta_fault_ahead();   /* the pauses allocate work buffers */
     ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
     GCRT_CONTEXT_AT_CALL(&uc);
     gcrt_thread *me = gcrt_self;
