@@ -249,7 +249,7 @@ void gcrt_meta_fault_ahead(void) {
 }
 
 /* Metadata in huge pages from when the heap is (heap.lock held, once): the reservation's
- * rest from its next untouched 2 MiB, and every later reservation (gcrt_os_reserve). In
+ * rest from its next untouched 2 MiB, and every later reservation (meta_reserve). In
  * 4 KiB pages the first access to each page costs this VM's host 10 us or more, even
  * after the page was faulted in: span descriptors and bitmaps written while streaming
  * into a new heap took 30% of the allocation benchmark's user time, 450 ns a descriptor. */
