@@ -694,7 +694,9 @@ GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 
 /* roots.c */
 GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */
-GCRT_HIDDEN void gcrt_roots_done(void);      /* after starting it */
+GCRT_HIDDEN void gcrt_roots_done(void);
+GCRT_HIDDEN void gcrt_roots_warm(void);                       /* touch them before the stop */
+GCRT_HIDDEN void gcrt_touch_range(uintptr_t lo, uintptr_t hi);      /* after starting it */
 /* Call fn for each prepared static-data and registered range; returns bytes visited. */
 GCRT_HIDDEN size_t gcrt_roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 

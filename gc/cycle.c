@@ -205,6 +205,18 @@ static void cycle_end(uint64_t c0);
 static bool mark_slice(gcrt_thread *me);
 static bool cycle_terminate(bool may_restart);
 
+/* The stacks as pause 1 will scan them, as far as the last scan found them in use: like
+ * the static data (gcrt_roots_warm), touched just before the stop. Under the registry
+ * lock, which a thread takes to unregister before its stack goes. */
+static void warm_stacks(void) {
+    pthread_mutex_lock(&gcrt_threads_lock);
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
+        uintptr_t sp = t->snapshot_sp;
+        if (sp >= t->stack_lo && sp < t->stack_hi) gcrt_touch_range(sp, t->stack_hi);
+    }
+    pthread_mutex_unlock(&gcrt_threads_lock);
+}
+
 /* Pause 1, run by the thread that claimed the cycle (Go starts a cycle in the allocating
  * goroutine too: no wake-up lag between the trigger and the snapshot). */
 static void cycle_begin(bool forced) {
@@ -218,6 +230,8 @@ static void cycle_begin(bool forced) {
     gcrt_mark_prepare();
     gcrt_roots_prepare();
     gcrt_meta_fault_ahead();   /* the pauses allocate work buffers */
+    gcrt_roots_warm();
+    warm_stacks();
     ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
     GCRT_CONTEXT_AT_CALL(&uc);
     gcrt_thread *me = gcrt_self;
