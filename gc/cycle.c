@@ -119,7 +119,6 @@ static void scan_roots(gcrt_gcw *w, uint64_t *stacks) {
         gcrt_scan_range(w, lo, t->stack_hi);
         sb += t->stack_hi - lo;
         gcrt_scan_range(w, (uintptr_t)t->regs, (uintptr_t)(t->regs + t->nregs));
-        gcrt_drain(w, 0);   /* keep the buffer from growing without bound */
     }
     *stacks = sb;
 }
