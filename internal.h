@@ -342,7 +342,7 @@ typedef struct gcrt_pcache {
     unsigned ndescs;
     uintptr_t pop_base;                /* pages to fault in after the critical section */
     uint64_t pop_mask;
-    uintptr_t pop_meta_lo, pop_meta_hi;   /* metadata to fault in then too (gcrt_meta_ahead) */
+    bool pop_meta;                     /* and metadata ahead (a new chunk's spans will want it) */
     int populating;                    /* faulting them in, in a blocking region */
     unsigned nmeta[GCRT_PCACHE_META_SHIFTS];
     void *meta[GCRT_PCACHE_META_SHIFTS][GCRT_PCACHE_META_N];
@@ -357,7 +357,6 @@ GCRT_HIDDEN unsigned gcrt_meta_alloc_batch(size_t size, void **out, unsigned n);
 GCRT_HIDDEN bool gcrt_meta_ahead(uintptr_t *lo, uintptr_t *hi);   /* os.c: metadata to fault in */
 GCRT_HIDDEN void gcrt_meta_fault_in(uintptr_t lo, uintptr_t hi);
 GCRT_HIDDEN void gcrt_meta_fault_ahead(void);
-GCRT_HIDDEN void gcrt_meta_ahead_cancel(void);
 GCRT_HIDDEN void gcrt_meta_free_batch(size_t size, void **blocks, unsigned n);
 
 /* ---- Per-thread state (runtime/thread.c, alloc/cache.c) ----------------------------- */
@@ -384,6 +383,8 @@ typedef struct gcrt_cache {
  * benchmark's rounds). What a cache holds back, at most GCRT_LIVE_BATCH, only delays the
  * trigger; a cache release adds it (so mark termination's reset sees everything). */
 #define GCRT_LIVE_BATCH ((int64_t)64 << 10)
+/* heap_live: bytes in spans handed to caches plus large objects, minus what sweeping freed;
+ * Go's heapLive. Updated at refill, release and sweep (atomic), never on the fast path. */
 extern GCRT_HIDDEN int64_t gcrt_heap_live;
 static inline void gcrt_live_add(gcrt_cache *c, int64_t d) {
     c->live_delta += d;
@@ -505,10 +506,6 @@ typedef struct gcrt_stats {
 } gcrt_stats;
 extern GCRT_HIDDEN gcrt_stats gcrt_stats_;
 GCRT_HIDDEN void gcrt_stats_fold_cache(gcrt_cache *c);
-
-/* heap_live: bytes in spans handed to caches plus large objects, minus what sweeping freed;
- * Go's heapLive. Updated at refill, release and sweep (atomic), never on the fast path. */
-extern GCRT_HIDDEN int64_t gcrt_heap_live;
 
 /* ---- Collector (gc/) ----------------------------------------------------------------- */
 typedef struct gcrt_gcstate {
@@ -694,9 +691,8 @@ GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 
 /* roots.c */
 GCRT_HIDDEN void gcrt_roots_prepare(void);   /* before stopping the world */
-GCRT_HIDDEN void gcrt_roots_done(void);
-GCRT_HIDDEN void gcrt_roots_warm(void);                       /* touch them before the stop */
-GCRT_HIDDEN void gcrt_touch_range(uintptr_t lo, uintptr_t hi);      /* after starting it */
+GCRT_HIDDEN void gcrt_roots_done(void);      /* after starting it */
+GCRT_HIDDEN void gcrt_touch_range(uintptr_t lo, uintptr_t hi);   /* read a word of each page */
 /* Call fn for each prepared static-data and registered range; returns bytes visited. */
 GCRT_HIDDEN size_t gcrt_roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 

@@ -196,7 +196,7 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
 void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type, size_t count) {
     bool refilled = false;
     void *p = alloc_once(t, size, kind, type, count, &refilled);
-    if (t->cache.pcache.pop_mask | t->cache.pcache.pop_meta_hi) gcrt_pcache_populate_slow(t);
+    if (t->cache.pcache.pop_mask || t->cache.pcache.pop_meta) gcrt_pcache_populate_slow(t);
     if (unlikely(gcrt_debug_hooks) && p) gcrt_debug_after_alloc(p);
     if (likely(p)) {
         if (refilled) {

@@ -520,22 +520,29 @@ static bool pcache_take_locked(gcrt_pcache *pc, gcrt_span *s) {
  * waited for it (the pause probe's stops of 3-9 ms). pop_* records the pages; a pause
  * leaves a populating thread's cache alone, and the touches (os.c) do not change a byte,
  * so a page that meanwhile went to a span another thread allocates from is safe. */
+typedef struct {
+    const gcrt_pcache *pc;
+    uintptr_t meta_lo, meta_hi;   /* from gcrt_meta_ahead, or hi = 0 */
+} populate_job;
+
 static void pcache_populate(void *arg) {
-    const gcrt_pcache *pc = arg;
-    for (uint64_t f = pc->pop_mask; f;) {
+    const populate_job *j = arg;
+    for (uint64_t f = j->pc->pop_mask; f;) {
         unsigned i;
         size_t n = bit_run_take(&f, &i);
-        gcrt_os_fault_in((void *)(pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
+        gcrt_os_fault_in((void *)(j->pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
     }
-    if (pc->pop_meta_hi) gcrt_meta_fault_in(pc->pop_meta_lo, pc->pop_meta_hi);
+    if (j->meta_hi) gcrt_meta_fault_in(j->meta_lo, j->meta_hi);
 }
 
 void gcrt_pcache_populate_slow(gcrt_thread *t) {
     gcrt_pcache *pc = &t->cache.pcache;
+    populate_job j = {pc, 0, 0};
+    if (pc->pop_meta) (void)gcrt_meta_ahead(&j.meta_lo, &j.meta_hi);   /* hi stays 0 if none */
+    pc->pop_meta = false;
     pc->populating = 1;
-    gcrt_blocking(t, pcache_populate, pc);
+    gcrt_blocking(t, pcache_populate, &j);
     pc->pop_mask = 0;
-    pc->pop_meta_hi = 0;
     pc->populating = 0;
 }
 
@@ -566,7 +573,7 @@ static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
         pc->pop_base = pc->base;
         pc->pop_mask = pc->free & pc->zero & ~pc->scav;
     }
-    if (need_chunk && !pc->pop_meta_hi) (void)gcrt_meta_ahead(&pc->pop_meta_lo, &pc->pop_meta_hi);
+    pc->pop_meta |= need_chunk;
     return ok;
 }
 
@@ -624,8 +631,6 @@ void gcrt_pcache_release(gcrt_pcache *pc) {
     }
     pc->ndescs = 0;
     pthread_mutex_unlock(&h->lock);
-    if (pc->pop_meta_hi) gcrt_meta_ahead_cancel();   /* not begun, and now never will be */
-    pc->pop_meta_hi = 0;
     for (unsigned k = 0; k < GCRT_PCACHE_META_SHIFTS; k++) {
         gcrt_meta_free_batch((size_t)16 << k, pc->meta[k], pc->nmeta[k]);
         pc->nmeta[k] = 0;

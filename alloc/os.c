@@ -65,16 +65,20 @@ static void *reserve_hinted(size_t size, size_t len) {
     return p == MAP_FAILED ? NULL : p;
 }
 
-void *gcrt_os_reserve(size_t size, size_t align) {
-    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
-    size_t len = size + align;
-    void *p = reserve_hinted(size, len);
-    if (!p) return NULL;
-    uintptr_t start = round_up((uintptr_t)p, align), end = start + size;
+/* The aligned `size` bytes of a mapping p of size + align bytes, the rest unmapped; marked
+ * for huge pages once the heap is in them. */
+static void *trim_aligned(void *p, size_t size, size_t align) {
+    uintptr_t start = round_up((uintptr_t)p, align), end = start + size, pend = (uintptr_t)p + size + align;
     if (start > (uintptr_t)p) munmap(p, start - (uintptr_t)p);
-    if ((uintptr_t)p + len > end) munmap((void *)end, (uintptr_t)p + len - end);
+    if (pend > end) munmap((void *)end, pend - end);
     if (gcrt_os_thp()) (void)madvise((void *)start, size, MADV_HUGEPAGE);
     return (void *)start;
+}
+
+void *gcrt_os_reserve(size_t size, size_t align) {
+    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+    void *p = reserve_hinted(size, size + align);
+    return p ? trim_aligned(p, size, align) : NULL;
 }
 
 /* Heap arenas are mapped as transparent huge pages (MADV_HUGEPAGE; GODEBUG=disablethp=1
@@ -165,16 +169,12 @@ static uintptr_t meta_cur, meta_end, meta_res_lo, meta_res_cur, meta_res_end;
 static uintptr_t meta_pop_hi, meta_busy_lo, meta_busy_hi;
 
 
-/* Aligned to huge pages, and marked for them once the heap is (meta_thp_start). */
+/* Aligned to huge pages, and marked for them once the heap is (meta_thp_start); not at
+ * the arenas' hinted addresses (arena_hint is heap.lock's). */
 static void *meta_reserve(size_t len) {
     if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
     void *p = mmap(NULL, len + META_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    uintptr_t start = round_up((uintptr_t)p, META_HUGE), end = start + len;
-    if (start > (uintptr_t)p) munmap(p, start - (uintptr_t)p);
-    munmap((void *)end, (uintptr_t)p + META_HUGE - start);
-    if (gcrt_os_thp()) (void)madvise((void *)start, len, MADV_HUGEPAGE);
-    return (void *)start;
+    return p == MAP_FAILED ? NULL : trim_aligned(p, len, META_HUGE);
 }
 
 /* len bytes (a multiple of 4 KiB) of reserved space, meta_lock held. */
@@ -232,12 +232,6 @@ void gcrt_meta_fault_in(uintptr_t lo, uintptr_t hi) {
     gcrt_os_fault_in((void *)lo, hi - lo);
     meta_lock_take();
     if (lo >= meta_res_lo && hi <= meta_res_end) meta_pop_hi = hi;   /* else a new reservation meanwhile */
-    meta_busy_lo = meta_busy_hi = 0;
-    meta_lock_drop();
-}
-
-void gcrt_meta_ahead_cancel(void) {
-    meta_lock_take();
     meta_busy_lo = meta_busy_hi = 0;
     meta_lock_drop();
 }

@@ -112,14 +112,6 @@ GCRT_NO_ASAN void gcrt_touch_range(uintptr_t lo, uintptr_t hi) {
     gcrt_scan_roots_end(lo, hi);
 }
 
-/* Before pause 1 (roots_lock held since gcrt_roots_prepare): the static data of the
- * program and its libraries is mostly pages the program seldom touches, and on this VM the
- * first access to such a page in a while costs the host 10 us or more. Scanning it inside
- * the pause took 160-230 us of it; touched just before, 10-20 us. */
-void gcrt_roots_warm(void) {
-    for (size_t i = 0; i < n_snap; i++) gcrt_touch_range(snap[i].lo, snap[i].hi);
-}
-
 size_t gcrt_roots_each(void (*fn)(uintptr_t, uintptr_t, void *), void *arg) {
     size_t bytes = 0;
     for (size_t i = 0; i < n_snap; i++) {
