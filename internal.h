@@ -106,10 +106,12 @@ static inline unsigned size_to_class(size_t size) {
 enum { GCRT_FAULT_MMAP = 0, GCRT_FAULT_MADVISE = 1 };
 GCRT_HIDDEN void gcrt_fault_set(int kind, long nth);
 GCRT_HIDDEN bool gcrt_fault_armed(void);   /* an mmap fault is injected: the grower waits */
+GCRT_HIDDEN void gcrt_fault_exempt(void);  /* injected faults spare the calling thread */
 GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
 GCRT_HIDDEN void gcrt_os_fault_in(void *p, size_t size);        /* touch, content unchanged */
+GCRT_HIDDEN void gcrt_os_collapse(uintptr_t lo, uintptr_t hi);   /* MADV_COLLAPSE, 2 MiB at a time */
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
 GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t arena, size_t size); /* mark one arena huge */
 #define GCRT_THP_MIN_HEAP ((uint64_t)64 << 20)  /* huge pages (and the grower) from here */
@@ -207,6 +209,7 @@ typedef struct gcrt_heap {
     gcrt_span_list free_bins[GCRT_FREE_BINS];
     uintptr_t cur_base, cur_end;        /* committed-but-unused tail of the newest arena */
     uintptr_t arena_lo, arena_hi;       /* bounds of all arenas: a fast reject for pointers */
+    uintptr_t collapse_lo, collapse_hi; /* faulted in 4 KiB pages before the heap went huge */
     gcrt_span *span_free;               /* recycled span descriptors */
     size_t heap_sys;                    /* bytes committed to the heap */
     size_t heap_inuse;                  /* bytes in in-use spans */
@@ -234,6 +237,7 @@ GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), vo
 GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
 /* Growing ahead (alloc/grow.c): one chunk, faulted in, while free pages < reserve. */
 GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve);
+GCRT_HIDDEN void gcrt_heap_collapse(void);   /* the grower: 4 KiB pages from before THP */
 GCRT_HIDDEN void gcrt_grow_check(void);            /* after taking pages: wake the grower? */
 GCRT_HIDDEN void gcrt_grow_start(void);            /* at a cycle's end, outside critical sections */
 GCRT_HIDDEN void gcrt_grow_fork(int phase);

@@ -293,10 +293,15 @@ static bool grow_run(size_t npages, bool populate) {
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
      * already faulted in, but a release there then counted pages huge_refault had counted
-     * retained though never faulted (t_thp: the OS held 2 MiB more than gcrt counted). */
-    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP)
+     * retained though never faulted (t_thp: the OS held 2 MiB more than gcrt counted).
+     * What is faulted in already the grower collapses into huge pages (grow.c), at once,
+     * rather than leave it to khugepaged. */
+    if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP) {
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
             if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
+        gcrt_heap_.collapse_lo = gcrt_heap_.arena_lo;
+        gcrt_heap_.collapse_hi = base + ask;
+    }
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
         gcrt_heap_.heap_sys -= ask;
@@ -321,6 +326,21 @@ bool gcrt_heap_grow_ahead(size_t reserve) {
     bool grew = h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
     pthread_mutex_unlock(&h->lock);
     return grew;
+}
+
+/* The grower's first job once the heap is huge: collapse what was faulted in as 4 KiB
+ * pages before (grow_run), one huge page per call so that the kernel holds the address
+ * space's lock for one copy at a time. Left to khugepaged, the same collapses came at
+ * random moments, 7 ms each on this project's virtual machines (its copy runs without a
+ * preemption point), while a woken program thread waited behind it (perf sched). */
+void gcrt_heap_collapse(void) {
+    gcrt_heap *h = &gcrt_heap_;
+    pthread_mutex_lock(&h->lock);
+    uintptr_t lo = h->collapse_lo, hi = h->collapse_hi;
+    h->collapse_lo = h->collapse_hi = 0;
+    pthread_mutex_unlock(&h->lock);
+    for (uintptr_t p = lo & ~(uintptr_t)(GCRT_HUGE_SIZE - 1); p < hi; p += GCRT_HUGE_SIZE)
+        if (arena_of(p)) gcrt_os_collapse(p, p + GCRT_HUGE_SIZE);
 }
 
 /* Metadata for a span: from the page cache's reserve (no lock) when pc is given. Reserve
