@@ -19,11 +19,14 @@ echo "== pause probe: ${LIVE} MiB live (64-byte nodes), one churning thread, one
 echo "   (each probe first churns until 3 collections have finished and the heap has stopped"
 echo "   growing, so it has its steady size before the sleeper counts; see test/bench/pause.c)"
 # The floor, run alternately with gcrt's probe so that both see the same machine: the same
-# sleeper with no collector, both CPUs kept busy touching a resident buffer of the same size.
-: > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"; : > "$dir/sleepfloor-faults.txt"
+# sleeper with no collector, both CPUs kept busy touching a resident buffer of the same size
+# in huge pages, as gcrt's heap is; then with the second CPU's toucher at SCHED_IDLE, as
+# gcrt's idle mark worker, sweeper and grower are.
+: > "$dir/pause-gcrt.txt"; : > "$dir/sleepfloor.txt"; : > "$dir/sleepfloor-idle.txt"; : > "$dir/sleepfloor-faults.txt"
 i=0; while [ $i -lt "$PAUSE_RUNS" ]; do
   runs 1 "$dir/pause_gcrt" live_mib="$LIVE" seconds="$SECS" >> "$dir/pause-gcrt.txt"
   runs 1 "$dir/sleepfloor_malloc" walkers=2 live_mib="$LIVE" seconds="$SECS" >> "$dir/sleepfloor.txt"
+  runs 1 "$dir/sleepfloor_malloc" walkers=2 idle=1 live_mib="$LIVE" seconds="$SECS" >> "$dir/sleepfloor-idle.txt"
   pps=$(tail -1 "$dir/pause-gcrt.txt" | field minflt_per_s); pps=${pps%.*}
   runs 1 "$dir/sleepfloor_malloc" walkers=2 live_mib="$LIVE" seconds="$SECS" fresh_pps="${pps:-0}" >> "$dir/sleepfloor-faults.txt"
   i=$((i + 1))
@@ -43,13 +46,20 @@ f="$dir/sleepfloor.txt"
 printf '%-6s runs=%s no collector, 2 threads touching %s MiB: sleeper lateness p99 %s us, p99.9 %s us, max %s us\n' \
   floor "$(wc -l < "$f")" "$LIVE" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
   "$(field late_max_us < "$f" | med)"
+f="$dir/sleepfloor-idle.txt"
+printf '%-6s runs=%s the same, the second toucher at SCHED_IDLE: p99 %s us, p99.9 %s us, max %s us\n' \
+  floor-i "$(wc -l < "$f")" "$(field late_p99_us < "$f" | med)" "$(field late_p999_us < "$f" | med)" \
+  "$(field late_max_us < "$f" | med)"
 f="$dir/sleepfloor-faults.txt"
-printf '%-6s runs=%s the same, plus %s fresh pages/s (the probe'"'"'s own fault rate): p99 %s us, p99.9 %s us, max %s us\n' \
+printf '%-6s runs=%s the first floor plus %s fresh pages/s (the probe'"'"'s own fault rate): p99 %s us, p99.9 %s us, max %s us\n' \
   floor+pf "$(wc -l < "$f")" "$(field fresh_pps < "$f" | med)" "$(field late_p99_us < "$f" | med)" \
   "$(field late_p999_us < "$f" | med)" "$(field late_max_us < "$f" | med)"
 echo "   (the floor is this machine's: the pause probe's sleeper cannot wake more promptly than"
-echo "   the same sleeper beside two busy threads and no collector; the second line adds the"
-echo "   fresh-page faults of a heap still growing to its peak, which stall a virtual CPU here)"
+echo "   the same sleeper beside two busy threads and no collector; the last line adds the"
+echo "   fresh-page faults of a heap still growing to its peak, which stall a virtual CPU here."
+echo "   perf sched on the probe: most wake-ups over 2 ms waited behind a kernel thread that ran"
+echo "   3-7 ms without a preemption point (kdamond, DAMON's, every 0.5 s), the rest behind a"
+echo "   virtual CPU the host held)"
 echo
 echo "== write barrier with marking off: GC_STORE vs a plain store into a field of each of N objects =="
 for nobj in 1000000 4096; do

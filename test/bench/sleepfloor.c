@@ -7,12 +7,19 @@
  * kernel, the hypervisor and the other tenants of this machine: no collector can make the
  * pause probe's sleeper wake more promptly than this one does.
  *
+ * The buffer is in transparent huge pages (thp=1, the default), as gcrt's heap is past
+ * 64 MiB; thp=0 leaves it in 4 KiB pages, which on this project's VMs stall a CPU on the
+ * host's first touch of each page in a while and make a harsher floor. idle=1 runs the
+ * walkers after the first at SCHED_IDLE, as the probe's idle mark worker, background
+ * sweeper and grower run: the same CPUs kept busy, but what a waking thread can preempt.
+ *
  * fresh_pps=N makes walker 1 also touch N fresh pages per second (new anonymous memory,
- * as a growing heap does): on a VM whose host backs guest memory lazily, a fault on a page
+ * huge pages under thp=1, as a growing heap does): on a VM whose host backs guest memory
+ * lazily, a fault on a page
  * the host has not backed stalls the whole virtual CPU, and whatever it was about to run
  * (the sleeper's wake-up) with it. The pause probe reports its own rate (minflt_per_s).
  *
- * usage: sleepfloor_malloc [walkers=N] [live_mib=N] [seconds=S] [fresh_pps=N]
+ * usage: sleepfloor_malloc [walkers=N] [idle=0|1] [thp=0|1] [live_mib=N] [seconds=S] [fresh_pps=N]
  *        -> RESULT bench=sleepfloor ...
  */
 #include "bench.h"
@@ -25,6 +32,7 @@
 #endif
 
 static volatile int stop;
+static int idle_walkers, thp;
 static char *buf;
 static size_t buf_size;
 static long fresh_pps;
@@ -33,16 +41,22 @@ static long fresh_pps;
 
 static void *walker(void *arg) {
     uint64_t id = (uint64_t)(uintptr_t)arg, r = 0x9e3779b97f4a7c15ull * (id + 1), sum = 0;
+    if (id > 0 && idle_walkers) {   /* as the probe's idle mark worker, sweeper and grower */
+        struct sched_param sp = {0};
+        (void)sched_setscheduler(0, SCHED_IDLE, &sp);
+    }
     size_t lines = buf_size / 64, fresh_off = 0;
     char *fresh = NULL;
     if (id == 1 && fresh_pps > 0) {
         fresh = mmap(NULL, FRESH_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (fresh == MAP_FAILED) fresh = NULL;
+        else if (thp) (void)madvise(fresh, FRESH_MAX, MADV_HUGEPAGE);
     }
+    size_t step = thp ? (size_t)2 << 20 : 4096;   /* a fault each: a huge page's or a small one's */
     uint64_t next = now_ns(), gap = fresh_pps > 0 ? 1000000000u / (uint64_t)fresh_pps : 0;
     while (!stop) {
         if (fresh)
-            for (uint64_t t = now_ns(); next < t && fresh_off < FRESH_MAX; next += gap, fresh_off += 4096)
+            for (uint64_t t = now_ns(); next < t && fresh_off < FRESH_MAX; next += gap, fresh_off += step)
                 fresh[fresh_off] = 1;
         for (int i = 0; i < 4096; i++) {
             r ^= r << 13, r ^= r >> 7, r ^= r << 17;
@@ -65,13 +79,17 @@ int main(int argc, char **argv) {
     size_t live_mib = (size_t)arg_long(argc, argv, "live_mib", 1024);
     long seconds = arg_long(argc, argv, "seconds", 10);
     fresh_pps = arg_long(argc, argv, "fresh_pps", 0);
+    idle_walkers = (int)arg_long(argc, argv, "idle", 0);
+    thp = (int)arg_long(argc, argv, "thp", 1);
     if (walkers < 0 || walkers > 16 || seconds < 1 || fresh_pps < 0 || (fresh_pps && walkers < 2)) {
-        fprintf(stderr, "usage: %s [walkers=0..16] [live_mib=N] [seconds=S] [fresh_pps=N, walkers>=2]\n", argv[0]);
+        fprintf(stderr, "usage: %s [walkers=0..16] [idle=0|1] [thp=0|1] [live_mib=N] [seconds=S] [fresh_pps=N, walkers>=2]\n",
+                argv[0]);
         return 2;
     }
     buf_size = live_mib << 20;
-    buf = malloc(buf_size);
-    if (!buf) return 3;
+    buf = mmap(NULL, buf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) return 3;
+    if (thp) (void)madvise(buf, buf_size, MADV_HUGEPAGE);   /* as gcrt's heap past 64 MiB */
     memset(buf, 1, buf_size);   /* resident before timing */
     size_t cap = (size_t)seconds * 1000 + 16, n = 0;
     uint64_t *late = calloc(cap, sizeof *late);
@@ -95,9 +113,10 @@ int main(int argc, char **argv) {
     size_t over2 = 0;
     for (size_t i = 0; i < n; i++)
         over2 += late[i] > 2000000;
-    printf("RESULT bench=sleepfloor walkers=%d live_mib=%zu seconds=%ld fresh_pps=%ld wakeups=%zu late_p99_us=%.1f "
-           "late_p999_us=%.1f late_max_us=%.1f over_2ms=%zu\n",
-           walkers, live_mib, seconds, fresh_pps, n, late[(size_t)(n * 0.99)] / 1e3, late[(size_t)(n * 0.999)] / 1e3,
+    printf("RESULT bench=sleepfloor walkers=%d idle=%d thp=%d live_mib=%zu seconds=%ld fresh_pps=%ld wakeups=%zu "
+           "late_p99_us=%.1f late_p999_us=%.1f late_max_us=%.1f over_2ms=%zu\n",
+           walkers, idle_walkers, thp, live_mib, seconds, fresh_pps, n, late[(size_t)(n * 0.99)] / 1e3,
+           late[(size_t)(n * 0.999)] / 1e3,
            late[n - 1] / 1e3, over2);
     return 0;
 }
