@@ -115,6 +115,8 @@ run_group "$RUNS" \
   "alloc-bdwgc-pf-2|alloc_bdwgc||threads=2 n=$ALLOC_N prefault=1" \
   "alloc-gcrt-rd-1|alloc_gcrt||threads=1 n=$ROUND_N rounds=$ROUNDS" \
   "alloc-gcrt-rd-2|alloc_gcrt||threads=2 n=$ROUND_N rounds=$ROUNDS" \
+  "alloc-gcrt-rd1c-1|alloc_gcrt|taskset -c 0|threads=1 n=$ROUND_N rounds=$ROUNDS" \
+  "alloc-gcrt-rd1c-2|alloc_gcrt|taskset -c 0|threads=2 n=$ROUND_N rounds=$ROUNDS" \
   "alloc-bdwgc-rd-1|alloc_bdwgc||threads=1 n=$ROUND_N rounds=$ROUNDS" \
   "alloc-bdwgc-rd-2|alloc_bdwgc||threads=2 n=$ROUND_N rounds=$ROUNDS" \
   "bw-1|alloc_malloc||bw=1 threads=1 n=$ALLOC_N" \
@@ -262,6 +264,11 @@ report() {
   three "fresh pages (user ns; bdwgc's 4 KiB faults land in user time here)" "" user_ns
   three "resident pages (prefault=1; user ns)" "-pf" user_ns
   three "cache-sized rounds, collected between (rounds=; thread CPU ns)" "-rd" cpu_ns
+  echo "   the same gcrt rounds with the whole process on one CPU (taskset -c 0): 1 thread" \
+       "$(fmt %.2f "$(val alloc-gcrt-rd1c-1 cpu_ns)"), 2 threads $(fmt %.2f "$(val alloc-gcrt-rd1c-2 cpu_ns)")," \
+       "2t/1t $(div %.2f "$(val alloc-gcrt-rd1c-2 cpu_ns)" "$(val alloc-gcrt-rd1c-1 cpu_ns)")x$(runs_note alloc-gcrt-rd1c-2):"
+  echo "   what two CPUs add to the rounds is memory and span metadata one CPU last wrote (the"
+  echo "   collecting thread sweeps every span) reused from the other, not locks or shared lines"
   echo "   memory-write floor, no allocator (bw=1: clear + write the same objects end to end in resident"
   echo "   memory): user ns 1 thread $(fmt %.2f "$(val bw-1 user_ns)"), 2 threads $(fmt %.2f "$(val bw-2 user_ns)")," \
        "2t/1t $(div %.2f "$(val bw-2 user_ns)" "$(val bw-1 user_ns)")x: what a heap that only grows costs two threads"
