@@ -267,8 +267,10 @@ report() {
   echo "   the same gcrt rounds with the whole process on one CPU (taskset -c 0): 1 thread" \
        "$(fmt %.2f "$(val alloc-gcrt-rd1c-1 cpu_ns)"), 2 threads $(fmt %.2f "$(val alloc-gcrt-rd1c-2 cpu_ns)")," \
        "2t/1t $(div %.2f "$(val alloc-gcrt-rd1c-2 cpu_ns)" "$(val alloc-gcrt-rd1c-1 cpu_ns)")x$(runs_note alloc-gcrt-rd1c-2):"
-  echo "   what two CPUs add to the rounds is memory and span metadata one CPU last wrote (the"
-  echo "   collecting thread sweeps every span) reused from the other, not locks or shared lines"
+  echo "   (the two threads never run at once there: what they share is the allocator's state; on"
+  echo "   two CPUs, memory and span metadata one CPU last wrote are reused from the other, as the"
+  echo "   collecting thread sweeps every span: 1.8-1.9x against 1.02-1.10x on one CPU, measured"
+  echo "   directly 2026-12-02; runs of this report have shown 1.2-1.8x on two CPUs)"
   echo "   memory-write floor, no allocator (bw=1: clear + write the same objects end to end in resident"
   echo "   memory): user ns 1 thread $(fmt %.2f "$(val bw-1 user_ns)"), 2 threads $(fmt %.2f "$(val bw-2 user_ns)")," \
        "2t/1t $(div %.2f "$(val bw-2 user_ns)" "$(val bw-1 user_ns)")x: what a heap that only grows costs two threads"
