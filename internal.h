@@ -209,7 +209,7 @@ typedef struct gcrt_heap {
     gcrt_span_list free_bins[GCRT_FREE_BINS];
     uintptr_t cur_base, cur_end;        /* committed-but-unused tail of the newest arena */
     uintptr_t arena_lo, arena_hi;       /* bounds of all arenas: a fast reject for pointers */
-    uintptr_t collapse_lo, collapse_hi; /* faulted in 4 KiB pages before the heap went huge */
+    uintptr_t collapse_hi;              /* [arena_lo, here) went huge after 4 KiB faults (0: done) */
     gcrt_span *span_free;               /* recycled span descriptors */
     size_t heap_sys;                    /* bytes committed to the heap */
     size_t heap_inuse;                  /* bytes in in-use spans */

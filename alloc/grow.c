@@ -43,8 +43,8 @@ static void *grower_main(void *arg) {
     (void)arg;
     gcrt_sched_idle();   /* growing ahead is worth no program thread's wake-up */
     gcrt_fault_exempt();
+    gcrt_heap_collapse();   /* it starts at 64 MiB, when the heap has just gone huge (heap.c) */
     for (;;) {
-        gcrt_heap_collapse();   /* at its start: the heap has just gone huge (heap.c) */
         pthread_mutex_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
         grow_kick = 0;

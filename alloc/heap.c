@@ -299,7 +299,6 @@ static bool grow_run(size_t npages, bool populate) {
     if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP) {
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
             if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
-        gcrt_heap_.collapse_lo = gcrt_heap_.arena_lo;
         gcrt_heap_.collapse_hi = base + ask;
     }
     if (!ok) {
@@ -328,7 +327,7 @@ bool gcrt_heap_grow_ahead(size_t reserve) {
     return grew;
 }
 
-/* The grower's first job once the heap is huge: collapse what was faulted in as 4 KiB
+/* The grower's first job (it starts once the heap is huge): collapse what was faulted in as 4 KiB
  * pages before (grow_run), one huge page per call so that the kernel holds the address
  * space's lock for one copy at a time. Left to khugepaged, the same collapses came at
  * random moments, 7 ms each on this project's virtual machines (its copy runs without a
@@ -336,8 +335,8 @@ bool gcrt_heap_grow_ahead(size_t reserve) {
 void gcrt_heap_collapse(void) {
     gcrt_heap *h = &gcrt_heap_;
     pthread_mutex_lock(&h->lock);
-    uintptr_t lo = h->collapse_lo, hi = h->collapse_hi;
-    h->collapse_lo = h->collapse_hi = 0;
+    uintptr_t lo = h->arena_lo, hi = h->collapse_hi;
+    h->collapse_hi = 0;
     pthread_mutex_unlock(&h->lock);
     for (uintptr_t p = lo & ~(uintptr_t)(GCRT_HUGE_SIZE - 1); p < hi; p += GCRT_HUGE_SIZE)
         if (arena_of(p)) gcrt_os_collapse(p, p + GCRT_HUGE_SIZE);

@@ -336,11 +336,15 @@ void gcrt_meta_free(void *p, size_t size) {
     unsigned sh = meta_shift(size);
     if (sh > META_MAX_SHIFT) {
         size_t len = round_up(size, 4096);
+        /* Being faulted in: the memory goes, the address space stays ours. Only the range
+         * faulted in now can hold it: a later one starts past every carved block. So the
+         * system call can wait until the lock, which pauses take, is dropped. */
         uintptr_t a = (uintptr_t)p;
-        meta_lock_take();   /* being faulted in: the memory goes, the address space stays ours */
-        if (a < meta_busy_hi && a + len > meta_busy_lo) (void)madvise(p, len, MADV_DONTNEED);
-        else gcrt_os_unmap(p, len);
+        meta_lock_take();
+        bool busy = a < meta_busy_hi && a + len > meta_busy_lo;
         meta_lock_drop();
+        if (busy) (void)madvise(p, len, MADV_DONTNEED);
+        else gcrt_os_unmap(p, len);
         __atomic_sub_fetch(&gcrt_meta_sys, len, __ATOMIC_RELAXED);
         return;
     }

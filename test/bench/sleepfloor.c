@@ -15,9 +15,8 @@
  *
  * fresh_pps=N makes walker 1 also touch N fresh pages per second (new anonymous memory,
  * huge pages under thp=1, as a growing heap does): on a VM whose host backs guest memory
- * lazily, a fault on a page
- * the host has not backed stalls the whole virtual CPU, and whatever it was about to run
- * (the sleeper's wake-up) with it. The pause probe reports its own rate (minflt_per_s).
+ * lazily, a fault on a page the host has not backed stalls the whole virtual CPU, and
+ * whatever it was about to run (the sleeper's wake-up) with it. The pause probe reports its own rate (minflt_per_s).
  *
  * usage: sleepfloor_malloc [walkers=N] [idle=0|1] [thp=0|1] [live_mib=N] [seconds=S] [fresh_pps=N]
  *        -> RESULT bench=sleepfloor ...
@@ -116,7 +115,6 @@ int main(int argc, char **argv) {
     printf("RESULT bench=sleepfloor walkers=%d idle=%d thp=%d live_mib=%zu seconds=%ld fresh_pps=%ld wakeups=%zu "
            "late_p99_us=%.1f late_p999_us=%.1f late_max_us=%.1f over_2ms=%zu\n",
            walkers, idle_walkers, thp, live_mib, seconds, fresh_pps, n, late[(size_t)(n * 0.99)] / 1e3,
-           late[(size_t)(n * 0.999)] / 1e3,
-           late[n - 1] / 1e3, over2);
+           late[(size_t)(n * 0.999)] / 1e3, late[n - 1] / 1e3, over2);
     return 0;
 }
