@@ -527,6 +527,7 @@ typedef struct gcrt_gcstate {
     uint64_t trigger;              /* heap_live at which the next cycle starts */
     uint64_t globals_bytes, stacks_bytes;  /* root bytes scanned by the last cycle */
     int nmarkers;                  /* GOMAXPROCS: mark threads, including the collector */
+    int ncpu;                      /* online CPUs at gc_init */
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
     int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */

@@ -98,14 +98,9 @@ static void print_trace(const trace_info *t) {
             (unsigned long long)(t->globals >> 20), t->procs, t->forced ? " (forced)" : "");
 }
 
-static int nprocs(void) {
-    static int n;
-    if (!n) {
-        long v = sysconf(_SC_NPROCESSORS_ONLN);
-        n = v > 0 ? (int)v : 1;
-    }
-    return n;
-}
+/* Online CPUs, read once by gc_init: the first read opens a sysfs file, which cycle_end
+ * would otherwise do with the world stopped or under the stats lock. */
+static int nprocs(void) { return gcrt_gc.ncpu > 0 ? gcrt_gc.ncpu : 1; }
 
 static void flush_caches(void) {
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_cache_release_all(&t->cache);
@@ -394,6 +389,12 @@ static void cycle_end(uint64_t c0) {
     ti.stw2cpu = stw ? 0 : stw2cpu;
     ti.procs = g->nmarkers;
     gcrt_stats *st = &gcrt_stats_;
+    /* The world runs again, and gc_read_memstats takes the stats lock with it stopped: a
+     * registered thread ending a small cycle (cycle_begin) holds the lock only inside a
+     * critical section, which a stop waits out. Stopped holding it, it deadlocked the
+     * stopper and with it every thread (issue 17: kvcache's flood, t_stop_during_cycle_end). */
+    gcrt_thread *me = gcrt_self;
+    if (me) gcrt_enter(me);
     pthread_mutex_lock(&st->lock);
     uint64_t stopped = pause1 + pause2 + ti.stw_aborted;   /* the cycle's stops, aborted ones too */
     st->pause_ns[st->num_gc % 256] = stopped;
@@ -410,6 +411,7 @@ static void cycle_end(uint64_t c0) {
     uint64_t elapsed = gcrt_now_ns() - st->start_ns;
     ti.util = elapsed ? (int)(st->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs())) : 0;
     pthread_mutex_unlock(&st->lock);
+    if (me) gcrt_leave(me);
     gcrt_bgsweep_wake();
     if (g->gctrace) print_trace(&ti);
     gcrt_limiter_add(stopped * (uint64_t)nprocs(), 0);

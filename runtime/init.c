@@ -140,6 +140,7 @@ static void read_env(void) {
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int markers = ncpu > 0 ? (int)ncpu : 1;
+    gcrt_gc.ncpu = markers;
     if ((s = getenv("GOMAXPROCS")) && *s) {
         char *end;
         long v = strtol(s, &end, 10);
