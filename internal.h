@@ -458,7 +458,22 @@ GCRT_HIDDEN void gcrt_threads_init(void);
 /* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
  * named (at most 15 characters) so that top -H and perf tell them apart. */
 GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name);
-GCRT_HIDDEN void gcrt_sched_idle(void);   /* the calling helper thread: SCHED_IDLE */
+
+/* helper.c: background helpers at SCHED_IDLE, raised while a thread waits for what they
+ * hold. begin: the calling helper is lowered (if it can be raised again); settle: at a
+ * safe point (no lock, no grey object held), back to SCHED_IDLE if it was raised. */
+GCRT_HIDDEN bool gcrt_helpers_can_idle(void);
+GCRT_HIDDEN void gcrt_helper_begin(void);
+GCRT_HIDDEN void gcrt_helper_settle(void);
+GCRT_HIDDEN bool gcrt_helper_raise_tid(pid_t tid);   /* false if tid is no helper */
+GCRT_HIDDEN void gcrt_helpers_fork_child(void);
+GCRT_HIDDEN void gcrt_lock_slow(pthread_mutex_t *m);
+/* Every gcrt lock is taken with this: a holder that is a helper starved at idle priority
+ * is raised before the caller blocks (helper.c). */
+static inline void gcrt_lock(pthread_mutex_t *m) {
+    if (likely(pthread_mutex_trylock(m) == 0)) return;
+    gcrt_lock_slow(m);
+}
 GCRT_HIDDEN gcrt_thread *gcrt_thread_slow(void);   /* gcrt_self, or abort if unregistered */
 static inline gcrt_thread *gcrt_thread_get(void) {
     gcrt_thread *t = gcrt_self;

@@ -69,7 +69,7 @@ static bool span_has_free(gcrt_span *s) { return s->alloccount < s->nelems; }
 void gcrt_central_push_swept(gcrt_span *s) {
     gcrt_central *c = &gcrt_central_[s->spanclass];
     unsigned i = sg_swept(atomic_load_relaxed(&gcrt_heap_.sweepgen));
-    pthread_mutex_lock(&c->lock);
+    gcrt_lock(&c->lock);
     gcrt_list_push(span_has_free(s) ? &c->partial[i] : &c->full[i], s);
     pthread_mutex_unlock(&c->lock);
 }
@@ -108,20 +108,20 @@ gcrt_span *gcrt_central_cache_span(unsigned spc, gcrt_cache *cache) {
     if (!atomic_load_relaxed(&c->partial[sw].first) && !atomic_load_relaxed(&c->partial[un].first) &&
         !atomic_load_relaxed(&c->full[un].first))
         goto fresh;
-    pthread_mutex_lock(&c->lock);
+    gcrt_lock(&c->lock);
     if ((s = gcrt_list_pop(&c->partial[sw]))) goto have;
     for (; budget > 0 && (s = gcrt_list_pop(&c->partial[un])); budget--) {
         pthread_mutex_unlock(&c->lock);
         sweep_owned(s, sg);
         if (span_has_free(s)) return take(s, spc, cache);
-        pthread_mutex_lock(&c->lock);
+        gcrt_lock(&c->lock);
         gcrt_list_push(&c->full[sw], s);
     }
     for (; budget > 0 && (s = gcrt_list_pop(&c->full[un])); budget--) {
         pthread_mutex_unlock(&c->lock);
         sweep_owned(s, sg);
         if (span_has_free(s)) return take(s, spc, cache);
-        pthread_mutex_lock(&c->lock);
+        gcrt_lock(&c->lock);
         gcrt_list_push(&c->full[sw], s);
     }
     pthread_mutex_unlock(&c->lock);
@@ -154,7 +154,7 @@ void gcrt_central_flush_full(gcrt_cache *c) {
     for (unsigned spc = 0; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
         gcrt_span_list *l = &c->full[spc];
         if (!l->first) continue;
-        pthread_mutex_lock(&gcrt_central_[spc].lock);
+        gcrt_lock(&gcrt_central_[spc].lock);
         list_splice(&gcrt_central_[spc].full[sw], l, c->full_last[spc]);
         pthread_mutex_unlock(&gcrt_central_[spc].lock);
         c->full_last[spc] = NULL;

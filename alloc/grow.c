@@ -41,16 +41,18 @@ static uint64_t reserve(void) {
 
 static void *grower_main(void *arg) {
     (void)arg;
-    gcrt_sched_idle();   /* growing ahead is worth no program thread's wake-up */
+    gcrt_helper_begin();   /* growing ahead is worth no program thread's wake-up */
     gcrt_fault_exempt();
     gcrt_heap_collapse();   /* it starts at 64 MiB, when the heap has just gone huge (heap.c) */
     for (;;) {
-        pthread_mutex_lock(&grow_lock);
+        gcrt_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
         grow_kick = 0;
         pthread_mutex_unlock(&grow_lock);
-        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
+        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve()))
+            gcrt_helper_settle();   /* each chunk is grown with heap.lock dropped at its end */
         gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
+        gcrt_helper_settle();
     }
     return NULL;
 }
@@ -61,7 +63,7 @@ void gcrt_grow_check(void) {
     if (atomic_load_relaxed(&h->heap_free) >= reserve() || !atomic_load_acquire(&grow_started)) return;
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
-    pthread_mutex_lock(&grow_lock);
+    gcrt_lock(&grow_lock);
     grow_kick = 1;
     pthread_cond_signal(&grow_cond);
     pthread_mutex_unlock(&grow_lock);
@@ -72,7 +74,7 @@ void gcrt_grow_check(void) {
  * enough to need it. */
 void gcrt_grow_start(void) {
     if (atomic_load_relaxed(&grow_started) || atomic_load_relaxed(&gcrt_heap_.heap_sys) < GCRT_THP_MIN_HEAP) return;
-    pthread_mutex_lock(&grow_lock);
+    gcrt_lock(&grow_lock);
     if (!grow_started) atomic_store_release(&grow_started, gcrt_spawn_detached(grower_main, NULL, "gcrt-grow"));
     pthread_mutex_unlock(&grow_lock);
 }

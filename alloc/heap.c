@@ -288,7 +288,7 @@ static bool grow_run(size_t npages, bool populate) {
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
-    pthread_mutex_lock(&gcrt_heap_.lock);
+    gcrt_lock(&gcrt_heap_.lock);
     /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
@@ -321,7 +321,7 @@ static bool grow(size_t npages) { return grow_run(npages, false); }
  * takes a page of it meanwhile), when free pages are below `reserve`. */
 bool gcrt_heap_grow_ahead(size_t reserve) {
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     bool grew = h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
     pthread_mutex_unlock(&h->lock);
     return grew;
@@ -334,7 +334,7 @@ bool gcrt_heap_grow_ahead(size_t reserve) {
  * preemption point), while a woken program thread waited behind it (perf sched). */
 void gcrt_heap_collapse(void) {
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     uintptr_t lo = h->arena_lo, hi = h->collapse_hi;
     h->collapse_hi = 0;
     pthread_mutex_unlock(&h->lock);
@@ -570,7 +570,7 @@ void gcrt_pcache_populate_slow(gcrt_thread *t) {
 static bool pcache_refill(gcrt_pcache *pc, size_t npages, bool need_chunk) {
     gcrt_heap *h = &gcrt_heap_;
     bool ok = true;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     if (need_chunk) {
         pcache_return_locked(pc);
         /* Best fit for the span, as without a cache: pages freed by sweeping, still warm,
@@ -636,7 +636,7 @@ static gcrt_span *pcache_alloc(gcrt_pcache *pc, size_t npages, unsigned spc) {
 
 void gcrt_pcache_release(gcrt_pcache *pc) {
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     if (pc->populating) {   /* a pause while the owner faults the chunk in: it keeps it */
         gcrt_pcache_fold_locked(pc);   /* sweeping counts every span made (heap.nspans) */
         pthread_mutex_unlock(&h->lock);
@@ -664,7 +664,7 @@ gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spc) {
         if (s != PCACHE_BYPASS) return s;
     }
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     gcrt_span *s;
     while (!(s = find_run(npages)))
         if (!grow(npages)) {
@@ -728,7 +728,7 @@ void gcrt_heap_free(gcrt_span *s) {
     gcrt_heap *h = &gcrt_heap_;
     if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
     span_free_bitmaps(s);
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     size_t bytes = s->npages * GCRT_PAGE_SIZE;
     h->heap_inuse -= bytes;
     h->heap_free += bytes;
@@ -798,7 +798,7 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
     if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
     size_t total = 0;
     uint64_t now = heap_now();
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     gcrt_span *s;
     while ((!want || total < want) && (s = scavenge_pick(now, idle_ns, huge))) {
         bin_remove(s);
@@ -806,7 +806,7 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
         pthread_mutex_unlock(&h->lock);
         size_t done;
         bool ok = scavenge_run(s, want ? want - total : 0, &done, huge);
-        pthread_mutex_lock(&h->lock);
+        gcrt_lock(&h->lock);
         s->released += done;
         if (s->released == s->npages * GCRT_PAGE_SIZE) s->needzero = 0;
         h->heap_free -= done;

@@ -165,7 +165,7 @@ static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static void meta_lock_take(void) {
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
-    pthread_mutex_lock(&meta_lock);
+    gcrt_lock(&meta_lock);
 }
 static void meta_lock_drop(void) {
     pthread_mutex_unlock(&meta_lock);

@@ -133,7 +133,7 @@ static bool buffers_flushed(void) {
         asked_at = now;
     }
     bool pending = false;
-    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_lock(&gcrt_threads_lock);
     for (gcrt_thread *t = gcrt_threads; t; t = t->next)
         if (atomic_load_relaxed(&t->wbn) && atomic_load_relaxed(&t->flush_seen) != asked) pending = true;
     pthread_mutex_unlock(&gcrt_threads_lock);
@@ -212,7 +212,7 @@ static void touch_cb(uintptr_t lo, uintptr_t hi, void *arg) {
  * took 160-230 us of it, 10-56 us once touched just before. */
 static void warm_roots(void) {
     gcrt_roots_each(touch_cb, NULL);
-    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_lock(&gcrt_threads_lock);
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
         uintptr_t sp = t->snapshot_sp;
         if (sp >= t->stack_lo && sp < t->stack_hi) gcrt_touch_range(sp, t->stack_hi);
@@ -288,7 +288,7 @@ static void cycle_begin(bool forced) {
      * GC thread, even a trivial one made cycles measurably slower); one that walks records
      * while the GC thread marks. */
     if (specials == GCRT_SPECIALS_QUICK) gcrt_specials_markroot(me);
-    pthread_mutex_lock(&g->lock);   /* hand the mark over to the GC thread */
+    gcrt_lock(&g->lock);   /* hand the mark over to the GC thread */
     g->handoff = 1;
     pthread_cond_signal(&g->request);
     pthread_mutex_unlock(&g->lock);
@@ -395,7 +395,7 @@ static void cycle_end(uint64_t c0) {
      * stopper and with it every thread (issue 17: kvcache's flood, t_stop_during_cycle_end). */
     gcrt_thread *me = gcrt_self;
     if (me) gcrt_enter(me);
-    pthread_mutex_lock(&st->lock);
+    gcrt_lock(&st->lock);
     uint64_t stopped = pause1 + pause2 + ti.stw_aborted;   /* the cycle's stops, aborted ones too */
     st->pause_ns[st->num_gc % 256] = stopped;
     st->pause_end[st->num_gc % 256] = wall_ns();
@@ -417,7 +417,7 @@ static void cycle_end(uint64_t c0) {
     gcrt_limiter_add(stopped * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
     gcrt_grow_start();
-    pthread_mutex_lock(&g->lock);
+    gcrt_lock(&g->lock);
     g->running = 0;
     gcrt_pacer_update();   /* with settings changed during the cycle; publishes the trigger */
     g->finished++;
@@ -429,7 +429,7 @@ static void *gc_thread_main(void *arg) {
     (void)arg;
     gcrt_gcstate *g = &gcrt_gc;
     for (;;) {
-        pthread_mutex_lock(&g->lock);
+        gcrt_lock(&g->lock);
         while (!g->handoff) pthread_cond_wait(&g->request, &g->lock);
         g->handoff = 0;
         pthread_mutex_unlock(&g->lock);
@@ -466,7 +466,7 @@ void gcrt_collect(bool forced) {
     gcrt_gcstate *g = &gcrt_gc;
     gcrt_thread *me = gcrt_self;
     if (me && me->in_gcrt) gcrt_fatal("internal error: collection requested inside a critical section");
-    pthread_mutex_lock(&g->lock);
+    gcrt_lock(&g->lock);
     /* A cycle already past its snapshot may miss what the caller just dropped: wait for
      * one that starts after this call. */
     uint32_t want = g->started + 1;
@@ -474,7 +474,7 @@ void gcrt_collect(bool forced) {
         if ((int32_t)(g->started - want) < 0 && claim_locked(forced)) {
             pthread_mutex_unlock(&g->lock);
             cycle_begin(forced);
-            pthread_mutex_lock(&g->lock);
+            gcrt_lock(&g->lock);
         } else {
             pthread_cond_wait(&g->done, &g->lock);
         }
@@ -486,7 +486,7 @@ void gcrt_collect(bool forced) {
 void gcrt_gc_maybe_start(void) {
     gcrt_gcstate *g = &gcrt_gc;
     if (atomic_load_relaxed(&g->trigger) == UINT64_MAX || g->running) return;
-    pthread_mutex_lock(&g->lock);
+    gcrt_lock(&g->lock);
     bool mine = (uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&g->trigger) &&
                 claim_locked(false);
     pthread_mutex_unlock(&g->lock);

@@ -96,7 +96,7 @@ static GCRT_STATE struct {
 } spalloc = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static gcrt_special *special_alloc(void) {
-    pthread_mutex_lock(&spalloc.lock);
+    gcrt_lock(&spalloc.lock);
     gcrt_special *r = spalloc.free;
     if (!r) {
         char *chunk = gcrt_meta_alloc(SPALLOC_CHUNK);
@@ -116,7 +116,7 @@ static gcrt_special *special_alloc(void) {
 }
 
 static void special_free(gcrt_special *r) {
-    pthread_mutex_lock(&spalloc.lock);
+    gcrt_lock(&spalloc.lock);
     r->next = spalloc.free;
     spalloc.free = r;
     pthread_mutex_unlock(&spalloc.lock);
@@ -151,7 +151,7 @@ static void spset_count(uintptr_t roots, size_t d) {   /* spset.lock held */
 /* nroots crossed zero or pinbits changed (the caller holds the lock that guards that
  * field: the stripe lock or pin_lock); s is in the set. */
 static void spset_note(gcrt_span *s) {
-    pthread_mutex_lock(&spset.lock);
+    gcrt_lock(&spset.lock);
     spentry *e = &spset.arr[s->spset - 1];
     spset_count(e->roots, (size_t)-1);
     e->roots = span_roots(s);
@@ -163,7 +163,7 @@ static void spset_note(gcrt_span *s) {
  * both). */
 static bool spset_add(gcrt_span *s) {
     if (atomic_load_relaxed(&s->spset)) return true;
-    pthread_mutex_lock(&spset.lock);
+    gcrt_lock(&spset.lock);
     bool ok = atomic_load_relaxed(&s->spset) ||
               gcrt_meta_grow((void **)&spset.arr, &spset.cap, spset.n, sizeof *spset.arr, 256);
     if (ok && !atomic_load_relaxed(&s->spset)) {
@@ -176,7 +176,7 @@ static bool spset_add(gcrt_span *s) {
 }
 
 static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; never while marking */
-    pthread_mutex_lock(&spset.lock);
+    gcrt_lock(&spset.lock);
     size_t i = s->spset - 1;
     spset_count(spset.arr[i].roots, (size_t)-1);
     spentry last = spset.arr[--spset.n];
@@ -241,7 +241,7 @@ static bool cell_pin(struct gc_weak *cell) {
     gcrt_span *s = span_of_heap((uintptr_t)cell);
     size_t i = span_objindex(s, (uintptr_t)cell);
     bool ok = true;
-    pthread_mutex_lock(&pin_lock);
+    gcrt_lock(&pin_lock);
     if (!s->pinbits) {
         uint64_t *b = gcrt_meta_alloc(span_bitmap_words(s) * 8);
         ok = b && spset_add(s);
@@ -289,7 +289,7 @@ static void mark_pinned(gcrt_gcw *w, gcrt_span *s) {
  * span from the set once it has neither records nor pins (under pin_lock, so no pin can
  * slip in between). */
 static void spset_leave_if_empty(gcrt_span *s) {
-    pthread_mutex_lock(&pin_lock);
+    gcrt_lock(&pin_lock);
     if (s->pinbits) {
         uint64_t any = 0;
         for (size_t k = 0; k < span_bitmap_words(s); k++) any |= atomic_load_relaxed(&s->pinbits[k]);
@@ -328,7 +328,7 @@ static GCRT_STATE struct {
 
 /* Queue an entry (sweeper, stripe lock held); false when out of memory. */
 static bool finq_push(uint8_t kind, void *fn, void *obj, void *arg) {
-    pthread_mutex_lock(&finq.lock);
+    gcrt_lock(&finq.lock);
     finblock *b = finq.tail;
     if (!b || b->n == FINBLOCK_ENTRIES) {
         finblock *nb = finq.spare;
@@ -358,7 +358,7 @@ static void finq_wake(void) {
 /* Take the oldest entry; inside a critical section of t. */
 static bool finq_pop(gcrt_thread *t, finentry *out) {
     if (!atomic_load_relaxed(&finq.len)) return false;
-    pthread_mutex_lock(&finq.lock);
+    gcrt_lock(&finq.lock);
     finblock *b = finq.head;
     bool got = b && b->head < b->n;
     if (got) {
@@ -533,14 +533,14 @@ void gcrt_specials_markroot(gcrt_thread *me) {
     gcrt_gcw *w = &root_gcw;
     gcrt_span *cellspan = NULL;
     if (me) gcrt_enter(me);
-    pthread_mutex_lock(&spset.lock);
+    gcrt_lock(&spset.lock);
     size_t n = spset.n;
     pthread_mutex_unlock(&spset.lock);
     /* Spans with root work, a batch at a time (the array may move as it grows). */
     gcrt_span *batch[64];
     for (size_t i = 0; i < n;) {
         size_t nb = 0;
-        pthread_mutex_lock(&spset.lock);
+        gcrt_lock(&spset.lock);
         for (; i < n && nb < 64; i++)
             if (spset.arr[i].roots) batch[nb++] = spset.arr[i].s;
         for (size_t j = 0; j < nb && j < 6; j++) {
@@ -560,7 +560,7 @@ void gcrt_specials_markroot(gcrt_thread *me) {
             mark_pinned(w, s);
             if (!atomic_load_relaxed(&s->nroots)) continue;   /* pinned cells only */
             pthread_mutex_t *l = stripe_of(s);
-            pthread_mutex_lock(l);
+            gcrt_lock(l);
             for (gcrt_special *r = s->specials; r; r = r->next) markroot_special(w, &cellspan, s, r);
             pthread_mutex_unlock(l);
         }
@@ -569,7 +569,7 @@ void gcrt_specials_markroot(gcrt_thread *me) {
             gcrt_enter(me);
         }
     }
-    pthread_mutex_lock(&finq.lock);
+    gcrt_lock(&finq.lock);
     for (finblock *b = finq.head; b; b = b->next)
         for (uint32_t j = b->head; j < b->n; j++) {
             gcrt_grey(w, (uintptr_t)b->e[j].obj);
@@ -632,7 +632,7 @@ void gcrt_sweep_specials(gcrt_span *s) {
         atomic_store_release(&s->specials_sg, sg);
         return;
     }
-    pthread_mutex_lock(l);
+    gcrt_lock(l);
     gcrt_special **pp = alldone ? &dummy_end : &s->specials;
     while (*pp) {
         gcrt_special *r = *pp;
@@ -717,7 +717,7 @@ GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void 
         return -EINVAL;
     }
     pthread_mutex_t *l = stripe_of(s);
-    pthread_mutex_lock(l);
+    gcrt_lock(l);
     uintptr_t off = base - s->base;
     gcrt_special **pp = special_find(s, off, SPECIAL_FINALIZER);
     if (!fn) {
@@ -774,7 +774,7 @@ GCRT_API gc_cleanup_t gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg
         return NULL;
     }
     pthread_mutex_t *l = stripe_of(s);
-    pthread_mutex_lock(l);
+    gcrt_lock(l);
     gcrt_special *r = special_alloc();
     if (!r) err = ENOMEM;
     else {
@@ -808,7 +808,7 @@ GCRT_API void gc_cleanup_stop(gc_cleanup_t c) {
     gcrt_span *s = span_of(c->obj);
     if (s) {
         pthread_mutex_t *l = stripe_of(s);
-        pthread_mutex_lock(l);
+        gcrt_lock(l);
         for (gcrt_special **pp = &s->specials; *pp; pp = &(*pp)->next) {
             gcrt_special *r = *pp;
             if (r->kind == SPECIAL_CLEANUP && r->id == c->id) {
@@ -828,7 +828,7 @@ GCRT_API void gc_cleanup_stop(gc_cleanup_t c) {
  * section; s holds p. */
 struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err) {
     pthread_mutex_t *l = stripe_of(s);
-    pthread_mutex_lock(l);
+    gcrt_lock(l);
     uintptr_t off = p - s->base;
     gcrt_special **pp = special_find(s, off, SPECIAL_WEAK);
     struct gc_weak *h = pp ? (*pp)->arg : NULL;
@@ -859,7 +859,7 @@ pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
 
 /* The set's size and its root-work counts (tests). */
 void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins) {
-    pthread_mutex_lock(&spset.lock);
+    gcrt_lock(&spset.lock);
     *spans = spset.n;
     *walk = spset.nwalk;
     *pins = spset.npins;
@@ -870,11 +870,11 @@ void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins) {
  * or the sweeper behind the sweep gate, so none is held; taken in the documented order. */
 void gcrt_final_fork(int phase) {
     if (phase == GCRT_FORK_PREPARE) {
-        for (unsigned i = 0; i < SP_STRIPES; i++) pthread_mutex_lock(&sp_stripe[i]);
-        pthread_mutex_lock(&pin_lock);
-        pthread_mutex_lock(&spset.lock);
-        pthread_mutex_lock(&finq.lock);
-        pthread_mutex_lock(&spalloc.lock);
+        for (unsigned i = 0; i < SP_STRIPES; i++) gcrt_lock(&sp_stripe[i]);
+        gcrt_lock(&pin_lock);
+        gcrt_lock(&spset.lock);
+        gcrt_lock(&finq.lock);
+        gcrt_lock(&spalloc.lock);
         return;
     }
     gcrt_fork_mutex(&spalloc.lock, phase);

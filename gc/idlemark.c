@@ -14,18 +14,19 @@
  *     cycle, in slices each bracketed by idle.lock (gcw taken and disposed inside), so
  *     after stop returns it holds no work and touches no mark state until the next start;
  *   - a SCHED_IDLE thread can be starved while other threads keep every CPU busy, with
- *     grey objects in its gcw or, worse, holding a lock the rest of the process needs
- *     (the mark work-buffer lock, the metadata lock). A slice takes well under a
- *     millisecond of CPU, so one that has lasted 2 ms of wall time means a starved
- *     worker: a watchdog thread (normal priority, asleep between cycles, polling every
- *     millisecond during them) then returns it to SCHED_OTHER, at nice 19, until that
- *     slice ends, as does the GC thread when it has found no work for 1 ms. At nice 0 a
- *     boosted worker ran for 5 ms at a stretch while woken program threads waited, and a
- *     stop waited for a thread it had preempted in a critical section. Leaving SCHED_IDLE needs
- *     CAP_SYS_NICE (or RLIMIT_NICE 20); a probe at start-up finds out, and without it the
- *     worker runs at nice 19 instead, which cannot be raised again: a waking thread
- *     preempts it less promptly, and a starved slice lasts until the kernel's fairness
- *     gives it the CPU.
+ *     grey objects in its gcw or holding a lock the rest of the process needs. Locks
+ *     raise it (helper.c); for its grey objects, a slice takes well under a millisecond
+ *     of CPU, so one that has lasted 2 ms of wall time means a starved worker: a
+ *     watchdog thread (normal priority, asleep between cycles, polling every millisecond
+ *     during them) then raises it to SCHED_OTHER until that slice ends, as does the GC
+ *     thread when it has found no work for 1 ms, and the end of the mark phase when it
+ *     must wait for the slice. Raised only to nice 19 (as before), a worker starved by a
+ *     CPU hog at nice 0 still waited 50-130 ms with work in hand (issue 17); at nice 0 it
+ *     gets its share within a scheduler slice;
+ *   - the end of the mark phase clears `run` before it waits for the slice in progress,
+ *     so the worker starts no further slice: it used to take the lock back at once and go
+ *     on, each new slice at SCHED_IDLE again, and mark termination waited 40-75 ms;
+ *   - without the right to leave SCHED_IDLE again (helper.c) there is no idle worker.
  * The worker is not a registered thread: stop-the-world does not stop it, which is why
  * stop waits for its slice to end before mark termination.
  */
@@ -44,10 +45,8 @@
 static struct {
     pthread_mutex_t lock;    /* held by the worker for each slice */
     pthread_cond_t cond;
-    int run;                 /* this cycle's marking is open to the worker */
+    int run;                 /* this cycle's marking is open to the worker (atomic) */
     int started;             /* the thread exists */
-    int can_unidle;          /* SCHED_IDLE may be left again (probe) */
-    int boosted;             /* raised to SCHED_OTHER for the current slice */
     pid_t tid;
     uint64_t cpu;            /* ns of marking this cycle (under lock) */
     uint64_t slice_start;    /* monotonic ns when the current slice began; 0 between (atomic) */
@@ -58,32 +57,16 @@ static struct {
 
 #define STARVED_NS 2000000
 
-static void set_low_priority(void) {
-    struct sched_param sp = {0};
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);   /* what a boost runs at */
-    if (idle.can_unidle) sched_setscheduler(0, SCHED_IDLE, &sp);
-}
-
-static void *probe_main(void *arg) {
-    struct sched_param sp = {0};
-    *(int *)arg = sched_setscheduler(0, SCHED_IDLE, &sp) == 0 && sched_setscheduler(0, SCHED_OTHER, &sp) == 0;
-    return NULL;
-}
-
 /* Both threads are gcrt's own: no signal of the program's, and no stop-the-world signal
  * (they are never registered), may land on them. */
 static void *idle_main(void *arg) {
     (void)arg;
-    idle.tid = (pid_t)syscall(SYS_gettid);
-    set_low_priority();
+    gcrt_helper_begin();
+    atomic_store_release(&idle.tid, (pid_t)syscall(SYS_gettid));
     for (;;) {
-        pthread_mutex_lock(&idle.lock);
-        while (!idle.run) pthread_cond_wait(&idle.cond, &idle.lock);
-        if (atomic_load_relaxed(&idle.boosted)) {   /* last cycle's boost is over */
-            atomic_store_relaxed(&idle.boosted, 0);
-            set_low_priority();
-        }
-        for (unsigned nowork = 0; idle.run;) {
+        gcrt_lock(&idle.lock);
+        while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.cond, &idle.lock);
+        for (unsigned nowork = 0; atomic_load_relaxed(&idle.run);) {
             /* Go: no idle marking while the CPU limiter is on. gcrt also stops it while the
              * memory limit sets the goal and the collector has lately used more CPU than
              * the program: a heap that cannot fit under the limit would otherwise keep the
@@ -92,7 +75,7 @@ static void *idle_main(void *arg) {
                 pthread_mutex_unlock(&idle.lock);
                 struct timespec ts = {0, 1000000};
                 nanosleep(&ts, NULL);
-                pthread_mutex_lock(&idle.lock);
+                gcrt_lock(&idle.lock);
                 continue;
             }
             uint64_t t0 = gcrt_thread_cpu_ns();
@@ -107,10 +90,7 @@ static void *idle_main(void *arg) {
              * near half the CPUs when the heap cannot fit under the limit. */
             gcrt_limiter_add(used, 0);
             gcrt_limiter_update();
-            if (atomic_load_relaxed(&idle.boosted)) {   /* the starved slice is over */
-                atomic_store_relaxed(&idle.boosted, 0);
-                set_low_priority();
-            }
+            gcrt_helper_settle();   /* a raised slice is over: SCHED_IDLE again */
             pthread_mutex_unlock(&idle.lock);
             if (did == 0) {   /* others hold the work, or it is all done */
                 struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};
@@ -118,7 +98,7 @@ static void *idle_main(void *arg) {
             } else {
                 nowork = 0;
             }
-            pthread_mutex_lock(&idle.lock);
+            gcrt_lock(&idle.lock);
         }
         pthread_mutex_unlock(&idle.lock);
     }
@@ -128,7 +108,7 @@ static void *idle_main(void *arg) {
 static void *watch_main(void *arg) {
     (void)arg;
     for (;;) {
-        pthread_mutex_lock(&idle.wlock);
+        gcrt_lock(&idle.wlock);
         while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.wcond, &idle.wlock);
         pthread_mutex_unlock(&idle.wlock);
         struct timespec ts = {0, 1000000};
@@ -140,31 +120,29 @@ static void *watch_main(void *arg) {
 
 void gcrt_idle_mark_start(void) {
     if (!idle.started) {
-        pthread_t th;
-        int ok = 0;
-        if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
-        idle.can_unidle = ok;
-        /* Without a watchdog a SCHED_IDLE worker could starve holding a lock: none then. */
+        /* A worker that could not be raised again could starve holding work (helper.c);
+         * without a watchdog, one that could starve with a slice half done: none then. */
+        if (!gcrt_helpers_can_idle()) return;   /* the fractional worker marks alone */
         if (gcrt_spawn_detached(watch_main, NULL, "gcrt-idlewatch")) idle.started = gcrt_spawn_detached(idle_main, NULL, "gcrt-idlemark");
-        if (!idle.started) return;   /* the fractional worker marks alone */
+        if (!idle.started) return;
     }
-    pthread_mutex_lock(&idle.lock);
+    gcrt_lock(&idle.lock);
     idle.cpu = 0;
     atomic_store_relaxed(&idle.run, 1);
     pthread_cond_signal(&idle.cond);
     pthread_mutex_unlock(&idle.lock);
-    pthread_mutex_lock(&idle.wlock);
+    gcrt_lock(&idle.wlock);
     pthread_cond_signal(&idle.wcond);
     pthread_mutex_unlock(&idle.wlock);
 }
 
 uint64_t gcrt_idle_mark_stop(void) {
     if (!idle.started) return 0;
+    atomic_store_relaxed(&idle.run, 0);   /* no further slice */
     if (pthread_mutex_trylock(&idle.lock) != 0) {   /* mid-slice: it must be able to end */
         gcrt_idle_mark_boost();
-        pthread_mutex_lock(&idle.lock);
+        gcrt_lock(&idle.lock);
     }
-    atomic_store_relaxed(&idle.run, 0);
     uint64_t cpu = idle.cpu;
     pthread_mutex_unlock(&idle.lock);
     return cpu;
@@ -179,9 +157,7 @@ void gcrt_idle_mark_boost_starved(uint64_t ns) {
 }
 
 void gcrt_idle_mark_boost(void) {
-    if (!idle.started || !idle.can_unidle || atomic_load_relaxed(&idle.boosted) || !idle.tid) return;
-    struct sched_param sp = {0};
-    if (sched_setscheduler(idle.tid, SCHED_OTHER, &sp) == 0) atomic_store_relaxed(&idle.boosted, 1);
+    if (idle.started) gcrt_helper_raise_tid(atomic_load_acquire(&idle.tid));
 }
 
 /* Fork (between cycles): the worker and watchdog are parked; the child starts its own. */
@@ -193,7 +169,6 @@ void gcrt_idle_mark_fork(int phase) {
         pthread_cond_init(&idle.wcond, NULL);
         idle.started = 0;
         idle.run = 0;
-        idle.boosted = 0;
         idle.tid = 0;
         idle.slice_start = 0;
     }

@@ -74,7 +74,7 @@ static GCRT_STATE struct {
 } M = {.lock = PTHREAD_MUTEX_INITIALIZER, .wlock = PTHREAD_MUTEX_INITIALIZER, .wcond = PTHREAD_COND_INITIALIZER};
 
 static workbuf *getempty(void) {
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     workbuf *b = M.empty;
     if (b) M.empty = b->next;
     pthread_mutex_unlock(&M.lock);
@@ -84,19 +84,19 @@ static workbuf *getempty(void) {
 }
 
 static void putempty(workbuf *b) {
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     b->next = M.empty;
     M.empty = b;
     pthread_mutex_unlock(&M.lock);
 }
 
 static void putfull(workbuf *b) {
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     b->next = M.full;
     M.full = b;
     pthread_mutex_unlock(&M.lock);
     if (atomic_load_relaxed(&M.nidle)) {
-        pthread_mutex_lock(&M.wlock);
+        gcrt_lock(&M.wlock);
         pthread_cond_broadcast(&M.wcond);
         pthread_mutex_unlock(&M.wlock);
     }
@@ -104,7 +104,7 @@ static void putfull(workbuf *b) {
 
 static workbuf *getfull(void) {
     if (!atomic_load_relaxed(&M.full)) return NULL;
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     workbuf *b = M.full;
     if (b) M.full = b->next;
     pthread_mutex_unlock(&M.lock);
@@ -113,7 +113,7 @@ static workbuf *getfull(void) {
 
 void gcrt_gcw_init(gcrt_gcw *w) {
     memset(w, 0, sizeof *w);
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     M.nbusy++;
     workbuf *b = M.empty;
     if (b) M.empty = b->next;
@@ -132,7 +132,7 @@ void gcrt_gcw_dispose(gcrt_gcw *w) {
     workbuf *b = w->cur;
     atomic_add(&M.bytes_marked, w->bytes_marked);
     atomic_add(&M.scan_work, w->scan_work);
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     if (b->n) {
         b->next = M.full;
         M.full = b;
@@ -143,7 +143,7 @@ void gcrt_gcw_dispose(gcrt_gcw *w) {
     M.nbusy--;
     pthread_mutex_unlock(&M.lock);
     if (b->n && atomic_load_relaxed(&M.nidle)) {
-        pthread_mutex_lock(&M.wlock);
+        gcrt_lock(&M.wlock);
         pthread_cond_broadcast(&M.wcond);
         pthread_mutex_unlock(&M.wlock);
     }
@@ -151,7 +151,7 @@ void gcrt_gcw_dispose(gcrt_gcw *w) {
 }
 
 bool gcrt_mark_work_done(void) {
-    pthread_mutex_lock(&M.lock);
+    gcrt_lock(&M.lock);
     bool done = M.nbusy == 0 && !M.full;
     pthread_mutex_unlock(&M.lock);
     return done;
@@ -337,7 +337,7 @@ static void wait_for_work(unsigned spins) {
         return;
     }
     atomic_add(&M.nidle, 1);
-    pthread_mutex_lock(&M.wlock);
+    gcrt_lock(&M.wlock);
     if (!atomic_load_relaxed(&M.full) && M.mode == MODE_RUN) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -355,7 +355,7 @@ static void wait_for_work(unsigned spins) {
 static void *worker_main(void *arg) {
     (void)arg;
     for (;;) {
-        pthread_mutex_lock(&M.wlock);
+        gcrt_lock(&M.wlock);
         while (M.mode == MODE_IDLE) pthread_cond_wait(&M.wcond, &M.wlock);
         pthread_mutex_unlock(&M.wlock);
         uint64_t c0 = gcrt_thread_cpu_ns();
@@ -409,7 +409,7 @@ void gcrt_mark_begin(void) {
 }
 
 void gcrt_mark_workers(bool run) {
-    pthread_mutex_lock(&M.wlock);
+    gcrt_lock(&M.wlock);
     M.mode = run ? MODE_RUN : MODE_IDLE;
     pthread_cond_broadcast(&M.wcond);
     pthread_mutex_unlock(&M.wlock);
@@ -521,7 +521,7 @@ void gcrt_assist(gcrt_thread *t) {
  * the cycle has moved on to sweeping. */
 static pthread_mutex_t shade_lock = PTHREAD_MUTEX_INITIALIZER;
 void gcrt_shade_unregistered(uintptr_t v) {
-    pthread_mutex_lock(&shade_lock);
+    gcrt_lock(&shade_lock);
     if (gcrt_gc.marking) {
         gcrt_gcw w;
         gcrt_gcw_init(&w);
@@ -532,7 +532,7 @@ void gcrt_shade_unregistered(uintptr_t v) {
 }
 
 void gcrt_mark_phase_end(void) {
-    pthread_mutex_lock(&shade_lock);
+    gcrt_lock(&shade_lock);
     gcrt_gc.marking = 0;
     gc_write_barrier_on = gcrt_gc.gcstorecheck;   /* gcstorecheck: every GC_STORE is checked */
     pthread_mutex_unlock(&shade_lock);
@@ -564,7 +564,7 @@ size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj) { return scan_object(w, obj)
 
 /* Fork (between cycles, world stopped): workers are parked; in the child they do not exist. */
 void gcrt_mark_fork(int phase) {
-    if (phase == GCRT_FORK_PREPARE) pthread_mutex_lock(&shade_lock);
+    if (phase == GCRT_FORK_PREPARE) gcrt_lock(&shade_lock);
     gcrt_fork_mutex(&M.lock, phase);
     gcrt_fork_mutex(&M.wlock, phase);
     if (phase == GCRT_FORK_CHILD) {

@@ -211,7 +211,7 @@ bool gcrt_pacer_limited(void) { return P.limited; }
  * non-heap memory); skipped while a cycle runs. Not inside a critical section. */
 void gcrt_pacer_recommit(void) {
     gcrt_gcstate *g = &gcrt_gc;
-    pthread_mutex_lock(&g->lock);
+    gcrt_lock(&g->lock);
     if (!g->running) gcrt_pacer_update();   /* mark termination commits without gc.lock */
     pthread_mutex_unlock(&g->lock);
 }
@@ -224,7 +224,7 @@ static void start_if_passed(void) {
 
 GCRT_API int gc_set_percent(int percent) {
     gcrt_ensure_init();
-    pthread_mutex_lock(&gcrt_gc.lock);
+    gcrt_lock(&gcrt_gc.lock);
     int old = gcrt_gc.percent;
     atomic_store_relaxed(&gcrt_gc.percent, percent < 0 ? -1 : percent);
     gcrt_pacer_update();
@@ -238,7 +238,7 @@ GCRT_API int gc_set_percent(int percent) {
 
 GCRT_API int64_t gc_set_memory_limit(int64_t bytes) {
     gcrt_ensure_init();
-    pthread_mutex_lock(&gcrt_gc.lock);
+    gcrt_lock(&gcrt_gc.lock);
     int64_t old = gcrt_gc.memory_limit;
     if (bytes >= 0 && bytes != old) {
         atomic_store_relaxed(&gcrt_gc.memory_limit, bytes);

@@ -98,7 +98,7 @@ static void *scavenger_main(void *arg) {
     (void)arg;
     for (;;) {
         bool limited = atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX;
-        pthread_mutex_lock(&scav_lock);
+        gcrt_lock(&scav_lock);
         if (!scav_kick) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -134,7 +134,7 @@ static void *scavenger_main(void *arg) {
 }
 
 static void scavenger_wake(void) {
-    pthread_mutex_lock(&scav_lock);
+    gcrt_lock(&scav_lock);
     if (!scav_started) scav_started = gcrt_spawn_detached(scavenger_main, NULL, "gcrt-scavenge");
     scav_kick = 1;
     pthread_cond_signal(&scav_cond);
@@ -149,7 +149,7 @@ static void print_scavtrace(bool forced) {
     uint64_t eager = __atomic_exchange_n(&eager_released, 0, __ATOMIC_RELAXED);
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     uint64_t inuse = h->heap_inuse, free = h->heap_free, rel = h->heap_released;
     pthread_mutex_unlock(&h->lock);
     if (t) gcrt_leave(t);   /* stdio outside the section: a stopped thread may hold its lock */

@@ -92,7 +92,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
      * swept span is a needless meeting point for them. */
     if (nfreed && sc) atomic_add(&gcrt_stats_.nfree[sc], (uint64_t)nfreed);
     else if (nfreed) {
-        pthread_mutex_lock(&gcrt_stats_.lock);
+        gcrt_lock(&gcrt_stats_.lock);
         gcrt_stats_.large_frees++;
         gcrt_stats_.large_freed_bytes += s->elemsize;
         pthread_mutex_unlock(&gcrt_stats_.lock);
@@ -133,7 +133,7 @@ static size_t sweep_class_try(unsigned spc, bool wait) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned un = sg_unswept(sg);
     if (!c->partial[un].first && !c->full[un].first) return 0;
-    if (wait) pthread_mutex_lock(&c->lock);
+    if (wait) gcrt_lock(&c->lock);
     else if (pthread_mutex_trylock(&c->lock)) return SWEEP_BUSY;
     gcrt_span *s = gcrt_list_pop(&c->partial[un]);
     if (!s) s = gcrt_list_pop(&c->full[un]);
@@ -187,7 +187,7 @@ bool gcrt_sweep_one(void) {
         r = sweep_any();
         gcrt_leave(t);
     } else {
-        pthread_mutex_lock(&sweep_gate);
+        gcrt_lock(&sweep_gate);
         r = sweep_any();
         pthread_mutex_unlock(&sweep_gate);
     }
@@ -226,7 +226,7 @@ void gcrt_sweep_finish(void) {
 /* With the world stopped: shut out unregistered sweepers and finish this generation. The
  * gate stays held until gcrt_sweep_start. */
 void gcrt_sweep_wait_idle(void) {
-    pthread_mutex_lock(&sweep_gate);
+    gcrt_lock(&sweep_gate);
     while (sweep_any()) {}
 }
 
@@ -264,9 +264,9 @@ void gcrt_sweep_pay(void) {
  * the lock sleeping, frees one. */
 static void *bgsweep_main(void *arg) {
     (void)arg;
-    gcrt_sched_idle();
+    gcrt_helper_begin();
     for (;;) {
-        pthread_mutex_lock(&bg_lock);
+        gcrt_lock(&bg_lock);
         if (!bg_kick) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -275,14 +275,17 @@ static void *bgsweep_main(void *arg) {
         }
         bg_kick = 0;
         pthread_mutex_unlock(&bg_lock);
-        for (unsigned n = 0; gcrt_sweep_one(); n++)
+        for (unsigned n = 0; gcrt_sweep_one(); n++) {
+            gcrt_helper_settle();   /* holds nothing between spans */
             if ((n & 7) == 7) sched_yield();
+        }
+        gcrt_helper_settle();
     }
     return NULL;
 }
 
 void gcrt_bgsweep_wake(void) {
-    pthread_mutex_lock(&bg_lock);
+    gcrt_lock(&bg_lock);
     if (!bg_started) bg_started = gcrt_spawn_detached(bgsweep_main, NULL, "gcrt-sweep");
     bg_kick = 1;
     pthread_cond_signal(&bg_cond);

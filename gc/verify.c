@@ -98,7 +98,7 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
 /* Free runs and the heap counters. heap.lock: the scavenger (unregistered) may hold it. */
 static void check_page_heap(void) {
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     size_t free_bytes = 0;
     for (unsigned b = 0; b < GCRT_FREE_BINS; b++) {
         if (!h->free_bins[b].first != !(h->bin_mask & ((uint64_t)1 << b)))

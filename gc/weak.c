@@ -71,7 +71,7 @@ GCRT_API gc_weak_t gc_weak_make(void *obj) {
 /* The slow path of gc_weak_get: p's span is not swept in this generation. */
 static uintptr_t weak_get_unswept(struct gc_weak *h, uintptr_t p, gcrt_span *s, uint32_t sg) {
     pthread_mutex_t *l = gcrt_special_lock(s);
-    pthread_mutex_lock(l);
+    gcrt_lock(l);
     uintptr_t q = atomic_load_acquire(&h->obj);
     if (q == p && atomic_load_acquire(&s->specials_sg) != sg && atomic_load_acquire(&s->sweepgen) != sg) {
         size_t i = span_objindex(s, p);
@@ -176,7 +176,7 @@ static bool uniq_grow(gcrt_thread *t) {
 static void uniq_remove(void *arg) {
     uentry *e = arg;
     gcrt_thread *t = gcrt_thread_get();
-    pthread_mutex_lock(&uniq.lock);
+    gcrt_lock(&uniq.lock);
     uentry **pp = &uniq.buckets[e->hash & (uniq.nbuckets - 1)];
     while (*pp && *pp != e) pp = &(*pp)->next;
     if (!*pp) gcrt_fatal("gc_unique_bytes: the entry of a dead copy is not in the table");
@@ -197,7 +197,7 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
     }
     if (!n) p = "";   /* memcmp/memcpy want a valid pointer even for 0 bytes */
     uint64_t hash = hash_bytes(p, n);
-    pthread_mutex_lock(&uniq.lock);
+    gcrt_lock(&uniq.lock);
     const void *c = uniq_find(p, n, hash);
     pthread_mutex_unlock(&uniq.lock);
     if (c) return c;
@@ -218,7 +218,7 @@ GCRT_API const void *gc_unique_bytes(const void *p, size_t n) {
     }
     *e = (uentry){.hash = hash, .len = n, .cell = cell};
     bool inserted = false;
-    pthread_mutex_lock(&uniq.lock);
+    gcrt_lock(&uniq.lock);
     if ((c = uniq_find(p, n, hash)) == NULL && (uniq.n < uniq.nbuckets || uniq_grow(t))) {
         e->next = uniq.buckets[hash & (uniq.nbuckets - 1)];
         uniq.buckets[hash & (uniq.nbuckets - 1)] = e;

@@ -44,10 +44,10 @@ static void locks(int phase) {
         gcrt_sweep_fork(phase);
         gcrt_final_fork(phase);
         gcrt_pool_fork(phase);
-        for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) pthread_mutex_lock(&gcrt_central_[i].lock);
-        pthread_mutex_lock(&gcrt_heap_.lock);
+        for (unsigned i = 0; i < GCRT_NUM_SPAN_CLASSES; i++) gcrt_lock(&gcrt_central_[i].lock);
+        gcrt_lock(&gcrt_heap_.lock);
         gcrt_meta_fork(phase);
-        pthread_mutex_lock(&gcrt_stats_.lock);
+        gcrt_lock(&gcrt_stats_.lock);
         gcrt_mark_fork(phase);
         gcrt_idle_mark_fork(phase);
         gcrt_scavenger_fork(phase);
@@ -74,7 +74,7 @@ static void fork_prepare(void) {
     if (me && me->in_gcrt) gcrt_fatal("fork() inside a gcrt critical section (from a signal handler?)");
     gcrt_weak_fork(GCRT_FORK_PREPARE);
     gcrt_gcstate *g = &gcrt_gc;
-    pthread_mutex_lock(&g->lock);
+    gcrt_lock(&g->lock);
     while (g->running) pthread_cond_wait(&g->done, &g->lock);
     gcrt_roots_fork(GCRT_FORK_PREPARE);
     gcrt_threads_fork(GCRT_FORK_PREPARE);
@@ -105,6 +105,7 @@ static void fork_child(void) {
     gcrt_threads_fork(GCRT_FORK_CHILD);   /* after the locks: it frees metadata */
     gcrt_roots_fork(GCRT_FORK_CHILD);
     gcrt_cycle_fork_child();
+    gcrt_helpers_fork_child();
     gcrt_weak_fork(GCRT_FORK_CHILD);
 }
 

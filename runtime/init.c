@@ -152,7 +152,7 @@ static void read_env(void) {
 
 void gcrt_ensure_init(void) {
     if (likely(atomic_load_acquire(&gcrt_inited))) return;
-    pthread_mutex_lock(&init_lock);
+    gcrt_lock(&init_lock);
     if (!gcrt_inited) {
         gcrt_stats_.start_ns = gcrt_now_ns();
         gcrt_sizeclass_init();

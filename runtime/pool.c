@@ -285,7 +285,7 @@ static gcrt_pool_local *local_create(gcrt_thread *t, gc_pool_t *p) {
         t->pools = tab = nt;
     }
     gcrt_pool_local *l = NULL;
-    pthread_mutex_lock(&p->lock);
+    gcrt_lock(&p->lock);
     for (gcrt_pool_local *o = p->locals; o; o = o->next)
         if (!o->owner) {
             l = o;
@@ -339,7 +339,7 @@ static void *take_victim(gc_pool_t *p, gcrt_pool_local *l) {
     if ((x = steal_others(p, l, true))) return x;
     /* Go's victimSize = 0: later misses skip the victims until the next rotation, unless
      * an exiting thread added to them while we looked. */
-    pthread_mutex_lock(&p->lock);
+    gcrt_lock(&p->lock);
     if (p->victim_seq == seq) atomic_store_relaxed(&p->victim_empty, 1);
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -375,7 +375,7 @@ GCRT_API gc_pool_t *gc_pool_new(void *(*new_fn)(void *ctx), void *ctx) {
     p->new_fn = new_fn;
     p->ctx = ctx;
     p->victim_empty = 1;
-    pthread_mutex_lock(&P.lock);
+    gcrt_lock(&P.lock);
     if (P.nfree) p->id = P.free_ids[--P.nfree];
     else if (P.next_id < UINT32_MAX - 1) p->id = P.next_id++;
     else {
@@ -416,7 +416,7 @@ GCRT_API void gc_pool_destroy(gc_pool_t *p) {
     }
     /* No table refers to p any more; the collector stops seeing it once it is unlinked. */
     gcrt_enter(t);
-    pthread_mutex_lock(&P.lock);
+    gcrt_lock(&P.lock);
     if (p->prev) p->prev->next = p->next;
     else P.live = p->next;
     if (p->next) p->next->prev = p->prev;
@@ -454,7 +454,7 @@ void gcrt_pool_thread_exit(gcrt_thread *t) {
         }
         l->private = NULL;
         bool victim = l->vprivate && ring_reserve(l, &l->victim);
-        pthread_mutex_lock(&p->lock);
+        gcrt_lock(&p->lock);
         if (victim) {
             local_lock(l);
             ring_push_head(&l->victim, l->vprivate);
@@ -521,9 +521,9 @@ void gcrt_pool_cycle_start(void (*scan)(uintptr_t lo, uintptr_t hi, void *arg), 
  * restarted before fork cannot be inside a ring when the child is made. */
 void gcrt_pool_fork(int phase) {
     if (phase == GCRT_FORK_PREPARE) {
-        pthread_mutex_lock(&P.lock);
+        gcrt_lock(&P.lock);
         for (gc_pool_t *p = P.live; p; p = p->next) {
-            pthread_mutex_lock(&p->lock);
+            gcrt_lock(&p->lock);
             for (gcrt_pool_local *l = p->locals; l; l = l->next) local_lock(l);
         }
         return;

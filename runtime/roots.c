@@ -22,7 +22,7 @@ static size_t n_user, cap_user;
 GCRT_API int gc_add_roots(void *start, size_t size) {
     uintptr_t lo = (uintptr_t)start;
     if (!start || size == 0 || lo + size < lo) return -EINVAL;
-    pthread_mutex_lock(&roots_lock);
+    gcrt_lock(&roots_lock);
     if (n_user == cap_user) {
         size_t nc = cap_user ? cap_user * 2 : 16;
         range *r = realloc(user_roots, nc * sizeof *r);
@@ -41,7 +41,7 @@ GCRT_API int gc_add_roots(void *start, size_t size) {
 GCRT_API int gc_remove_roots(void *start, size_t size) {
     uintptr_t lo = (uintptr_t)start;
     int r = -EINVAL;
-    pthread_mutex_lock(&roots_lock);
+    gcrt_lock(&roots_lock);
     for (size_t i = 0; i < n_user; i++) {
         if (user_roots[i].lo == lo && user_roots[i].hi == lo + size) {
             user_roots[i] = user_roots[--n_user];
@@ -95,7 +95,7 @@ static int phdr_cb(struct dl_phdr_info *info, size_t sz, void *p) {
 }
 
 void gcrt_roots_prepare(void) {
-    pthread_mutex_lock(&roots_lock);
+    gcrt_lock(&roots_lock);
     n_snap = 0;
     snap_static_bytes = 0;
     dl_iterate_phdr(phdr_cb, NULL);
@@ -136,7 +136,7 @@ static int contains_cb(struct dl_phdr_info *info, size_t sz, void *arg) {
 
 bool gcrt_roots_contain(uintptr_t p) {
     bool in = false;
-    pthread_mutex_lock(&roots_lock);
+    gcrt_lock(&roots_lock);
     for (size_t i = 0; i < n_user && !in; i++) in = p >= user_roots[i].lo && p < user_roots[i].hi;
     pthread_mutex_unlock(&roots_lock);
     return in || dl_iterate_phdr(contains_cb, &p) != 0;

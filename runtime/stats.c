@@ -13,7 +13,7 @@ GCRT_STATE gcrt_stats gcrt_stats_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 /* Move a cache's released-span counters into the global ones. Owner or world stopped. */
 void gcrt_stats_fold_cache(gcrt_cache *c) {
     gcrt_stats *st = &gcrt_stats_;
-    pthread_mutex_lock(&st->lock);
+    gcrt_lock(&st->lock);
     for (unsigned i = 0; i < GCRT_NUM_CLASSES; i++) {
         st->nmalloc[i] += c->nmalloc[i];
         c->nmalloc[i] = 0;
@@ -29,7 +29,7 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     gcrt_ensure_init();
     memset(ms, 0, sizeof *ms);
     uint64_t inflight[GCRT_NUM_CLASSES] = {0};
-    pthread_mutex_lock(&gcrt_gc.lock);
+    gcrt_lock(&gcrt_gc.lock);
     gcrt_stop_world();
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) {
         gcrt_stats_fold_cache(&t->cache);
@@ -39,7 +39,7 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
         }
     }
     gcrt_stats *st = &gcrt_stats_;
-    pthread_mutex_lock(&st->lock);
+    gcrt_lock(&st->lock);
     uint64_t mallocs = 0, frees = 0, total = 0, freed = 0;
     for (unsigned i = 1; i < GCRT_NUM_CLASSES; i++) {
         uint64_t n = st->nmalloc[i] + inflight[i];
@@ -73,7 +73,7 @@ GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
      * page cache has carved into spans are folded in exactly. heap.lock is only ever held
      * briefly by threads that are not stopped or inside a critical section. */
     gcrt_heap *h = &gcrt_heap_;
-    pthread_mutex_lock(&h->lock);
+    gcrt_lock(&h->lock);
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_pcache_fold_locked(&t->cache.pcache);
     ms->heap_sys = h->heap_sys;
     ms->heap_inuse = h->heap_inuse;

@@ -80,7 +80,7 @@ static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
 
 GCRT_API void gc_register_store_sequences(const unsigned long *start, const unsigned long *stop) {
     if (!start || stop <= start) return;
-    pthread_mutex_lock(&seq_lock);
+    gcrt_lock(&seq_lock);
     unsigned n = seq_ntables;
     bool known = false;
     for (unsigned i = 0; i < n; i++) known |= seq_tables[i].start == start;
@@ -210,7 +210,7 @@ GCRT_API int gc_register_thread(void) {
      * prepare handler holds across fork(), no thread is inside it when the process is
      * copied: a malloc without fork handlers of its own (ASan's) would otherwise leave the
      * child its lock held, and the child's first new thread would hang there. */
-    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_lock(&gcrt_threads_lock);
     if (pthread_getattr_np(pthread_self(), &attr) != 0) {
         pthread_mutex_unlock(&gcrt_threads_lock);
         gcrt_meta_free(t, sizeof *t);
@@ -270,7 +270,7 @@ GCRT_API int gc_unregister_thread(void) {
     gcrt_cache_release_all(&t->cache);
     gcrt_pool_thread_exit(t);
     gcrt_leave(t);
-    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_lock(&gcrt_threads_lock);
     gcrt_enter(t);   /* from here no stop may park this thread: it is leaving the list */
     if (t->prev) t->prev->next = t->next;
     else gcrt_threads = t->next;
@@ -343,7 +343,7 @@ static void wait_acks(int n) {
 }
 
 void gcrt_stop_world(void) {
-    pthread_mutex_lock(&gcrt_threads_lock);
+    gcrt_lock(&gcrt_threads_lock);
     gcrt_thread *me = gcrt_self;
     atomic_add(&stw_seq, 1);   /* odd: stopped */
     int n = 0;
@@ -419,15 +419,6 @@ void gcrt_threads_fork_flush(void) {
  * (malloc's or stdio's lock, which fork takes after the prepare handlers). The registry
  * stays locked until PARENT. */
 void gcrt_threads_fork_restart(void) { resume_all(); }
-
-/* For background helpers whose work can wait (the background sweeper, the grower): they
- * run only on a CPU nobody else wants, and a program thread that wakes preempts them at
- * once. At normal priority they ran for a 4 ms tick at a time on a 2-CPU machine while a
- * woken program thread waited. Needs no privilege. */
-void gcrt_sched_idle(void) {
-    struct sched_param sp = {0};
-    (void)sched_setscheduler(0, SCHED_IDLE, &sp);
-}
 
 /* Helper threads start with every signal blocked (a thread inherits its creator's mask):
  * they are never stopped, and an application's signals belong to its own threads. */

@@ -1,0 +1,151 @@
+/*
+ * helper.c: the scheduling priority of gcrt's background helpers (the background sweeper,
+ * the grower, the idle mark worker), and locks that wait for one of them.
+ *
+ * The helpers run at SCHED_IDLE, so that they use only CPUs nobody else wants and any
+ * waking thread preempts them (docs/architecture.md, "What a stop waits for"). But a
+ * SCHED_IDLE thread that is preempted while it holds a gcrt lock keeps it until a CPU goes
+ * idle, and on a machine that other work keeps busy no CPU ever does: measured under
+ * `stress-ng --cpu 2` beside kvcache, the GC thread waited 3.5 s inside one mark slice for
+ * the work-buffer lock, mark termination 40-75 ms for the idle worker, and the heap ran
+ * past the memory limit by up to 2x while the assists had nothing to mark (issue 17).
+ *
+ * So locks are priority-inheriting by hand: gcrt_lock() is a trylock, and a thread that
+ * finds the lock taken and still taken after a short spin reads its owner and, if that is
+ * a helper at idle priority, raises it to SCHED_OTHER (the weight of a normal thread: it
+ * gets its share within a scheduler slice) before it blocks. A raised helper goes back to
+ * SCHED_IDLE at its next safe point (gcrt_helper_settle: after each span swept, chunk
+ * grown or mark slice, when it holds no lock and no grey object). The pause waits that are
+ * not locks (mark termination for the idle worker's slice) raise it the same way.
+ *
+ * Raising a thread out of SCHED_IDLE needs CAP_SYS_NICE (or an RLIMIT_NICE that allows
+ * it): a probe at the first helper's start finds out. Without it the helpers are never
+ * lowered at all and run at normal priority (as Go's do), and there is no idle mark
+ * worker: a helper that could be starved holding a lock, with no way to raise it again,
+ * would stall the program for as long as other work keeps the CPUs busy.
+ *
+ * Invariants: a helper record is written by its own thread only, except `boosted`, which
+ * a waiter sets (CAS 0 -> 1, then the policy change) and the helper clears (after setting
+ * SCHED_IDLE again); a waiter may raise a helper that has meanwhile released the lock,
+ * which costs that helper one unit at normal priority.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_HELPERS 8
+
+typedef struct helper {
+    pid_t tid;     /* 0: free slot (atomic) */
+    int idle;      /* lowered to SCHED_IDLE */
+    int boosted;   /* raised by a waiter, not yet settled (atomic) */
+} helper;
+
+static helper helpers[MAX_HELPERS];
+static GCRT_TLS helper *self_helper;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int can_raise;
+
+static void *probe_main(void *arg) {
+    struct sched_param sp = {0};
+    *(int *)arg = sched_setscheduler(0, SCHED_IDLE, &sp) == 0 && sched_setscheduler(0, SCHED_OTHER, &sp) == 0;
+    return NULL;
+}
+
+/* In a thread of its own: the probe leaves its thread at SCHED_IDLE when raising fails. */
+static void probe(void) {
+    pthread_t th;
+    int ok = 0;
+    if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
+    can_raise = ok;
+}
+
+bool gcrt_helpers_can_idle(void) {
+    pthread_once(&probe_once, probe);
+    return can_raise;
+}
+
+void gcrt_helper_begin(void) {
+    if (!gcrt_helpers_can_idle()) return;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    for (unsigned i = 0; i < MAX_HELPERS; i++) {
+        pid_t zero = 0;
+        if (__atomic_compare_exchange_n(&helpers[i].tid, &zero, tid, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            self_helper = &helpers[i];
+            break;
+        }
+    }
+    if (!self_helper) return;   /* no slot: stays at normal priority */
+    struct sched_param sp = {0};
+    self_helper->idle = sched_setscheduler(0, SCHED_IDLE, &sp) == 0;
+}
+
+void gcrt_helper_settle(void) {
+    helper *h = self_helper;
+    if (!h || !atomic_load_relaxed(&h->boosted)) return;
+    struct sched_param sp = {0};
+    sched_setscheduler(0, SCHED_IDLE, &sp);
+    atomic_store_release(&h->boosted, 0);
+}
+
+static void raise_helper(helper *h) {
+    int zero = 0;
+    if (!atomic_load_relaxed(&h->idle) || atomic_load_relaxed(&h->boosted) ||
+        !__atomic_compare_exchange_n(&h->boosted, &zero, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    struct sched_param sp = {0};
+    pid_t tid = atomic_load_relaxed(&h->tid);
+    if (!tid || sched_setscheduler(tid, SCHED_OTHER, &sp) != 0) atomic_store_relaxed(&h->boosted, 0);
+}
+
+bool gcrt_helper_raise_tid(pid_t tid) {
+    if (!tid) return false;
+    for (unsigned i = 0; i < MAX_HELPERS; i++)
+        if (atomic_load_relaxed(&helpers[i].tid) == tid) {
+            raise_helper(&helpers[i]);
+            return true;
+        }
+    return false;
+}
+
+/* The owner of a taken mutex: glibc records the holder's tid for every mutex kind. */
+static pid_t mutex_owner(pthread_mutex_t *m) {
+#ifdef __GLIBC__
+    return atomic_load_relaxed(&m->__data.__owner);
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+/* Whether a mutex reads free (glibc's lock word), to spin on a load rather than a CAS. */
+static bool mutex_looks_free(pthread_mutex_t *m) {
+#ifdef __GLIBC__
+    return atomic_load_relaxed(&m->__data.__lock) == 0;
+#else
+    (void)m;
+    return true;
+#endif
+}
+
+void gcrt_lock_slow(pthread_mutex_t *m) {
+    for (unsigned i = 0; i < 64; i++) {   /* most holds are a few hundred ns */
+        __builtin_ia32_pause();
+        if (mutex_looks_free(m) && pthread_mutex_trylock(m) == 0) return;
+    }
+    pid_t owner = mutex_owner(m);
+#ifndef __GLIBC__
+    for (unsigned i = 0; i < MAX_HELPERS; i++)   /* owner unknown: raise every lowered helper */
+        if (atomic_load_relaxed(&helpers[i].tid)) raise_helper(&helpers[i]);
+#endif
+    if (owner) gcrt_helper_raise_tid(owner);
+    pthread_mutex_lock(m);
+}
+
+/* Fork: the child has none of the helpers; each is re-created (and re-registered). */
+void gcrt_helpers_fork_child(void) {
+    for (unsigned i = 0; i < MAX_HELPERS; i++) helpers[i] = (helper){0};
+}
