@@ -10,7 +10,8 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. 
 LIBS     := -pthread -lunwind -ldl
 DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
-TEST_PKGS  := redis-tools bc
+TEST_PKGS  := redis-tools bc gdb
+REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
 
 SRCS := $(wildcard alloc/*.c gc/*.c runtime/*.c)
@@ -75,6 +76,13 @@ $(BUILD)/test/%: test/%.sh
 	cp $< $@ && chmod +x $@
 test: all check-test-deps $(TESTS)
 	@GCRT_BUILD=$(abspath $(BUILD)) sh test/run.sh $(BUILD)/test
+
+# The whole suite N times quiet, then N times with a CPU hog on every core; the summary is
+# $(BUILD)/test-repeat/summary.txt (docs/testing.md).
+N ?= 20
+test-repeat: all check-test-deps $(TESTS)
+	@$(call need-pkgs,$(REPEAT_PKGS))
+	@sh test/repeat.sh $(N) $(BUILD)
 
 test-asan:
 	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) ASAN_OPTIONS=detect_stack_use_after_return=0 $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \

@@ -14,6 +14,8 @@
  *   now_sec()                      monotonic seconds
  *   run_self(...)                  re-exec this test binary with extra args/env; capture output
  *   run_fork(fn, arg, ...)         run fn(arg) in a forked child; capture its stderr and status
+ *   test_dump_stacks(why)          for a test's own watchdog: every thread's stack into the
+ *                                  failure's evidence (test/run.sh), before it aborts
  */
 #ifndef GCRT_TEST_CHECK_H
 #define GCRT_TEST_CHECK_H
@@ -28,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -255,6 +260,9 @@ static TEST_UNUSED pid_t child_fork_(int op[2], int ep[2])
         exit(1);
     }
     if (pid == 0) {
+        /* Children crash on purpose (misuse tests): their cores are not evidence. */
+        struct rlimit nocore = {0, 0};
+        setrlimit(RLIMIT_CORE, &nocore);
         dup2(op[1], 1);
         dup2(ep[1], 2);
         close(op[0]);
@@ -383,6 +391,38 @@ static TEST_UNUSED int run_checked_then_plain(int argc, char **argv, int (*body)
     CHECK(st == 0, "child with GODEBUG=gccheckmark=1,gcverify=1 exited with %d", st);
     CHECK(!child_fatal, "child reported a fatal error or a gcverify violation");
     return 0;
+}
+
+/* A test's own watchdog calls this when it sees a hang, before it aborts: the stacks of all
+ * this process's threads and of its children, by test/dumpstacks.sh ($GCRT_DUMPSTACKS, set by
+ * test/run.sh), appended to $GCRT_TEST_EVIDENCE/stacks.txt (or to stderr). posix_spawn, not
+ * fork: fork runs gcrt's atfork handlers, which take the locks a hung process may hold. */
+static TEST_UNUSED void test_dump_stacks(const char *why)
+{
+    extern char **environ;
+    const char *script = getenv("GCRT_DUMPSTACKS"), *dir = getenv("GCRT_TEST_EVIDENCE");
+    fprintf(stderr, "%s: dumping thread stacks\n", why);
+    if (!script) {
+        fprintf(stderr, "no stacks: GCRT_DUMPSTACKS is unset (run the test under test/run.sh)\n");
+        return;
+    }
+    char pid[32], out[4096];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    if (dir)
+        snprintf(out, sizeof out, "%s/stacks.txt", dir);
+    else
+        snprintf(out, sizeof out, "/dev/stderr");
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama: let gdb attach to us */
+    char *argv[] = {(char *)"sh", (char *)script, pid, out, NULL};
+    pid_t c;
+    int st;
+    if (posix_spawn(&c, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+        perror("posix_spawn dumpstacks.sh");
+        return;
+    }
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+    if (dir)
+        fprintf(stderr, "stacks: %s\n", out);
 }
 
 #endif /* GCRT_TEST_CHECK_H */

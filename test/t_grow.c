@@ -10,6 +10,11 @@
  *    are in huge pages, 75-80% in 4 KiB pages on a loaded machine); without it none are;
  *  - the objects are intact, and heap_sys grows by about what was allocated: the grower
  *    keeps at most its reserve (64 MiB) beyond need.
+ * The grower runs at SCHED_IDLE, on CPUs nobody else wants (docs/architecture.md): its lead
+ * is a property of a machine with an idle CPU, and it is checked only when the paced phase
+ * had at least half a CPU idle on average (from /proc/stat). Beside `stress-ng --cpu 2`
+ * there is none (0.00-0.02 idle CPUs measured) and 7 of 81 regions were resident, by
+ * design: the allocating thread then faults its pages in itself, and the rest is checked.
  * Run twice: with the heap in huge pages (the default) and with GODEBUG=disablethp=1,
  * where every 4 KiB page is a fault of its own.
  */
@@ -62,6 +67,25 @@ static void grow_by(uint64_t bytes, int pace)
     }
 }
 
+/* CPUs idle (and in iowait) since the last call, on average, from /proc/stat's cpu line. */
+static double idle_cpus(void)
+{
+    static unsigned long long last_idle;
+    static double last_t;
+    unsigned long long v[5] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    CHECK(f, "/proc/stat: %s", strerror(errno));
+    CHECK(fscanf(f, "cpu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5, "/proc/stat format");
+    fclose(f);
+    unsigned long long idle = v[3] + v[4];
+    double t = now_sec(), r = 0;
+    if (last_t > 0)
+        r = (double)(idle - last_idle) / (double)sysconf(_SC_CLK_TCK) / (t - last_t);
+    last_idle = idle;
+    last_t = t;
+    return r;
+}
+
 static int run(void)
 {
     gc_init();
@@ -71,13 +95,19 @@ static int run(void)
     gc_collect();
     gc_memstats_t a, b;
     gc_read_memstats(&a);
+    idle_cpus();
     grow_by(160 * MiB, 1);
+    double idle = idle_cpus();
     gc_read_memstats(&b);
-    printf("%s: %zu of %zu new 2 MiB regions were resident before their first write; heap_sys %.0f -> %.0f MiB\n",
-           getenv("GODEBUG") ? getenv("GODEBUG") : "huge pages", resident, fresh, a.heap_sys / (double)MiB,
+    printf("%s: %zu of %zu new 2 MiB regions were resident before their first write (%.2f CPUs idle); "
+           "heap_sys %.0f -> %.0f MiB\n",
+           getenv("GODEBUG") ? getenv("GODEBUG") : "huge pages", resident, fresh, idle, a.heap_sys / (double)MiB,
            b.heap_sys / (double)MiB);
-    CHECK(resident * 2 >= fresh, "only %zu of %zu regions were resident: the grower did not keep ahead", resident,
-          fresh);
+    if (idle >= 0.5)
+        CHECK(resident * 2 >= fresh, "only %zu of %zu regions were resident with %.2f CPUs idle: the grower did not keep ahead",
+              resident, fresh, idle);
+    else
+        printf("the grower's lead is not checked: %.2f CPUs were idle, and it runs only on idle ones\n", idle);
     CHECK(b.heap_sys - a.heap_sys <= 160 * MiB + 64 * MiB + 8 * MiB, "the heap grew by %.0f MiB for 160 MiB",
           (b.heap_sys - a.heap_sys) / (double)MiB);
     for (size_t i = 0; i < nlive; i++) {

@@ -23,10 +23,13 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
 # A watchdog bounds the whole test (KV_TEST_TIMEOUT seconds, default 60; the test takes
 # about 10 s on a quiet machine): a hung server or client fails the test instead of
-# stalling `make test`; the EXIT trap still kills the servers.
+# stalling `make test`; it first dumps the stacks of the script, its clients and servers
+# (test/dumpstacks.sh); the EXIT trap still kills the servers.
 ( trap 'kill $wd_sleep 2>/dev/null; exit 0' TERM
   sleep "${KV_TEST_TIMEOUT:-60}" & wd_sleep=$!
-  wait $wd_sleep && { echo "FAIL: t_kvcache timed out"; kill -TERM $$; } ) &
+  wait $wd_sleep && { echo "FAIL: t_kvcache timed out: stacks in ${GCRT_TEST_EVIDENCE:-stderr}"
+      "${GCRT_DUMPSTACKS:-$SRC/test/dumpstacks.sh}" $$ "${GCRT_TEST_EVIDENCE:+$GCRT_TEST_EVIDENCE/stacks.txt}"
+      kill -TERM $$; } ) &
 kv_track $!
 
 command -v redis-cli >/dev/null || { echo "redis-cli missing (Debian package redis-tools)"; exit 1; }

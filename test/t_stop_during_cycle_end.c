@@ -72,6 +72,7 @@ static void *watchdog(void *arg)
                     "t_stop_during_cycle_end: no progress for 10 s (allocs %lu, reads %lu, collects %lu): "
                     "a stop-the-world is waiting for a lock a stopped thread holds\n",
                     atomic_load(&allocs), atomic_load(&reads), atomic_load(&collects));
+            test_dump_stacks("t_stop_during_cycle_end");
             abort();
         }
     }
