@@ -188,14 +188,58 @@ static TEST_UNUSED int timing_checks(void)
         if (timing_checks()) CHECK(__VA_ARGS__);                                            \
     } while (0)
 
-/* Seconds a child may run before it is killed by SIGALRM (status 128 + 14). */
+/* Seconds a child may run before it is killed by SIGALRM (status 128 + 14), its stacks
+ * dumped first (the parent's deadline; the child's own alarm, 30 s later, is the backstop
+ * for a parent that is itself stuck). */
 #ifndef CHILD_TIMEOUT
 #define CHILD_TIMEOUT 60
 #endif
 
-/* Read both pipes until EOF, storing what fits. */
-static TEST_UNUSED void child_drain_(int ofd, int efd, child_result_t *r)
+/* The stacks of all threads of process `pid` and of its children, by test/dumpstacks.sh
+ * ($GCRT_DUMPSTACKS, set by test/run.sh), appended to $GCRT_TEST_EVIDENCE/stacks.txt (or to
+ * stderr). posix_spawn, not fork: fork runs gcrt's atfork handlers, which take the locks a
+ * hung process may hold. */
+static TEST_UNUSED void test_dump_stacks_of(pid_t target, const char *why)
 {
+    extern char **environ;
+    const char *script = getenv("GCRT_DUMPSTACKS"), *dir = getenv("GCRT_TEST_EVIDENCE");
+    fprintf(stderr, "%s: dumping thread stacks\n", why);
+    if (!script) {
+        fprintf(stderr, "no stacks: GCRT_DUMPSTACKS is unset (run the test under test/run.sh)\n");
+        return;
+    }
+    char pid[32], out[4096];
+    snprintf(pid, sizeof pid, "%d", (int)target);
+    if (dir)
+        snprintf(out, sizeof out, "%s/stacks.txt", dir);
+    else
+        snprintf(out, sizeof out, "/dev/stderr");
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama: let gdb attach to us */
+    char *argv[] = {(char *)"sh", (char *)script, pid, out, NULL};
+    pid_t c;
+    int st;
+    if (posix_spawn(&c, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+        perror("posix_spawn dumpstacks.sh");
+        return;
+    }
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
+    if (dir)
+        fprintf(stderr, "stacks: %s\n", out);
+}
+
+/* A test's own watchdog calls this when it sees a hang, before it aborts. */
+static TEST_UNUSED void test_dump_stacks(const char *why)
+{
+    test_dump_stacks_of(getpid(), why);
+}
+
+
+/* Read both pipes until EOF, storing what fits. Past the child's deadline, dump its stacks
+ * and kill it with SIGALRM. */
+static TEST_UNUSED void child_drain_(pid_t pid, int ofd, int efd, child_result_t *r)
+{
+    double deadline = now_sec() + test_seconds(CHILD_TIMEOUT);
+    int killed = 0;
     struct pollfd pf[2];
     int open_fds = 2;
     char scratch[4096];
@@ -205,10 +249,20 @@ static TEST_UNUSED void child_drain_(int ofd, int efd, child_result_t *r)
     pf[1].fd = efd;
     pf[1].events = POLLIN;
     while (open_fds > 0) {
-        if (poll(pf, 2, -1) < 0) {
+        double left = deadline - now_sec();
+        int n = poll(pf, 2, killed ? -1 : left > 0 ? (int)(left * 1000) + 1 : 0);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (n == 0) {
+            char why[96];
+            snprintf(why, sizeof why, "child %d ran past its %u s limit", (int)pid, test_seconds(CHILD_TIMEOUT));
+            test_dump_stacks_of(pid, why);
+            kill(pid, SIGALRM);
+            killed = 1;
+            continue;
         }
         for (int i = 0; i < 2; i++) {
             if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -278,7 +332,7 @@ static TEST_UNUSED int child_collect_(pid_t pid, int op[2], int ep[2], child_res
 {
     close(op[1]);
     close(ep[1]);
-    child_drain_(op[0], ep[0], r);
+    child_drain_(pid, op[0], ep[0], r);
     int ws;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
     }
@@ -316,7 +370,8 @@ static TEST_UNUSED int run_self(child_result_t *r, const char *const *args,
                 unsetenv(*env);
             }
         }
-        alarm(test_seconds(CHILD_TIMEOUT)); /* survives execve: a hung child is killed with SIGALRM */
+        alarm(test_seconds(CHILD_TIMEOUT) + 30); /* survives execve: the backstop */
+        prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);   /* Yama: its stacks can be taken */
         /* The path, not /proc/self/exe itself: under valgrind that names the tool, while
          * readlink is answered with the program's path. */
         char self[4096];
@@ -340,7 +395,8 @@ static TEST_UNUSED int run_fork(child_result_t *r, int (*fn)(void *), void *arg)
     int op[2], ep[2];
     pid_t pid = child_fork_(op, ep);
     if (pid == 0) {
-        alarm(test_seconds(CHILD_TIMEOUT));
+        alarm(test_seconds(CHILD_TIMEOUT) + 30);
+        prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
         int rc = fn(arg);
         fflush(stdout);
         fflush(stderr);
@@ -393,36 +449,5 @@ static TEST_UNUSED int run_checked_then_plain(int argc, char **argv, int (*body)
     return 0;
 }
 
-/* A test's own watchdog calls this when it sees a hang, before it aborts: the stacks of all
- * this process's threads and of its children, by test/dumpstacks.sh ($GCRT_DUMPSTACKS, set by
- * test/run.sh), appended to $GCRT_TEST_EVIDENCE/stacks.txt (or to stderr). posix_spawn, not
- * fork: fork runs gcrt's atfork handlers, which take the locks a hung process may hold. */
-static TEST_UNUSED void test_dump_stacks(const char *why)
-{
-    extern char **environ;
-    const char *script = getenv("GCRT_DUMPSTACKS"), *dir = getenv("GCRT_TEST_EVIDENCE");
-    fprintf(stderr, "%s: dumping thread stacks\n", why);
-    if (!script) {
-        fprintf(stderr, "no stacks: GCRT_DUMPSTACKS is unset (run the test under test/run.sh)\n");
-        return;
-    }
-    char pid[32], out[4096];
-    snprintf(pid, sizeof pid, "%d", (int)getpid());
-    if (dir)
-        snprintf(out, sizeof out, "%s/stacks.txt", dir);
-    else
-        snprintf(out, sizeof out, "/dev/stderr");
-    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* Yama: let gdb attach to us */
-    char *argv[] = {(char *)"sh", (char *)script, pid, out, NULL};
-    pid_t c;
-    int st;
-    if (posix_spawn(&c, "/bin/sh", NULL, NULL, argv, environ) != 0) {
-        perror("posix_spawn dumpstacks.sh");
-        return;
-    }
-    while (waitpid(c, &st, 0) < 0 && errno == EINTR) {}
-    if (dir)
-        fprintf(stderr, "stacks: %s\n", out);
-}
 
 #endif /* GCRT_TEST_CHECK_H */
