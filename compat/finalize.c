@@ -202,12 +202,23 @@ uint32_t gcrt_bdw_finseen;
 GC_finalizer_notifier_proc GC_finalizer_notifier;
 static __thread int in_finalizers;   /* bdwgc does not run finalizers from inside one */
 
+/* The stack below the caller, where finalizers ran and left their objects' addresses:
+ * the thread goes on running (bdwgc's finalizers run in program threads), and a stale copy
+ * would keep a finalized object, and in a chain all that follows it, alive. */
+__attribute__((noinline)) static void scrub_below(void) {
+    volatile char buf[8 << 10];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    gcrt_scrub_vector_regs();
+}
+
 GCRT_API int GC_invoke_finalizers(void) {
     bdw_thread();
     if (in_finalizers) return 0;
     in_finalizers = 1;
     int n = gc_run_finalizers();
     in_finalizers = 0;
+    if (n) scrub_below();
     return n;
 }
 
@@ -269,7 +280,9 @@ static void mark_end(void) {
     clear_links(&long_links, true);
     GC_gc_no++;
     extern void *GC_least_plausible_heap_addr, *GC_greatest_plausible_heap_addr;
-    GC_least_plausible_heap_addr = (void *)gcrt_heap_.arena_lo;
+    /* one below the heap: arena_lo itself is the first object's address, and this variable
+     * is static data, scanned, which kept that object alive for ever */
+    GC_least_plausible_heap_addr = (void *)(gcrt_heap_.arena_lo - 1);
     GC_greatest_plausible_heap_addr = (void *)gcrt_heap_.arena_hi;
 }
 
