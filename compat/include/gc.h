@@ -15,6 +15,7 @@
 #define GC_VERSION_MAJOR 8
 #define GC_VERSION_MINOR 2
 #define GC_VERSION_MICRO 2
+#define GCRT_BDWGC 1   /* this is gcrt's gc.h, not bdwgc's */
 
 #include <stddef.h>
 #include <pthread.h>
