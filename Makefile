@@ -93,7 +93,7 @@ test-ubsan:
 
 # Each subproject's build fragment (examples/scheme/scheme.mk, test/stress/stress.mk, ...).
 EXTRAS :=
-include $(wildcard examples/*/*.mk test/*/*.mk)
+include $(wildcard examples/*/*.mk test/*/*.mk compat/*.mk)
 .PHONY: extras
 extras: $(EXTRAS)
 

@@ -705,6 +705,21 @@ GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
 GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);
 GCRT_HIDDEN pthread_mutex_t *gcrt_special_lock(gcrt_span *s);
 GCRT_HIDDEN void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins);   /* tests */
+/* compat/ (bdwgc's API, issue 19). Finalizer orderings: ORDERED is Go's and bdwgc's default
+ * (the root job scans the object's contents), IGNORE_SELF skips the words pointing into the
+ * object, NO_ORDER scans nothing and is queued at mark termination (gcrt_specials_unordered). */
+enum { GCRT_FIN_ORDERED = 0, GCRT_FIN_IGNORE_SELF = 1, GCRT_FIN_NO_ORDER = 2 };
+GCRT_HIDDEN int gcrt_finalizer_swap(void *obj, void *fn, void *arg, int mode, void **ofn, void **oarg);
+GCRT_HIDDEN bool gcrt_has_finalizer(uintptr_t obj);           /* world stopped */
+GCRT_HIDDEN bool gcrt_specials_unordered(void);               /* mark termination */
+extern GCRT_HIDDEN int gcrt_fin_manual;       /* no finalizer thread: the embedder runs the queue */
+GCRT_HIDDEN const volatile uint32_t *gcrt_finq_seq(void);     /* bumped when entries are queued */
+GCRT_HIDDEN uint64_t gcrt_finq_len(void);
+/* cycle.c: called at mark termination with the world stopped, marks final (compat/ links). */
+extern GCRT_HIDDEN void (*gcrt_mark_end_hook)(void);
+/* thread.c: run fn outside the blocking region the caller is in (GC_call_with_gc_active). */
+GCRT_HIDDEN void gcrt_blocking_active(gcrt_thread *t, void (*fn)(void *), void *arg);
+GCRT_HIDDEN int gcrt_suspend_signal(void);
 /* mark.c: scan an object's words (or its first oblet) without marking it. */
 GCRT_HIDDEN size_t gcrt_scan_object(gcrt_gcw *w, uintptr_t obj);
 

@@ -192,6 +192,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
 
 /* The state of the cycle in progress, shared by the thread that starts it and the GC
  * thread that finishes it (handed over under gc.lock). */
+void (*gcrt_mark_end_hook)(void);
 static trace_info cur;
 static uint64_t cur_stacks, cur_globals;
 
@@ -363,6 +364,15 @@ static void cycle_end(uint64_t c0) {
     gcrt_mark_recover_overflow();
     ti.heap1 = (uint64_t)atomic_load_relaxed(&gcrt_heap_live);
     flush_caches();   /* while marking is on: what caches handed out becomes black */
+    /* compat/ (bdwgc): disappearing links see the final marks; then unordered finalizers
+     * resurrect what they need, which is marked here, still in the pause. */
+    if (gcrt_mark_end_hook) gcrt_mark_end_hook();
+    if (gcrt_specials_unordered()) {
+        gcrt_mark_workers(true);
+        gcrt_mark_drain_all();
+        gcrt_mark_workers(false);
+        gcrt_mark_recover_overflow();
+    }
     gcrt_mark_phase_end();
     if (g->gccheckmark) gcrt_checkmark();
     if (g->gcverify) gcrt_verify_marks();

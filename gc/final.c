@@ -73,6 +73,7 @@ struct gcrt_special {
     uintptr_t offset;        /* byte offset in the span */
     uint64_t id;             /* cleanups: unique id (Go's cleanupID); 0 otherwise */
     uint8_t kind;
+    uint8_t fmode;           /* finalizers: GCRT_FIN_* (bdwgc's orderings, compat/) */
     void *fn;                /* finalizer: void (*)(void *, void *); cleanup: void (*)(void *) */
     void *arg;               /* finalizer/cleanup arg; weak: the handle cell */
 };
@@ -188,6 +189,8 @@ static void spset_remove(gcrt_span *s) {   /* stripe lock and pin_lock held; nev
 
 /* ---- list operations (stripe lock held) ---- */
 
+static uint64_t nunordered;   /* GCRT_FIN_NO_ORDER finalizer records (atomic): see gcrt_specials_unordered */
+
 /* The link after which a record (offset, kind) belongs: the first record not greater. */
 static gcrt_special **special_pos(gcrt_span *s, uintptr_t offset, uint8_t kind) {
     gcrt_special **pp = &s->specials;
@@ -209,6 +212,7 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     gcrt_special **pp = special_pos(s, r->offset, r->kind);
     r->next = *pp;
     atomic_store_release(pp, r);
+    if (r->kind == SPECIAL_FINALIZER && r->fmode == GCRT_FIN_NO_ORDER) atomic_add(&nunordered, 1);
     if (r->kind != SPECIAL_WEAK) {
         atomic_store_relaxed(&s->nroots, s->nroots + 1);
         if (s->nroots == 1) spset_note(s);
@@ -220,6 +224,7 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
 static void special_unlink(gcrt_span *s, gcrt_special **pp) {
     gcrt_special *r = *pp;
     *pp = r->next;
+    if (r->kind == SPECIAL_FINALIZER && r->fmode == GCRT_FIN_NO_ORDER) atomic_add(&nunordered, (uint64_t)-1);
     if (r->kind != SPECIAL_WEAK) {
         atomic_store_relaxed(&s->nroots, s->nroots - 1);
         if (!s->nroots) spset_note(s);
@@ -463,8 +468,9 @@ static void fin_atfork_child(void) { finq.thread = 0; }
 
 /* Start the finalizer thread with the first finalizer or cleanup (outside critical
  * sections). If it cannot start, finalizers still run from gc_run_finalizers. */
+int gcrt_fin_manual;
 static void fin_thread_ensure(void) {
-    if (atomic_load_relaxed(&finq.thread)) return;
+    if (gcrt_fin_manual || atomic_load_relaxed(&finq.thread)) return;
     int zero = 0;
     if (!atomic_cas(&finq.thread, &zero, 1)) return;
     static int atfork;
@@ -477,6 +483,11 @@ static void fin_thread_ensure(void) {
     }
     pthread_detach(th);
 }
+
+/* compat/ (bdwgc runs finalizers in the allocating thread): the queue's wake-up word, bumped
+ * whenever entries are queued, and its length. */
+const volatile uint32_t *gcrt_finq_seq(void) { return &finq.seq; }
+uint64_t gcrt_finq_len(void) { return atomic_load_relaxed(&finq.len); }
 
 /* ---- marking: the specials root job ---- */
 
@@ -500,12 +511,30 @@ static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
     w->bytes_marked += s->elemsize;
 }
 
+/* bdwgc's GC_register_finalizer_ignore_self: the contents less the words that point back
+ * into the object itself, so a self-referencing object can still be finalized. */
+static void grey_contents_not_self(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
+    unsigned kind = spanclass_kind(s->spanclass);
+    if (kind == GCRT_SCAN_NOSCAN) return;
+    uintptr_t end = obj + s->elemsize;
+    for (uintptr_t a = obj; a < end; a += sizeof(uintptr_t)) {
+        if (kind == GCRT_SCAN_TYPED && !bit_get(s->ptrbits, (a - s->base) / sizeof(uintptr_t))) continue;
+        uintptr_t v = gcrt_scan_load((const uintptr_t *)a);
+        if (v < obj || v >= end) gcrt_grey(w, v);
+    }
+}
+
 static void markroot_special(gcrt_gcw *w, gcrt_span **cellspan, gcrt_span *s, gcrt_special *r) {
     switch (r->kind) {
-    case SPECIAL_FINALIZER:
-        grey_contents(w, s, s->base + span_objindex(s, s->base + r->offset) * s->elemsize);
+    case SPECIAL_FINALIZER: {
+        uintptr_t obj = s->base + span_objindex(s, s->base + r->offset) * s->elemsize;
+        /* unordered (GC_register_finalizer_no_order): nothing of the object is marked here;
+         * gcrt_specials_unordered marks what it reaches once it is found unreachable */
+        if (r->fmode == GCRT_FIN_IGNORE_SELF) grey_contents_not_self(w, s, obj);
+        else if (r->fmode != GCRT_FIN_NO_ORDER) grey_contents(w, s, obj);
         gcrt_grey(w, (uintptr_t)r->arg);
         break;
+    }
     case SPECIAL_CLEANUP:
         gcrt_grey(w, (uintptr_t)r->arg);
         break;
@@ -694,11 +723,16 @@ gcrt_span *gcrt_special_object(const void *p, uintptr_t *base) {
 
 /* ---- finalizers ---- */
 
-GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
+/* Set (fn != NULL) or remove obj's finalizer. replace: an existing one is swapped for the
+ * new one (bdwgc's GC_register_finalizer) and returned through ofn and oarg; otherwise it is
+ * -EEXIST (gc_set_finalizer, Go's rule). */
+static int finalizer_set(const char *who, void *obj, void *fn, void *arg, int mode, bool replace, void **ofn,
+                         void **oarg) {
     gcrt_ensure_init();
     gcrt_thread *t = gcrt_thread_get();
+    if (ofn) *ofn = NULL, *oarg = NULL;
     if (!obj) {
-        gcrt_warn("gc_set_finalizer: NULL object; -EINVAL");
+        gcrt_warn("%s: NULL object; -EINVAL", who);
         return -EINVAL;
     }
     int rc = 0;
@@ -709,26 +743,29 @@ GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void 
         gcrt_leave(t);
         /* Go panics here; the contract asks for -EINVAL, so say why instead of failing mutely */
         if (s)
-            gcrt_warn("gc_set_finalizer: %p points into the GC object at %p, not at its start; -EINVAL",
-                      obj, (void *)base);
+            gcrt_warn("%s: %p points into the GC object at %p, not at its start; -EINVAL", who, obj,
+                      (void *)base);
         else
-            gcrt_warn("gc_set_finalizer: %p is not a GC object (static, stack, malloc'd or freed memory); "
-                      "-EINVAL", obj);
+            gcrt_warn("%s: %p is not a GC object (static, stack, malloc'd or freed memory); -EINVAL", who, obj);
         return -EINVAL;
     }
     pthread_mutex_t *l = stripe_of(s);
     gcrt_lock(l);
     uintptr_t off = base - s->base;
     gcrt_special **pp = special_find(s, off, SPECIAL_FINALIZER);
+    if (pp && (replace || !fn)) {
+        if (ofn) *ofn = (*pp)->fn, *oarg = (*pp)->arg;
+        special_unlink(s, pp);
+        pp = NULL;
+    }
     if (!fn) {
-        if (pp) special_unlink(s, pp);
     } else if (pp) {
         rc = -EEXIST;
     } else {
         gcrt_special *r = special_alloc();
         if (!r) rc = -ENOMEM;
         else {
-            *r = (gcrt_special){.offset = off, .kind = SPECIAL_FINALIZER, .fn = (void *)fn, .arg = arg};
+            *r = (gcrt_special){.offset = off, .kind = SPECIAL_FINALIZER, .fmode = (uint8_t)mode, .fn = fn, .arg = arg};
             if (!special_insert(s, r)) {
                 special_free(r);
                 rc = -ENOMEM;
@@ -741,6 +778,69 @@ GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void 
     gcrt_leave(t);
     if (fn && rc == 0) fin_thread_ensure();
     return rc;
+}
+
+GCRT_API int gc_set_finalizer(void *obj, void (*fn)(void *obj, void *arg), void *arg) {
+    return finalizer_set("gc_set_finalizer", obj, (void *)fn, arg, GCRT_FIN_ORDERED, false, NULL, NULL);
+}
+
+int gcrt_finalizer_swap(void *obj, void *fn, void *arg, int mode, void **ofn, void **oarg) {
+    return finalizer_set("GC_register_finalizer", obj, fn, arg, mode, true, ofn, oarg);
+}
+
+/* Whether the object at obj (its start) has a finalizer; world stopped (compat/ links). */
+bool gcrt_has_finalizer(uintptr_t obj) {
+    gcrt_span *s = span_of_heap(obj);
+    return s && special_find(s, obj - s->base, SPECIAL_FINALIZER);
+}
+
+/* Mark termination, world stopped, after the drain and the caches' flush (cycle.c):
+ * bdwgc's unordered finalization. An object with a GCRT_FIN_NO_ORDER finalizer that is
+ * still unmarked is unreachable from the roots and from every ordered finalizable object:
+ * queue its finalizer now, clear its weak handles, and grey it so that it and what it
+ * reaches survive for the finalizer (its contents were not scanned by the root job).
+ * Returns whether anything was greyed: the caller drains again. */
+bool gcrt_specials_unordered(void) {
+    if (!atomic_load_relaxed(&nunordered)) return false;
+    gcrt_gcw w;
+    gcrt_gcw_init(&w);
+    bool greyed = false, queued = false;
+    for (size_t i = 0; i < spset.n; i++) {
+        gcrt_span *s = spset.arr[i].s;
+        if (!(spset.arr[i].roots & SP_WALK)) continue;
+        pthread_mutex_t *l = stripe_of(s);
+        gcrt_lock(l);
+        for (gcrt_special **pp = &s->specials; *pp;) {
+            gcrt_special *r = *pp;
+            size_t idx = span_objindex(s, s->base + r->offset);
+            if (r->kind != SPECIAL_FINALIZER || r->fmode != GCRT_FIN_NO_ORDER || bit_get(s->markbits, idx) ||
+                !span_slot_allocated(s, idx)) {
+                pp = &r->next;
+                continue;
+            }
+            uintptr_t obj = s->base + idx * s->elemsize;
+            if (!finq_push(SPECIAL_FINALIZER, r->fn, (void *)obj, r->arg)) {   /* no memory: next cycle */
+                pp = &r->next;
+                continue;
+            }
+            special_unlink(s, pp);
+            queued = true;
+            /* its weak handles die with it, as the sweeper clears a resurrected object's */
+            for (gcrt_special **q = &s->specials; *q;) {
+                if ((*q)->kind == SPECIAL_WEAK && (*q)->offset == obj - s->base) {
+                    clear_weak(*q);
+                    special_unlink(s, q);
+                } else q = &(*q)->next;
+            }
+            gcrt_grey(&w, obj);
+            greyed = true;
+            pp = &s->specials;   /* the list changed around pp: restart (marked ones are skipped) */
+        }
+        pthread_mutex_unlock(l);
+    }
+    gcrt_gcw_dispose(&w);
+    if (queued) finq_wake();
+    return greyed;
 }
 
 /* ---- cleanups ---- */

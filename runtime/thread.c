@@ -158,6 +158,31 @@ __attribute__((noinline)) void gcrt_blocking(gcrt_thread *t, void (*fn)(void *),
     __asm__ volatile("" : : "r"(&uc) : "memory");   /* uc lives until the region ends */
 }
 
+/* Inside gcrt_blocking's fn: run fn as a running thread (it may touch the heap), then
+ * enter the region again with the registers and stack pointer of this point, below the
+ * first entry's, so the frames fn's caller pushed since are scanned too. Outside a region
+ * it just calls fn. */
+__attribute__((noinline)) void gcrt_blocking_active(gcrt_thread *t, void (*fn)(void *), void *arg) {
+    if (atomic_load_acquire(&t->bstate) == GCRT_TS_RUNNING) {
+        fn(arg);
+        return;
+    }
+    while (!bstate_move(t, GCRT_TS_BLOCKING, GCRT_TS_RUNNING)) {
+        uint32_t seq = atomic_load_acquire(&stw_seq);
+        if (seq & 1) syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+    }
+    fn(arg);
+    ucontext_t uc;
+    GCRT_CONTEXT_AT_CALL(&uc);
+    save_context(t, &uc);
+    /* uc's frame ends with this call, but the stack below the caller's frame stays mapped:
+     * a scan from here covers the caller's frames and some dead words */
+    t->stop_sp = (uintptr_t)&uc;
+    atomic_store_release(&t->bstate, GCRT_TS_BLOCKING);
+}
+
+int gcrt_suspend_signal(void) { return sig_suspend; }   /* compat/: GC_get_suspend_signal */
+
 static void thread_exit_hook(void *arg) {
     gcrt_thread *t = arg;
     if (gcrt_self == t) gc_unregister_thread();

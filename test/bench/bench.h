@@ -33,7 +33,12 @@
 #elif defined(USE_BDWGC)
 #define GC_THREADS 1
 #include <gc.h>
+#if defined(GCRT_BDWGC)   /* compat/include/gc.h: the bdwgc program on gcrt's shim */
+#include "gcrt.h"         /* its collector statistics are gcrt's (gc_read_memstats) */
+#define IMPL_NAME "shim"
+#else
 #define IMPL_NAME "bdwgc"
+#endif
 #else
 #include <pthread.h>
 #define IMPL_NAME "malloc"
@@ -114,7 +119,7 @@ typedef struct {
     int markers;           /* bdwgc: marker threads in use (GC_get_parallel()+1) */
 } gcstat_t;
 
-#if defined(USE_GCRT)
+#if defined(USE_GCRT) || defined(GCRT_BDWGC)
 
 static gc_memstats_t bench_ms; /* ~4 KiB; static so polls need no stack */
 static uint32_t bench_seen_gc, bench_base_gc;
@@ -277,7 +282,7 @@ static inline void print_gcstat(gcstat_t s)
            (unsigned long long)s.pauses);
     if (s.lost)
         printf(" pauses_lost=%llu", (unsigned long long)s.lost);
-#if defined(USE_BDWGC)
+#if defined(USE_BDWGC) && !defined(GCRT_BDWGC)
     printf(" markers=%d", s.markers);
 #endif
 }
