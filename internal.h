@@ -171,7 +171,7 @@ struct gcrt_span {
     uint8_t needzero;        /* free pages may be dirty (free and large spans; small spans
                                 keep free slots zero: sweeping clears what it frees) */
     uint32_t sweepgen;       /* see above; atomic */
-    uint32_t sweepseq;       /* odd while sweeping rewrites the bits: gc_base's seqlock */
+    uint32_t sweepseq;       /* odd while sweeping rewrites the bits: span_find_object's seqlock */
     uint64_t *checkbits;     /* GODEBUG=gccheckmark: the re-mark's bits, during the check */
     gcrt_span *next, *prev;  /* central list, or free list in the page heap */
     uint64_t freed_at;       /* free spans: when freed (ns), for the scavenger */
@@ -268,6 +268,27 @@ static inline bool bit_get(const uint64_t *bits, size_t i) { return (bits[i >> 6
 
 static inline bool span_slot_allocated(const gcrt_span *s, size_t i) {
     return bit_get(s->allocbits, i) || i < atomic_load_relaxed(&s->freeindex);
+}
+
+/* The allocated object p points into: its span and start, or NULL. The one lookup for
+ * callers that may run beside a sweep of the span (gc_base, and setting finalizers,
+ * cleanups and weak handles): sweeping swaps allocbits for markbits and resets freeindex,
+ * and a reader that saw the new freeindex with the old bits would take a live object for
+ * free, so the bits are read between two equal even sweepseqs. */
+static inline gcrt_span *span_find_object(const void *p, uintptr_t *base) {
+    gcrt_span *s = span_of_heap((uintptr_t)p);
+    if (!s) return NULL;
+    size_t i = span_objindex(s, (uintptr_t)p);
+    bool alloc;
+    uint32_t seq;
+    do {
+        while ((seq = atomic_load_acquire(&s->sweepseq)) & 1) __builtin_ia32_pause();
+        alloc = span_slot_allocated(s, i);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while (atomic_load_relaxed(&s->sweepseq) != seq);
+    if (!alloc) return NULL;
+    *base = s->base + i * s->elemsize;
+    return s;
 }
 
 /* Refill alloccache from allocbits at the 64-slot word containing freeindex. */
@@ -701,7 +722,6 @@ enum { GCRT_SPECIALS_NONE = 0, GCRT_SPECIALS_QUICK = 1, GCRT_SPECIALS_WALK = 2 }
 GCRT_HIDDEN int gcrt_specials_begin(void);
 GCRT_HIDDEN void gcrt_specials_markroot(gcrt_thread *me);   /* that job, while marking */
 GCRT_HIDDEN void gcrt_sweep_specials(gcrt_span *s);         /* sweeper, s->spset != 0 */
-GCRT_HIDDEN gcrt_span *gcrt_special_object(const void *p, uintptr_t *base);
 GCRT_HIDDEN struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cell, int *err);
 GCRT_HIDDEN pthread_mutex_t *gcrt_special_lock(gcrt_span *s);
 GCRT_HIDDEN void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins);   /* tests */

@@ -164,38 +164,21 @@ static inline __attribute__((always_inline)) void *alloc_typed(const gc_type_t *
 GCRT_API void *gc_alloc_typed(const gc_type_t *t) { return alloc_typed(t, 1); }
 GCRT_API void *gc_alloc_array(const gc_type_t *t, size_t count) { return alloc_typed(t, count); }
 
-/* The allocated object holding p: its span and base, or NULL. */
-static gcrt_span *find_object(const void *p, uintptr_t *base) {
-    gcrt_span *s = span_of_heap((uintptr_t)p);
-    if (!s) return NULL;
-    size_t i = span_objindex(s, (uintptr_t)p);
-    bool alloc;
-    uint32_t seq;
-    do {   /* a concurrent sweep swaps the bits: read them between two equal even seqs */
-        while ((seq = atomic_load_acquire(&s->sweepseq)) & 1) __builtin_ia32_pause();
-        alloc = span_slot_allocated(s, i);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    } while (atomic_load_relaxed(&s->sweepseq) != seq);
-    if (!alloc) return NULL;
-    *base = s->base + i * s->elemsize;
-    return s;
-}
-
 GCRT_API size_t gc_size(const void *p) {
     uintptr_t b;
-    gcrt_span *s = find_object(p, &b);
+    gcrt_span *s = span_find_object(p, &b);
     return s ? s->elemsize : 0;
 }
 
 GCRT_API void *gc_base(const void *p) {
     uintptr_t b;
-    return find_object(p, &b) ? (void *)b : NULL;
+    return span_find_object(p, &b) ? (void *)b : NULL;
 }
 
 GCRT_API void *gc_realloc(void *p, size_t size) {
     if (!p) return gc_alloc(size);
     uintptr_t base;
-    gcrt_span *s = find_object(p, &base);
+    gcrt_span *s = span_find_object(p, &base);
     if (!s || base != (uintptr_t)p)
         gcrt_fatal("gc_realloc(%p): not the start of a live GC object", p);
     size_t old = s->elemsize;

@@ -708,19 +708,6 @@ void gcrt_sweep_specials(gcrt_span *s) {
     if (queued) finq_wake();
 }
 
-/* ---- lookup of an object's start ---- */
-
-/* The in-use span holding the allocated object that p points into, and the object's start;
- * NULL if p is not in an allocated GC object. Caller in a critical section. */
-gcrt_span *gcrt_special_object(const void *p, uintptr_t *base) {
-    gcrt_span *s = span_of_heap((uintptr_t)p);
-    if (!s) return NULL;
-    size_t i = span_objindex(s, (uintptr_t)p);
-    if (!span_slot_allocated(s, i)) return NULL;
-    *base = s->base + i * s->elemsize;
-    return s;
-}
-
 /* ---- finalizers ---- */
 
 /* Set (fn != NULL) or remove obj's finalizer. replace: an existing one is swapped for the
@@ -738,7 +725,7 @@ static int finalizer_set(const char *who, void *obj, void *fn, void *arg, int mo
     int rc = 0;
     uintptr_t base;
     gcrt_enter(t);
-    gcrt_span *s = gcrt_special_object(obj, &base);
+    gcrt_span *s = span_find_object(obj, &base);
     if (!s || base != (uintptr_t)obj) {
         gcrt_leave(t);
         /* Go panics here; the contract asks for -EINVAL, so say why instead of failing mutely */
@@ -866,7 +853,7 @@ GCRT_API gc_cleanup_t gc_add_cleanup(void *obj, void (*fn)(void *arg), void *arg
     uintptr_t base;
     int err = 0;
     gcrt_enter(t);
-    gcrt_span *s = gcrt_special_object(obj, &base);
+    gcrt_span *s = span_find_object(obj, &base);
     /* An arg inside the object would keep it alive for ever (Go panics on arg == ptr). */
     if (!s || ((uintptr_t)arg >= base && (uintptr_t)arg < base + s->elemsize)) {
         gcrt_leave(t);

@@ -108,7 +108,8 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
         if (unlikely(gcrt_debug_hooks)) sweep_free_slots_debug(s, words);
         else sweep_clear_freed(s, words);
     }
-    /* gc_base/gc_size may read these bits from other threads: bracket by sweepseq. */
+    /* span_find_object (gc_base, finalizers, weak handles) reads these bits from other
+     * threads: bracket by sweepseq. */
     atomic_store_relaxed(&s->sweepseq, s->sweepseq + 1);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     uint64_t *old = s->allocbits;

@@ -45,7 +45,7 @@ GCRT_API gc_weak_t gc_weak_make(void *obj) {
         uintptr_t base;
         int err = 0;
         gcrt_enter(t);
-        gcrt_span *s = gcrt_special_object(obj, &base);
+        gcrt_span *s = span_find_object(obj, &base);
         if (s) h = gcrt_special_weak(s, (uintptr_t)obj, cell, &err);
         gcrt_leave(t);
         if (!s) {
