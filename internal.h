@@ -551,8 +551,10 @@ GCRT_HIDDEN void gcrt_stats_fold_cache(gcrt_cache *c);
 typedef struct gcrt_gcstate {
     pthread_mutex_t lock;          /* requests and settings; never taken with the world
                                       stopped, never inside a critical section */
-    pthread_cond_t request, done;
+    pthread_cond_t request, done, begun;
     uint32_t started, finished;    /* cycles */
+    volatile int starting;         /* claimed, marking not yet begun (begun wakes) */
+    uint64_t start_trigger;        /* the trigger the starting cycle replaced */
     int handoff;                   /* pause 1 done: the GC thread takes over */
     volatile int running;
     volatile int marking;          /* MARK phase: barrier on, allocation black */
@@ -605,6 +607,7 @@ GCRT_HIDDEN uint64_t gcrt_mark_assist_cpu(void);
 GCRT_HIDDEN void gcrt_mark_credit(int64_t work);
 GCRT_HIDDEN void gcrt_mark_set_assist_ratio(double r);
 GCRT_HIDDEN void gcrt_assist(gcrt_thread *t);
+GCRT_HIDDEN bool gcrt_assists_waiting(void);   /* an assist waits for the markers */
 GCRT_HIDDEN void gcrt_wbuf_flush(gcrt_thread *t);
 /* Ragged barrier before pause 2: the GC thread bumps gcrt_flush_epoch, and each mutator
  * flushes its barrier buffer at its next barrier or allocation slow path. */

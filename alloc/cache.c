@@ -204,7 +204,8 @@ void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_
             if (gcrt_gc.marking && t->wbn && t->flush_seen != atomic_load_relaxed(&gcrt_flush_epoch))
                 gcrt_wbuf_flush_requested(t);
             if (gcrt_gc.marking && t->assist_debt > 0) gcrt_assist(t);
-            else if ((uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger))
+            else if ((uint64_t)atomic_load_relaxed(&gcrt_heap_live) >= atomic_load_relaxed(&gcrt_gc.trigger) ||
+                     unlikely(gcrt_gc.starting))
                 gcrt_gc_maybe_start();
         }
         return p;
