@@ -615,6 +615,7 @@ void gcrt_mark_fork(int phase) {
         pthread_cond_init(&M.wcond, NULL);
         M.nthreads = 0;
         M.nidle = 0;
+        nassist_wait = 0;   /* a parked thread of the parent's may have counted itself */
     }
     if (phase != GCRT_FORK_PREPARE) gcrt_fork_mutex(&shade_lock, phase);
 }
