@@ -170,7 +170,13 @@ static void commit(bool trigger) {
     publish(trigger);
 }
 
-void gcrt_pacer_update(void) { commit(!gcrt_gc.running); }
+/* A cycle in its tail (past mark termination, which published the next trigger, and not
+ * yet done) takes new settings into that trigger at once: kept until the cycle's end, a
+ * lowered limit's trigger was published when nothing allocated any more, and no cycle
+ * started (t_memlimit under load, 1 run in 60; t_limit_in_tail). */
+void gcrt_pacer_update(void) {
+    commit(!gcrt_gc.running || atomic_load_relaxed(&gcrt_gc.trigger) != UINT64_MAX);
+}
 
 void gcrt_pacer_cycle_start(uint64_t heap_live) {
     cycle_triggered = heap_live;
