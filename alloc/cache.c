@@ -167,7 +167,7 @@ static bool prof_end(gcrt_cache *c, unsigned spc, gcrt_span *s, int64_t size) {
     c->prof_mark[spc] = s->alloccount;
     if (s != &gcrt_empty_span && spanclass_sizeclass(spc)) {
         uint64_t m = (uint64_t)(left - 1) / (uint64_t)s->elemsize;   /* ceil(left/size) - 1 */
-        if (m < (uint64_t)__builtin_popcountll(s->alloccache)) s->alloccache = lowest_bits(s->alloccache, m);
+        if (m < 64 && m < (uint64_t)__builtin_popcountll(s->alloccache)) s->alloccache = lowest_bits(s->alloccache, m);
         c->prof_on = true;
     }
     return sample;
