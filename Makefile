@@ -7,10 +7,10 @@ OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wno-unused-parameter
 ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. $(EXTRA_CFLAGS)
-LIBS     := -pthread -lunwind -ldl
-DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev
+LIBS     := -pthread -lunwind -ldl -lz -lm
+DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev libdw-dev
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
-TEST_PKGS  := redis-tools bc gdb
+TEST_PKGS  := redis-tools bc gdb golang-1.19-go
 REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
 
@@ -68,7 +68,7 @@ demo: all
 	@sh examples/scheme/demo.sh $(BUILD)
 
 # Each test is its own process (the heap is global); test/run.sh prints "N passed, N failed".
-$(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h
+$(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h test/memprofile.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS) -lm
 $(BUILD)/test/%: test/%.sh
@@ -86,10 +86,10 @@ test-repeat: all check-test-deps $(TESTS)
 
 test-asan:
 	LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) ASAN_OPTIONS=detect_stack_use_after_return=0 $(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN" \
-	  LIBS="-pthread -lunwind -ldl -fsanitize=address" test
+	  LIBS="-pthread -lunwind -ldl -lz -lm -fsanitize=address" test
 test-ubsan:
 	$(MAKE) BUILD=build-ubsan EXTRA_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" \
-	  LIBS="-pthread -lunwind -ldl -fsanitize=undefined" test
+	  LIBS="-pthread -lunwind -ldl -lz -lm -fsanitize=undefined" test
 
 # Each subproject's build fragment (examples/scheme/scheme.mk, test/stress/stress.mk, ...).
 EXTRAS :=

@@ -178,6 +178,24 @@ typedef void (*gc_oom_handler_t)(size_t size);
 /* Called when an allocation cannot get memory, before NULL is returned. Returns the old one. */
 GCRT_API gc_oom_handler_t gc_set_oom_handler(gc_oom_handler_t fn);
 
+/* ---- Profiling (Go's runtime/pprof heap profile, MemProfileRate, -benchmem) ----------- */
+
+/* Like setting runtime.MemProfileRate: sample one allocation per `rate` bytes on average
+ * (0: off; 1: every allocation); returns the previous rate; a negative argument only
+ * reads it. Default 512 KiB, or GCRT_MEMPROFILERATE / GODEBUG=memprofilerate. */
+GCRT_API int gc_set_mem_profile_rate(int rate);
+/* Like pprof.WriteHeapProfile: write the heap profile (gzipped profile.proto, read by
+ * `go tool pprof`) to fd: alloc_objects, alloc_space, inuse_objects, inuse_space, as of the
+ * last completed collection. 0 or a negative errno. GCRT_MEMPROFILE=path writes one at
+ * exit (after a gc_collect, as go test -memprofile does). */
+GCRT_API int gc_write_heap_profile(int fd);
+/* Objects and bytes allocated by the calling thread since it was registered (cheap: no
+ * stop, no lock; what go test -benchmem divides by b.N). */
+GCRT_API void gc_alloc_counts(uint64_t *objs, uint64_t *bytes);
+/* The same for the whole process (every thread, live and gone); without stopping the
+ * world, so other threads' latest allocations may be missed. */
+GCRT_API void gc_alloc_counts_process(uint64_t *objs, uint64_t *bytes);
+
 /* ---- Finalizers, cleanups, weak pointers, unique, pools (Go's runtime, weak, unique,
  * sync.Pool) ----------------------------------------------------------------------------- */
 

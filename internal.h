@@ -400,6 +400,19 @@ typedef struct gcrt_cache {
     gcrt_span_list full[GCRT_NUM_SPAN_CLASSES];
     gcrt_span *full_last[GCRT_NUM_SPAN_CLASSES];
     int64_t live_delta;                       /* heap_live change not yet added (gcrt_live_add) */
+    /* Allocation counts for gc_alloc_counts: what the cache's released spans and large
+     * objects handed out, cumulative (never folded away); the cached spans' share since
+     * they were taken (alloccount - alloccount_cached) is added when read. */
+    uint64_t total_objs, total_bytes;
+    /* Heap profiling (runtime/mprof.c): per span class, the bytes to the next sample (an
+     * exponential countdown; 0: draw one) and the cached span's alloccount when they were
+     * last counted down. prof_on: a cached span's alloccache may be cut short at the next
+     * sample, so its slow path must restore it (cache.c). */
+    int64_t prof_left[GCRT_NUM_SPAN_CLASSES];
+    uint16_t prof_mark[GCRT_NUM_SPAN_CLASSES];
+    uint32_t prof_epoch;                      /* gcrt_mprof_epoch the above were set for */
+    bool prof_on;
+    uint64_t prof_rng;                        /* the sampling interval's random state */
 } gcrt_cache;
 
 /* heap_live changes by a span's free bytes when a cache takes or releases it. Added to the
@@ -516,6 +529,48 @@ GCRT_HIDDEN void gcrt_cache_release_all(gcrt_cache *c);
 GCRT_HIDDEN void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type,
                                   size_t count);
 
+/* ---- Heap profiling (runtime/mprof.c, runtime/pprof.c; Go's mprof.go, pprof) ----------
+ * Sampling: one sample per gcrt_mprof_rate bytes on average, at exponentially distributed
+ * intervals, decided only on the allocation slow path (cache.c cuts a cached span's
+ * alloccache short at the next sample point, so the fast path runs into the slow path
+ * there). A sampled object carries a profile special (final.c) naming its bucket (stack
+ * and size); sweeping the dead object records the free. Go's three-cycle records make the
+ * published profile the heap as of the last completed cycle. */
+extern GCRT_HIDDEN int64_t gcrt_mprof_rate;    /* bytes per sample; 0 off (atomic) */
+extern GCRT_HIDDEN uint32_t gcrt_mprof_epoch;  /* bumped when the rate changes (atomic) */
+typedef struct gcrt_mbucket gcrt_mbucket;
+GCRT_HIDDEN int64_t gcrt_mprof_next_sample(gcrt_cache *c);   /* bytes to the next sample */
+/* The slow path handed out p (size bytes) as a sample: take its stack, count it in its
+ * bucket and tie the bucket to the object. Outside critical sections. */
+GCRT_HIDDEN void gcrt_mprof_malloc(gcrt_thread *t, void *p, size_t size);
+GCRT_HIDDEN void gcrt_mprof_free(gcrt_mbucket *b, size_t size);    /* sweeper: a sample died */
+GCRT_HIDDEN void gcrt_mprof_next_cycle(void);   /* mark termination, world stopped */
+GCRT_HIDDEN void gcrt_mprof_flush(void);        /* after it, world running */
+GCRT_HIDDEN void gcrt_mprof_post_sweep(void);   /* every span of the cycle swept */
+GCRT_HIDDEN void gcrt_mprof_init(void);         /* gc_init: rate and GCRT_MEMPROFILE */
+GCRT_HIDDEN void gcrt_mprof_fork(int phase);
+/* final.c: tie a bucket to the object at p (its start); false if p is no live object or no
+ * record could be had. */
+GCRT_HIDDEN bool gcrt_special_profile(gcrt_thread *t, void *p, gcrt_mbucket *b);
+/* One record of the published profile (pprof.c reads them). */
+#define GCRT_MPROF_DEPTH 32
+typedef struct gcrt_mrecord {
+    uint64_t allocs, frees, alloc_bytes, free_bytes;
+    size_t size;
+    int64_t rate;               /* sampling rate of these samples */
+    unsigned nstk;
+    uintptr_t stk[GCRT_MPROF_DEPTH];
+} gcrt_mrecord;
+/* A copy of the published records (malloc'd; *n of them), NULL with *n = 0 if none. */
+GCRT_HIDDEN gcrt_mrecord *gcrt_mprof_records(size_t *n);
+GCRT_HIDDEN int gcrt_write_heap_profile_path(const char *path);   /* pprof.c: create, write, close */
+/* Stack capture: libunwind (default) or frame pointers (GODEBUG=memprofilefp=1). Returns
+ * the frames above gcrt's own, outermost last. */
+GCRT_HIDDEN unsigned gcrt_mprof_callers(gcrt_thread *t, uintptr_t *pcs, unsigned max, bool fp);
+/* Functions a sampled stack may pass through inside gcrt live in this section, so the
+ * capture can drop them whatever inlining and tail calls did. */
+#define GCRT_ENTRY __attribute__((section("gcrt_entry")))
+
 /* ---- Types ---------------------------------------------------------------------------- */
 struct gc_type {
     size_t size;          /* bytes per element */
@@ -546,6 +601,7 @@ typedef struct gcrt_stats {
 } gcrt_stats;
 extern GCRT_HIDDEN gcrt_stats gcrt_stats_;
 GCRT_HIDDEN void gcrt_stats_fold_cache(gcrt_cache *c);
+GCRT_HIDDEN void gcrt_stats_thread_gone(gcrt_cache *c);   /* released cache of an unregistering thread */
 
 /* ---- Collector (gc/) ----------------------------------------------------------------- */
 typedef struct gcrt_gcstate {
@@ -569,6 +625,8 @@ typedef struct gcrt_gcstate {
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
     int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */
+    int memprofilerate;            /* GODEBUG=memprofilerate=N (-1: unset) */
+    int memprofilefp;              /* sampled stacks by frame pointers, not libunwind */
 } gcrt_gcstate;
 extern GCRT_HIDDEN gcrt_gcstate gcrt_gc;
 

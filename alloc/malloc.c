@@ -22,7 +22,7 @@
  * in this frame, where the suspended thread's stack scan finds it), or there was no free
  * slot (the slow path). Out of line and reached by a tail call, so that the fast path
  * keeps nothing live across a call and saves no register. */
-static __attribute__((noinline)) void *alloc_fast_exit(gcrt_thread *t, uintptr_t p, size_t size, unsigned kind) {
+static GCRT_ENTRY __attribute__((noinline)) void *alloc_fast_exit(gcrt_thread *t, uintptr_t p, size_t size, unsigned kind) {
     if (t->suspend_pending && t->in_gcrt == 0) {
         gcrt_suspend_deferred(t);
         __asm__ volatile("" : : "r"(p) : "memory");   /* p stays live across the stop */
@@ -33,7 +33,7 @@ static __attribute__((noinline)) void *alloc_fast_exit(gcrt_thread *t, uintptr_t
 
 /* A thread's first allocation (gcrt_thread_slow registers it, or aborts on misuse): out
  * of line for the same reason. */
-static __attribute__((noinline)) void *alloc_first(size_t size, unsigned kind) {
+static GCRT_ENTRY __attribute__((noinline)) void *alloc_first(size_t size, unsigned kind) {
     gcrt_thread *t = gcrt_thread_slow();
     if (unlikely(size > PTRDIFF_MAX)) {
         errno = ENOMEM;
@@ -72,9 +72,9 @@ nomem:
     return NULL;
 }
 
-GCRT_API void *gc_alloc(size_t size) { return alloc_cons(size); }
+GCRT_ENTRY GCRT_API void *gc_alloc(size_t size) { return alloc_cons(size); }
 
-GCRT_API void *gc_alloc_noscan(size_t size) {
+GCRT_ENTRY GCRT_API void *gc_alloc_noscan(size_t size) {
     gcrt_thread *t = gcrt_self;
     if (unlikely(!t)) return alloc_first(size, GCRT_SCAN_NOSCAN);
     if (likely(size - 9 <= GCRT_MAX_SMALL_REQ - 9))   /* sizes <= 8 may be tiny: slow path */
@@ -161,8 +161,8 @@ static inline __attribute__((always_inline)) void *alloc_typed(const gc_type_t *
     return gcrt_alloc_slow(t0, size ? size : 1, GCRT_SCAN_TYPED, t, count);
 }
 
-GCRT_API void *gc_alloc_typed(const gc_type_t *t) { return alloc_typed(t, 1); }
-GCRT_API void *gc_alloc_array(const gc_type_t *t, size_t count) { return alloc_typed(t, count); }
+GCRT_ENTRY GCRT_API void *gc_alloc_typed(const gc_type_t *t) { return alloc_typed(t, 1); }
+GCRT_ENTRY GCRT_API void *gc_alloc_array(const gc_type_t *t, size_t count) { return alloc_typed(t, count); }
 
 GCRT_API size_t gc_size(const void *p) {
     uintptr_t b;
@@ -175,7 +175,7 @@ GCRT_API void *gc_base(const void *p) {
     return span_find_object(p, &b) ? (void *)b : NULL;
 }
 
-GCRT_API void *gc_realloc(void *p, size_t size) {
+GCRT_ENTRY GCRT_API void *gc_realloc(void *p, size_t size) {
     if (!p) return gc_alloc(size);
     uintptr_t base;
     gcrt_span *s = span_find_object(p, &base);

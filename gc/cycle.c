@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 GCRT_STATE gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .request = PTHREAD_COND_INITIALIZER,
-                                   .done = PTHREAD_COND_INITIALIZER, .begun = PTHREAD_COND_INITIALIZER, .percent = 100, .memory_limit = INT64_MAX};
+                                   .done = PTHREAD_COND_INITIALIZER, .begun = PTHREAD_COND_INITIALIZER, .percent = 100,
+                                   .memory_limit = INT64_MAX, .memprofilerate = -1};
 int64_t gcrt_heap_live;
 
 uint64_t gcrt_now_ns(void) {
@@ -247,6 +248,7 @@ static void cycle_begin(bool forced) {
     memset(&cur, 0, sizeof cur);
     cur.forced = forced;
     gcrt_sweep_finish();   /* a cycle starts only when the last one is swept */
+    gcrt_mprof_post_sweep();
     /* Nothing in a pause may take a libc lock (malloc, stdio, the loader): a stopped
      * thread may hold it. Roots and mark workers are prepared before stopping. */
     gcrt_mark_prepare();
@@ -404,6 +406,7 @@ static void cycle_end(uint64_t c0) {
     gcrt_pacer_cycle_end(ti.marked, ti.heap1, stw ? 0 : ti.tterm - ti.start, ti.markcpu, ti.assistcpu, ti.idlecpu);
     gcrt_sweep_wait_idle();
     gcrt_sweep_start(ti.marked, g->trigger);   /* flip: every span is now unswept */
+    gcrt_mprof_next_cycle();
     uint64_t stw2cpu = gcrt_thread_cpu_ns() - c0;
     /* A pause ends when the wake-up is issued: the scheduler may run the woken threads
      * before this one, which is not time the program was stopped. */
@@ -442,6 +445,7 @@ static void cycle_end(uint64_t c0) {
     pthread_mutex_unlock(&st->lock);
     if (me) gcrt_leave(me);
     gcrt_bgsweep_wake();
+    gcrt_mprof_flush();   /* the heap profile of the cycle before (mprof.c) */
     if (g->gctrace) print_trace(&ti);
     gcrt_limiter_add(stopped * (uint64_t)nprocs(), 0);
     gcrt_scavenger_cycle_end();
@@ -515,6 +519,7 @@ void gcrt_collect(bool forced) {
     }
     pthread_mutex_unlock(&g->lock);
     gcrt_sweep_finish();
+    gcrt_mprof_post_sweep();   /* runtime.GC publishes the heap profile of this cycle */
 }
 
 /* Go's gcStart with work.startSema and gcsema: a thread past the trigger while a cycle is

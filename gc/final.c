@@ -66,7 +66,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { SPECIAL_FINALIZER = 1, SPECIAL_WEAK = 2, SPECIAL_CLEANUP = 3 };
+enum { SPECIAL_FINALIZER = 1, SPECIAL_WEAK = 2, SPECIAL_CLEANUP = 3,
+       SPECIAL_PROFILE = 4 /* a heap-profile sample (runtime/mprof.c): arg is its bucket */ };
+
+/* Records the root job must visit (finalizers, cleanups): weak and profile records need
+ * nothing per cycle. */
+static inline bool special_is_root(uint8_t kind) { return kind == SPECIAL_FINALIZER || kind == SPECIAL_CLEANUP; }
 
 struct gcrt_special {
     gcrt_special *next;
@@ -213,7 +218,7 @@ static bool special_insert(gcrt_span *s, gcrt_special *r) {
     r->next = *pp;
     atomic_store_release(pp, r);
     if (r->kind == SPECIAL_FINALIZER && r->fmode == GCRT_FIN_NO_ORDER) atomic_add(&nunordered, 1);
-    if (r->kind != SPECIAL_WEAK) {
+    if (special_is_root(r->kind)) {
         atomic_store_relaxed(&s->nroots, s->nroots + 1);
         if (s->nroots == 1) spset_note(s);
     }
@@ -225,7 +230,7 @@ static void special_unlink(gcrt_span *s, gcrt_special **pp) {
     gcrt_special *r = *pp;
     *pp = r->next;
     if (r->kind == SPECIAL_FINALIZER && r->fmode == GCRT_FIN_NO_ORDER) atomic_add(&nunordered, (uint64_t)-1);
-    if (r->kind != SPECIAL_WEAK) {
+    if (special_is_root(r->kind)) {
         atomic_store_relaxed(&s->nroots, s->nroots - 1);
         if (!s->nroots) spset_note(s);
     }
@@ -686,6 +691,9 @@ void gcrt_sweep_specials(gcrt_span *s) {
             if (kind == SPECIAL_WEAK) {
                 clear_weak(x);
                 drop = true;
+            } else if (kind == SPECIAL_PROFILE) {   /* Go keeps it while a finalizer resurrects */
+                drop = !fin;
+                if (drop) gcrt_mprof_free(x->arg, s->elemsize);
             } else if (kind == SPECIAL_FINALIZER) {
                 drop = finq_push(kind, x->fn, (void *)(s->base + x->offset), x->arg);
             } else {
@@ -693,7 +701,11 @@ void gcrt_sweep_specials(gcrt_span *s) {
             }
             if (drop) {
                 special_unlink(s, pp);
-                queued |= kind != SPECIAL_WEAK;
+                queued |= special_is_root(kind);
+                continue;
+            }
+            if (kind == SPECIAL_PROFILE) {
+                pp = &x->next;
                 continue;
             }
             /* No memory to queue it: keep the object and the record for a later cycle
@@ -943,6 +955,28 @@ struct gc_weak *gcrt_special_weak(gcrt_span *s, uintptr_t p, struct gc_weak *cel
 }
 
 pthread_mutex_t *gcrt_special_lock(gcrt_span *s) { return stripe_of(s); }
+
+/* ---- heap-profile samples (runtime/mprof.c) ---- */
+
+bool gcrt_special_profile(gcrt_thread *t, void *p, gcrt_mbucket *b) {
+    uintptr_t base;
+    bool ok = false;
+    gcrt_enter(t);
+    gcrt_span *s = span_find_object(p, &base);
+    if (s && base == (uintptr_t)p) {
+        pthread_mutex_t *l = stripe_of(s);
+        gcrt_lock(l);
+        gcrt_special *r = special_alloc();
+        if (r) {
+            *r = (gcrt_special){.offset = base - s->base, .kind = SPECIAL_PROFILE, .arg = b};
+            ok = special_insert(s, r);
+            if (!ok) special_free(r);
+        }
+        pthread_mutex_unlock(l);
+    }
+    gcrt_leave(t);
+    return ok;
+}
 
 /* The set's size and its root-work counts (tests). */
 void gcrt_specials_counts(size_t *spans, size_t *walk, size_t *pins) {

@@ -280,6 +280,9 @@ static void *bgsweep_main(void *arg) {
             gcrt_helper_settle();   /* holds nothing between spans */
             if ((n & 7) == 7) sched_yield();
         }
+        /* Every span swept: the heap profile of the last cycle is complete (mprof.c). */
+        if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight))
+            gcrt_mprof_post_sweep();
         gcrt_helper_settle();
     }
     return NULL;

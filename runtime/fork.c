@@ -76,6 +76,7 @@ static void fork_prepare(void) {
     gcrt_gcstate *g = &gcrt_gc;
     gcrt_lock(&g->lock);
     while (g->running) pthread_cond_wait(&g->done, &g->lock);
+    gcrt_mprof_fork(GCRT_FORK_PREPARE);   /* after the cycle: its end takes the profile lock */
     gcrt_roots_fork(GCRT_FORK_PREPARE);
     gcrt_threads_fork(GCRT_FORK_PREPARE);
     gcrt_limiter_fork(GCRT_FORK_PREPARE);
@@ -93,6 +94,7 @@ static void fork_parent(void) {
     gcrt_limiter_fork(GCRT_FORK_PARENT);
     gcrt_threads_fork(GCRT_FORK_PARENT);
     gcrt_roots_fork(GCRT_FORK_PARENT);
+    gcrt_mprof_fork(GCRT_FORK_PARENT);
     pthread_mutex_unlock(&gcrt_gc.lock);
     gcrt_weak_fork(GCRT_FORK_PARENT);
 }
@@ -107,6 +109,7 @@ static void fork_child(void) {
     gcrt_cycle_fork_child();
     gcrt_helpers_fork_child();
     gcrt_weak_fork(GCRT_FORK_CHILD);
+    gcrt_mprof_fork(GCRT_FORK_CHILD);
 }
 
 void gcrt_fork_init(void) {

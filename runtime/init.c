@@ -99,6 +99,8 @@ void gcrt_parse_godebug(const char *s) {
         {"gcstress", offsetof(gcrt_gcstate, gcstress)},
         {"gcstorecheck", offsetof(gcrt_gcstate, gcstorecheck)},
         {"disablethp", offsetof(gcrt_gcstate, disablethp)},
+        {"memprofilerate", offsetof(gcrt_gcstate, memprofilerate)},
+        {"memprofilefp", offsetof(gcrt_gcstate, memprofilefp)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
@@ -162,6 +164,7 @@ void gcrt_ensure_init(void) {
         gcrt_fork_init();
         read_env();
         gcrt_debug_init();
+        gcrt_mprof_init();
         gcrt_mark_init(gcrt_gc.nmarkers);
         gcrt_pacer_update();
         atomic_store_release(&gcrt_inited, 1);

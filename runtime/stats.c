@@ -25,6 +25,49 @@ void gcrt_stats_fold_cache(gcrt_cache *c) {
     pthread_mutex_unlock(&st->lock);
 }
 
+/* gc_alloc_counts: a cache's cumulative counts plus what its cached spans handed out since
+ * they were taken. Read by the owner, or racily by another thread (descriptors are never
+ * unmapped, so a stale span read is harmless). */
+static void cache_alloc_counts(gcrt_cache *c, uint64_t *objs, uint64_t *bytes) {
+    uint64_t o = atomic_load_relaxed(&c->total_objs);
+    uint64_t b = atomic_load_relaxed(&c->total_bytes);
+    for (unsigned spc = GCRT_SCAN_KINDS; spc < GCRT_NUM_SPAN_CLASSES; spc++) {
+        gcrt_span *s = atomic_load_relaxed(&c->alloc[spc]);
+        if (s == &gcrt_empty_span) continue;
+        uint64_t n = (uint16_t)(atomic_load_relaxed(&s->alloccount) - atomic_load_relaxed(&s->alloccount_cached));
+        o += n;
+        b += n * s->elemsize;
+    }
+    *objs += o;
+    *bytes += b;
+}
+
+/* Counts of unregistered threads' caches (gc_unregister_thread). */
+static uint64_t gone_objs, gone_bytes;
+
+void gcrt_stats_thread_gone(gcrt_cache *c) {
+    atomic_add(&gone_objs, c->total_objs);
+    atomic_add(&gone_bytes, c->total_bytes);
+}
+
+GCRT_API void gc_alloc_counts(uint64_t *objs, uint64_t *bytes) {
+    uint64_t o = 0, b = 0;
+    gcrt_thread *t = gcrt_self;
+    if (t) cache_alloc_counts(&t->cache, &o, &b);
+    if (objs) *objs = o;
+    if (bytes) *bytes = b;
+}
+
+GCRT_API void gc_alloc_counts_process(uint64_t *objs, uint64_t *bytes) {
+    uint64_t o = atomic_load_relaxed(&gone_objs), b = atomic_load_relaxed(&gone_bytes);
+    gcrt_ensure_init();
+    gcrt_lock(&gcrt_threads_lock);
+    for (gcrt_thread *t = gcrt_threads; t; t = t->next) cache_alloc_counts(&t->cache, &o, &b);
+    pthread_mutex_unlock(&gcrt_threads_lock);
+    if (objs) *objs = o;
+    if (bytes) *bytes = b;
+}
+
 GCRT_API void gc_read_memstats(gc_memstats_t *ms) {
     gcrt_ensure_init();
     memset(ms, 0, sizeof *ms);

@@ -297,6 +297,7 @@ GCRT_API int gc_unregister_thread(void) {
     gcrt_leave(t);
     gcrt_lock(&gcrt_threads_lock);
     gcrt_enter(t);   /* from here no stop may park this thread: it is leaving the list */
+    gcrt_stats_thread_gone(&t->cache);   /* under the registry lock: counted once */
     if (t->prev) t->prev->next = t->next;
     else gcrt_threads = t->next;
     if (t->next) t->next->prev = t->prev;

@@ -10,12 +10,14 @@
 #include "kvcache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct kv_cmd {
     const char *name;
@@ -239,6 +241,24 @@ static void cmd_select(kv_conn *c) {
     else kv_reply_error(c, "DB index is out of range");
 }
 
+/* DEBUG HEAPPROFILE path: after a collection (so the profile is this moment's heap, as
+ * go test -memprofile does), the heap profile for go tool pprof (docs/profiling.md). */
+static void cmd_debug(kv_conn *c) {
+    if (!ARG_IS(c, 1, "HEAPPROFILE") || c->argc != 3)
+        return kv_reply_error(c, "DEBUG %.*s is not supported by kvcache (only DEBUG HEAPPROFILE path)",
+                              (int)c->argl[1], c->argv[1]);
+    char path[4096];
+    if (c->argl[2] >= sizeof path) return kv_reply_error(c, "path too long");
+    memcpy(path, c->argv[2], c->argl[2]);
+    path[c->argl[2]] = 0;
+    gc_collect();
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : gc_write_heap_profile(fd);
+    if (fd >= 0 && close(fd) < 0 && !rc) rc = -errno;
+    if (rc < 0) return kv_reply_error(c, "cannot write %s: %s", path, strerror(-rc));
+    kv_reply_simple(c, "OK");
+}
+
 static void cmd_quit(kv_conn *c) {
     kv_reply_simple(c, "OK");
     c->closing = 1;
@@ -253,7 +273,7 @@ static const kv_cmd commands[] = {
     {"persist", 2, cmd_persist}, {"dbsize", 1, cmd_dbsize},    {"flushall", -1, cmd_flushall},
     {"flushdb", -1, cmd_flushall}, {"info", -1, cmd_info},     {"config", -2, cmd_config},
     {"command", -1, cmd_command}, {"select", 2, cmd_select},   {"echo", 2, cmd_echo},
-    {"quit", 1, cmd_quit},
+    {"quit", 1, cmd_quit},       {"debug", -2, cmd_debug},
 };
 
 void kv_execute(kv_conn *c) {

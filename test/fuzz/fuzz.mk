@@ -22,11 +22,11 @@ EXTRAS += $(addprefix $(BUILD)/fuzz/,$(addsuffix _replay,$(FUZZ_TARGETS))) $(BUI
 fuzz-build:
 	@$(call need-pkgs,clang)
 	$(MAKE) CC=clang BUILD=build-fuzz EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -DGCRT_ASAN" \
-	  LIBS="-pthread -lunwind -ldl $(FUZZ_SAN)" build-fuzz/libgcrt.a
+	  LIBS="-pthread -lunwind -ldl -lz -lm $(FUZZ_SAN)" build-fuzz/libgcrt.a
 	@mkdir -p build-fuzz/fuzz/artifacts
 	for t in $(FUZZ_TARGETS); do \
 	  clang -std=gnu11 -O1 -g -I. $(FUZZ_SAN) -fsanitize=fuzzer test/fuzz/$$t.c -o build-fuzz/fuzz/$$t \
-	    build-fuzz/libgcrt.a -pthread -lunwind -ldl || exit 1; done
+	    build-fuzz/libgcrt.a -pthread -lunwind -ldl -lz -lm || exit 1; done
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build-fuzz/fuzz/corpus-$$t; \

@@ -14,4 +14,4 @@ test-valgrind:
 
 test-tsan:
 	TSAN_OPTIONS="report_signal_unsafe=0 $(TSAN_OPTIONS)" $(MAKE) CC=clang BUILD=build-tsan \
-	  EXTRA_CFLAGS="-fsanitize=thread" LIBS="-pthread -lunwind -ldl -fsanitize=thread" test
+	  EXTRA_CFLAGS="-fsanitize=thread" LIBS="-pthread -lunwind -ldl -lz -lm -fsanitize=thread" test
