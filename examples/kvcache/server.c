@@ -466,8 +466,12 @@ int main(int argc, char **argv) {
         }
     }
     if (optind != argc) usage();
-    if (gc_init() != 0) {
-        fprintf(stderr, "kvcache: gc_init failed\n");
+    /* At start-up a failed allocation (a refused mapping: GCRT_FAULT_MMAP) is tried again
+     * for a while, as kv_table_init does: there is nothing to give up instead. */
+    int r = gc_init();
+    for (int i = 0; r == -ENOMEM && i < 1000; i++) r = gc_init();
+    if (r != 0) {
+        fprintf(stderr, "kvcache: gc_init failed: %s\n", strerror(-r));
         return 1;
     }
     if (mflag > 0) gc_set_memory_limit(mflag);
@@ -497,7 +501,8 @@ int main(int argc, char **argv) {
         struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, listen_fd, &e) != 0) die("epoll_ctl");
         pthread_t t;
-        int r = gc_pthread_create(&t, NULL, worker_main, w);
+        r = gc_pthread_create(&t, NULL, worker_main, w);
+        for (int k = 0; (r == -ENOMEM || r == -EAGAIN) && k < 1000; k++) r = gc_pthread_create(&t, NULL, worker_main, w);
         if (r != 0) {
             errno = r < 0 ? -r : r;
             die("gc_pthread_create");
