@@ -48,12 +48,19 @@
 
 #define KV_MAX_WORKERS 64
 #define KV_PENDING_MAX (1u << 20)   /* stop reading a client with this much unsent output */
+#ifndef KV_SLICE_OUTPUT   /* -DKV_SLICE_OUTPUT=SIZE_MAX etc. for the unsliced comparison (docs/soak.md) */
 #define KV_SLICE_OUTPUT ((size_t)1 << 20)
 #define KV_SLICE_INPUT ((size_t)4 << 20)
 #define KV_SLICE_COMMANDS 1024
+#endif
+#ifndef KV_BUF_KEEP
 #define KV_BUF_KEEP ((size_t)256 << 10)
+#endif
 #define KV_IN_MAX (KV_MAX_COMMAND + ((size_t)64 << 10))   /* one command within the limits, and a read */
 #define KV_GOAL_FRACTION 0.97       /* the heap goal the housekeeping loop aims GOGC at */
+#ifndef KV_SAMPLE_MS
+#define KV_SAMPLE_MS 10             /* gc_read_memstats (a stop-the-world) with a limit */
+#endif
 
 typedef struct kv_worker {
     int epfd;
@@ -409,7 +416,7 @@ static void housekeeping(void) {
             kv_evict_if_needed(1 << 20);
             tune_gogc();
         }
-        if (now - last_sample >= (maxmemory ? 10 : 100)) {
+        if (now - last_sample >= (maxmemory ? KV_SAMPLE_MS : 100)) {
             gc_memstats_t ms;
             gc_read_memstats(&ms);
             note_peak(&ms);

@@ -561,7 +561,9 @@ def parse_info(text):
 def sampler(a):
     out = open(a.csv, "w")
     out.write("t,rss_kb,hwm_kb,used_memory,heap_inuse,gc_sys,next_gc,num_gc,pause_max_ns,commands,evicted,"
-              "expired,oom,clients\n")
+              "expired,oom,clients,utime_s,stime_s,minflt\n")
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = (0, 0, 0)
     peak = dict(rss_kb=0, hwm_kb=0, used_memory=0, heap_inuse=0, gc_sys=0)
     sock, rd = None, None
     gaps = 0
@@ -576,6 +578,9 @@ def sampler(a):
                 for line in f:
                     if line.startswith(("VmRSS:", "VmHWM:")):
                         vm[line.split(":")[0]] = int(line.split()[1])
+            with open("/proc/%d/stat" % a.pid) as f:
+                fs = f.read().rsplit(")", 1)[1].split()
+            cpu = (int(fs[11]) / tick, int(fs[12]) / tick, int(fs[7]))   # utime, stime, minflt
         except OSError:
             break
         info = {}
@@ -600,14 +605,14 @@ def sampler(a):
                    heap_inuse=g("gc_heap_inuse"), gc_sys=g("gc_sys"))
         for k, v in row.items():
             peak[k] = max(peak[k], v)
-        out.write("%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n" % (
+        out.write("%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%.2f,%.2f,%d\n" % ((
             t - start, row["rss_kb"], row["hwm_kb"], row["used_memory"], row["heap_inuse"], row["gc_sys"],
             g("gc_next_gc"), g("gc_num_gc"), g("gc_pause_max_ns"), g("total_commands_processed"),
-            g("evicted_keys"), g("expired_keys"), g("oom_rejected_commands"), g("connected_clients")))
+            g("evicted_keys"), g("expired_keys"), g("oom_rejected_commands"), g("connected_clients")) + cpu))
         out.flush()
         time.sleep(max(0, t + 1.0 - now()))
     out.close()
-    dump(a.out, dict(peak=peak, gaps=gaps, last_info={k: last.get(k) for k in (
+    dump(a.out, dict(peak=peak, gaps=gaps, cpu=dict(user_s=cpu[0], sys_s=cpu[1], minor_faults=cpu[2]), last_info={k: last.get(k) for k in (
         "used_memory_peak", "gc_heap_inuse_peak", "gc_num_gc", "gc_pause_max_ns", "total_commands_processed",
         "evicted_keys", "expired_keys", "oom_rejected_commands")}))
 
@@ -746,8 +751,8 @@ def hostile(a):
 class Load:
     """Loops of redis-benchmark and redis-cli --pipe runs until the deadline."""
 
-    def __init__(self, port, out, deadline, scale):
-        self.port, self.out, self.deadline, self.scale = port, out, deadline, scale
+    def __init__(self, port, out, deadline, scale, nice=0):
+        self.port, self.out, self.deadline, self.scale, self.nice = port, out, deadline, scale, nice
         self.lock = threading.Lock()
         self.bench = {}
         self.runs = self.failed = self.cut = self.oom_stopped = 0
@@ -759,7 +764,8 @@ class Load:
         return max(1, int(x * self.scale))
 
     def run(self, cmd, **kw):
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None, **kw)
         with self.lock:
             self.procs.add(p)
         try:
@@ -874,29 +880,30 @@ class Load:
 
 # ---- run ----
 
-def start_server(a, out):
+def start_server(a, out, name="server"):
     env = dict(os.environ, GOMEMLIMIT="64MiB")
     env.pop("GOGC", None)
-    if a.faults:
+    env.pop("GCRT_FAULT_MMAP", None)
+    if a.faults and name == "server":
         env["GCRT_FAULT_MMAP"] = a.faults
     if a.asan:
         env["ASAN_OPTIONS"] = "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=1"
-    so = open(os.path.join(out, "server.out"), "w")
-    se = open(os.path.join(out, "server.log"), "w")
+    so = open(os.path.join(out, name + ".out"), "w")
+    se = open(os.path.join(out, name + ".log"), "w")
     p = subprocess.Popen([a.server, "-p", "0"], stdout=so, stderr=se, env=env, cwd=out)
     for _ in range(400):
         time.sleep(0.05)
-        with open(os.path.join(out, "server.out")) as f:
+        with open(os.path.join(out, name + ".out")) as f:
             m = re.search(r"127\.0\.0\.1:(\d+)", f.read())
         if m:
             return p, int(m.group(1))
         if p.poll() is not None:
             break
-    raise SystemExit("soak: the server did not start: %s" % open(os.path.join(out, "server.log")).read()[-2000:])
+    raise SystemExit("soak: the %s did not start: %s" % (name, open(os.path.join(out, name + ".log")).read()[-2000:]))
 
 
-def role(a, name, extra, port, pid):
-    cmd = [sys.executable, os.path.abspath(__file__), name, "--port", str(port), "--seconds", str(a.seconds),
+def role(a, name, extra, port, pid, cmd_name=None):
+    cmd = [sys.executable, os.path.abspath(__file__), cmd_name or name, "--port", str(port), "--seconds", str(a.seconds),
            "--out", os.path.join(a.out, name + ".json")] + extra
     return subprocess.Popen(cmd, stdout=open(os.path.join(a.out, name + ".out"), "w"), stderr=subprocess.STDOUT)
 
@@ -932,7 +939,13 @@ def run(a):
     }
     if a.hostile:
         roles["hostile"] = role(a, "hostile", ["--seed", str(a.seed)], port, srv.pid)
-    load = Load(port, out, now() + a.seconds, a.scale)
+    ctl = None
+    if a.control:
+        # A second server that nothing loads, probed the same way: the PING latency any
+        # process on this machine sees now, to read the loaded server's against.
+        ctl, cport = start_server(a, out, "control")
+        roles["pinger-control"] = role(a, "pinger-control", [], cport, ctl.pid, "pinger")
+    load = Load(port, out, now() + a.seconds, a.scale, a.load_nice)
     load.start()
     deadline = now() + a.seconds
     died = None
@@ -961,12 +974,13 @@ def run(a):
             subprocess.run(["sh", dumpstacks, str(srv.pid), stacks], timeout=300)
     elif not died:
         died = "the server exited with status %s" % srv.returncode
-    if srv.poll() is None:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+    for p in (srv, ctl):
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
     res = {n: load_json(os.path.join(out, n + ".json")) for n in roles}
     for n, r in res.items():
         if r is None:
@@ -978,20 +992,20 @@ def run(a):
     li = sm.get("last_info", {})
     summary = dict(
         seconds=a.seconds, started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
-        server=a.server, faults=a.faults or "", hostile=a.hostile,
+        server=a.server, faults=a.faults or "", hostile=a.hostile, load_nice=a.load_nice,
         requests_served=int(info.get("total_commands_processed", li.get("total_commands_processed") or 0)),
         evicted_keys=int(info.get("evicted_keys", 0) or 0), expired_keys=int(info.get("expired_keys", 0) or 0),
         oom_rejected_commands=int(info.get("oom_rejected_commands", 0) or 0), injected_mmap_refusals=refusals,
-        ping=pg, checker=c, hostile_clients=res.get("hostile"), load=loadres,
+        ping=pg, ping_control=res.get("pinger-control"), checker=c, hostile_clients=res.get("hostile"), load=loadres,
         peak_rss_mib=peak.get("rss_kb", 0) / 1024.0, vm_hwm_mib=peak.get("hwm_kb", 0) / 1024.0,
         heap_peak_sampled_mib=peak.get("used_memory", 0) / 1048576.0,
         heap_peak_server_mib=int(info.get("used_memory_peak", li.get("used_memory_peak") or 0)) / 1048576.0,
         heap_inuse_peak_mib=int(info.get("gc_heap_inuse_peak", li.get("gc_heap_inuse_peak") or 0)) / 1048576.0,
         gc_sys_peak_mib=peak.get("gc_sys", 0) / 1048576.0, limit_mib=LIMIT / 1048576.0,
         gc_cycles=int(info.get("gc_num_gc", 0) or 0), gc_pause_max_ms=int(info.get("gc_pause_max_ns", 0) or 0) / 1e6,
-        server_died=died, stacks=os.path.exists(stacks))
+        server_died=died, stacks=os.path.exists(stacks), server_cpu=sm.get("cpu"))
     lost = (c.get("lost", 0) + c.get("wrong", 0)) if not c.get("missing") else None
-    fails = []
+    fails = ["the %s did not report: %s" % (n, r.get("log", "")[-300:]) for n, r in res.items() if r.get("missing")]
     if died:
         fails.append(died)
     if lost is None or c.get("running"):
@@ -1029,6 +1043,11 @@ def format_summary(s):
     L.append("  PING: %s sent, %s missed; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, worst %.2f ms" % (
         pg.get("pings"), pg.get("missed"), pg.get("p50_ms", 0), pg.get("p99_ms", 0), pg.get("p999_ms", 0),
         pg.get("max_ms", 0)))
+    pc = s.get("ping_control")
+    if pc:
+        L.append("  PING to an idle second server beside it (the machine's own share): %s missed; p50 %.2f ms, "
+                 "p99 %.2f ms, worst %.2f ms" % (pc.get("missed"), pc.get("p50_ms", 0), pc.get("p99_ms", 0),
+                                                 pc.get("max_ms", 0)))
     L.append("  checker: %s writes and %s deletes acknowledged; %s reads verified during, %s at the end; "
              "%s evicted, %s expired, %s ambiguous (excluded), %s -OOM" % (
                  c.get("acked_writes"), c.get("acked_deletes"), c.get("verified"), c.get("verified_final"),
@@ -1052,6 +1071,11 @@ def format_summary(s):
                  s["heap_inuse_peak_mib"], s["gc_sys_peak_mib"], s["limit_mib"]))
     L.append("  gc: %d cycles, longest pause %.2f ms; evicted %d, expired %d keys" % (
         s["gc_cycles"], s["gc_pause_max_ms"], s["evicted_keys"], s["expired_keys"]))
+    cpu = s.get("server_cpu") or {}
+    if cpu:
+        L.append("  server CPU: %.1f s user, %.1f s system (%.2f CPUs), %d minor page faults" % (
+            cpu.get("user_s", 0), cpu.get("sys_s", 0), (cpu.get("user_s", 0) + cpu.get("sys_s", 0)) / max(s["seconds"], 1),
+            cpu.get("minor_faults", 0)))
     if s["faults"]:
         L.append("  faults: %d mmap refusals injected, %d commands answered -OOM" % (
             s["injected_mmap_refusals"], s["oom_rejected_commands"]))
@@ -1081,6 +1105,11 @@ def main():
     r.add_argument("--no-hostile", dest="hostile", action="store_false")
     r.add_argument("--scale", type=float, default=1.0, help="load per benchmark run (the quick soak: less)")
     r.add_argument("--asan", action="store_true")
+    r.add_argument("--load-nice", type=int, default=0,
+                   help="run redis-benchmark and redis-cli at this nice value (an experiment: how much of the "
+                        "latency is the clients' CPU)")
+    r.add_argument("--no-control", dest="control", action="store_false",
+                   help="no idle second server probed for comparison")
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--keys", type=int, default=20000)
     r.add_argument("--batch", type=int, default=60)
