@@ -1,5 +1,5 @@
 # gcrt: a garbage-collected heap for C. `make` builds build/libgcrt.{a,so} and build/gcrt.pc.
-# Targets: all demo test bench install clean deps test-asan test-ubsan
+# Targets: all demo test bench install clean deps test-asan test-ubsan soak soak-asan
 CC       ?= cc
 PREFIX   ?= /usr/local
 BUILD    ?= build
@@ -10,7 +10,7 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. 
 LIBS     := -pthread -lunwind -ldl -lz -lm
 DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev libdw-dev
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
-TEST_PKGS  := redis-tools bc gdb golang-1.19-go
+TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3
 REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
 

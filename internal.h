@@ -107,6 +107,7 @@ enum { GCRT_FAULT_MMAP = 0, GCRT_FAULT_MADVISE = 1 };
 GCRT_HIDDEN void gcrt_fault_set(int kind, long nth);
 GCRT_HIDDEN bool gcrt_fault_armed(void);   /* an mmap fault is injected: the grower waits */
 GCRT_HIDDEN void gcrt_fault_exempt(void);  /* injected faults spare the calling thread */
+GCRT_HIDDEN void gcrt_fault_random(uint64_t every, uint64_t seed);   /* GCRT_FAULT_MMAP=N:SEED */
 GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
@@ -825,6 +826,7 @@ GCRT_HIDDEN void gcrt_ensure_init(void);
 extern GCRT_HIDDEN volatile int gcrt_inited;
 GCRT_HIDDEN int gcrt_parse_gogc(const char *s, int *out);
 GCRT_HIDDEN int gcrt_parse_memlimit(const char *s, int64_t *out);
+GCRT_HIDDEN int gcrt_parse_fault_mmap(const char *s, uint64_t *every, uint64_t *seed);
 extern GCRT_HIDDEN gc_oom_handler_t gcrt_oom_handler;
 
 GCRT_HIDDEN __attribute__((noreturn, format(printf, 1, 2))) void gcrt_fatal(const char *fmt, ...);

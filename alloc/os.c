@@ -5,6 +5,12 @@
  * Fault injection (tests): gcrt_fault_set(kind, n) makes the n-th following mmap or commit
  * (kind MMAP) or madvise (kind MADVISE) fail as if the kernel refused, and every later one
  * too, until gcrt_fault_set(kind, 0): memory stays unavailable until it "returns".
+ * GCRT_FAULT_MMAP=N[:SEED] in the environment (read at init, runtime/init.c) refuses about
+ * one in N of the heap's reservations and commits and of the metadata reservations instead,
+ * for a whole process (a soak, t_fault_mmap): call k fails when a hash of (SEED, k) is 0
+ * mod N, so a run's sequence of refusals is fixed by the seed and the order of calls. Each
+ * refusal is told on stderr (a test counts them there). It spares no thread: the grower's
+ * refused growth is only growth not done ahead.
  *
  * Metadata blocks come from power-of-two free lists carved from 256 KiB mappings, guarded by
  * meta_lock. They are never scanned: gcrt's own bookkeeping never keeps objects alive.
@@ -26,6 +32,31 @@ void gcrt_fault_set(int kind, long nth) { atomic_store_relaxed(&fault_nth[kind],
 bool gcrt_fault_armed(void) { return atomic_load_relaxed(&fault_nth[GCRT_FAULT_MMAP]) != 0; }
 static __thread bool fault_exempt;
 void gcrt_fault_exempt(void) { fault_exempt = true; }
+
+static uint64_t rand_every, rand_seed, rand_calls, rand_refused;
+
+void gcrt_fault_random(uint64_t every, uint64_t seed) {
+    rand_seed = seed;
+    atomic_store_relaxed(&rand_every, every);
+}
+
+/* splitmix64's finaliser: consecutive call numbers give independent-looking draws. */
+static uint64_t mix64(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static bool fault_random_hit(const char *what, size_t size) {
+    uint64_t every = atomic_load_relaxed(&rand_every);
+    if (likely(every == 0)) return false;
+    uint64_t k = __atomic_add_fetch(&rand_calls, 1, __ATOMIC_RELAXED);
+    if (mix64(rand_seed * 0x9e3779b97f4a7c15ull + k) % every) return false;
+    uint64_t r = __atomic_add_fetch(&rand_refused, 1, __ATOMIC_RELAXED);
+    gcrt_warn("GCRT_FAULT_MMAP: refused %s of %zu bytes (call %llu, refusal %llu)", what, size,
+              (unsigned long long)k, (unsigned long long)r);
+    return true;
+}
 
 static bool fault_hit(int kind) {
     long n = atomic_load_relaxed(&fault_nth[kind]);
@@ -80,7 +111,7 @@ static void *trim_aligned(void *p, size_t size, size_t align) {
 }
 
 void *gcrt_os_reserve(size_t size, size_t align) {
-    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+    if (fault_hit(GCRT_FAULT_MMAP) || fault_random_hit("an arena reservation", size)) return NULL;
     void *p = reserve_hinted(size, size + align);
     return p ? trim_aligned(p, size, align) : NULL;
 }
@@ -109,8 +140,8 @@ void gcrt_os_thp_start(uintptr_t arena, size_t size) {   /* not under disablethp
 /* Arenas are accessible from their reservation (above): committing a chunk is accounting
  * only, kept as a call for fault injection (the tests' refused commit). */
 bool gcrt_os_commit(void *p, size_t size) {
-    (void)p, (void)size;
-    return !fault_hit(GCRT_FAULT_MMAP);
+    (void)p;
+    return !fault_hit(GCRT_FAULT_MMAP) && !fault_random_hit("a heap commit", size);
 }
 
 /* Fault in pages ahead of use (the grower's chunks, a page cache's new chunk) without
@@ -183,7 +214,7 @@ static uintptr_t meta_pop_hi, meta_busy_lo, meta_busy_hi;
 /* Aligned to huge pages, and marked for them once the heap is (meta_thp_start); not at
  * the arenas' hinted addresses (arena_hint is heap.lock's). */
 static void *meta_reserve(size_t len) {
-    if (fault_hit(GCRT_FAULT_MMAP)) return NULL;
+    if (fault_hit(GCRT_FAULT_MMAP) || fault_random_hit("a metadata reservation", len)) return NULL;
     void *p = mmap(NULL, len + META_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : trim_aligned(p, len, META_HUGE);
 }

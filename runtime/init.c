@@ -1,6 +1,6 @@
 /*
  * init.c: gc_init and the environment (GOGC, GOMEMLIMIT, GODEBUG, GOMAXPROCS), with Go's
- * syntax. A malformed value is reported on stderr with the variable's name and the
+ * syntax, and gcrt's own test knob GCRT_FAULT_MMAP (alloc/os.c). A malformed value is reported on stderr with the variable's name and the
  * default is kept. Initialisation runs once, under init_lock; gcrt_inited is set last.
  */
 #define _GNU_SOURCE
@@ -86,6 +86,25 @@ int gcrt_parse_memlimit(const char *s, int64_t *out) {
     return -EINVAL;
 }
 
+/* GCRT_FAULT_MMAP: N or N:SEED, decimal, N >= 1 (1 refuses every call); SEED defaults to 1. */
+int gcrt_parse_fault_mmap(const char *s, uint64_t *every, uint64_t *seed) {
+    char *end;
+    if (!isdigit((unsigned char)*s)) return -EINVAL;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10), sd = 1;
+    if (errno || n == 0) return -EINVAL;
+    if (*end == ':') {
+        const char *q = end + 1;
+        if (!isdigit((unsigned char)*q)) return -EINVAL;
+        sd = strtoull(q, &end, 10);
+        if (errno) return -EINVAL;
+    }
+    if (*end) return -EINVAL;
+    *every = n;
+    *seed = sd;
+    return 0;
+}
+
 /* GODEBUG: comma-separated key=value; unknown keys are ignored, as Go does. */
 void gcrt_parse_godebug(const char *s) {
     static const struct { const char *key; size_t off; } keys[] = {
@@ -131,6 +150,12 @@ static void read_env(void) {
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
                   "or \"off\"); limit stays off", ml);
     if ((s = getenv("GODEBUG"))) gcrt_parse_godebug(s);
+    if ((s = getenv("GCRT_FAULT_MMAP")) && *s) {
+        uint64_t every, seed;
+        if (gcrt_parse_fault_mmap(s, &every, &seed))
+            gcrt_warn("GCRT_FAULT_MMAP=%s: malformed (want N or N:SEED, N >= 1); no faults injected", s);
+        else gcrt_fault_random(every, seed);
+    }
     if (!ml || !*ml) {   /* unset: 90% of the cgroup's memory limit, if it has one */
         uint64_t cg = gcrt_cgroup_memory_limit("/proc/self/cgroup", "/sys/fs/cgroup");
         if (cg) {

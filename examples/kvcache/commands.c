@@ -6,11 +6,16 @@
  *
  * Invariant: GC pointers taken from the table (values) stay in locals of the running
  * command; nothing GC-owned is stored in the connection.
+ *
+ * Out of memory (gcrt could not grow the heap) a command answers "-OOM ..." and changes
+ * nothing, but MSET, which keeps the pairs set before the one that failed. The count of
+ * such answers is INFO stats' oom_rejected_commands.
  */
 #include "kvcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,14 @@ static int arg_int64(kv_conn *c, size_t i, int64_t *out) {
     if (*end || errno) return -1;
     *out = v;
     return 0;
+}
+
+static _Atomic uint64_t n_oom;
+uint64_t kv_oom_count(void) { return n_oom; }
+
+static void reply_oom(kv_conn *c) {
+    n_oom++;
+    kv_reply_error(c, "OOM out of memory: the heap could not grow for this command");
 }
 
 static void reply_not_int(kv_conn *c) { kv_reply_error(c, "value is not an integer or out of range"); }
@@ -102,8 +115,10 @@ static void cmd_set(kv_conn *c) {
         }
     }
     if (c->argl[2] > UINT32_MAX - 8) return kv_reply_error(c, "string exceeds maximum allowed size");
-    if (kv_set(c->argv[1], c->argl[1], c->argv[2], c->argl[2], expire, flags)) kv_reply_simple(c, "OK");
-    else kv_reply_nil(c);
+    int r = kv_set(c->argv[1], c->argl[1], c->argv[2], c->argl[2], expire, flags);
+    if (r > 0) kv_reply_simple(c, "OK");
+    else if (r == 0) kv_reply_nil(c);
+    else reply_oom(c);
 }
 
 static void cmd_del(kv_conn *c) {
@@ -123,6 +138,7 @@ static void incr_by(kv_conn *c, int64_t delta) {
     int r = kv_incr(c->argv[1], c->argl[1], delta, &v);
     if (r == -1) reply_not_int(c);
     else if (r == -2) kv_reply_error(c, "increment or decrement would overflow");
+    else if (r == -3) reply_oom(c);
     else kv_reply_int(c, v);
 }
 
@@ -152,7 +168,8 @@ static void cmd_mget(kv_conn *c) {
 
 static void cmd_mset(kv_conn *c) {
     if (c->argc % 2 == 0) return kv_reply_error(c, "wrong number of arguments for 'mset' command");
-    for (size_t i = 1; i < c->argc; i += 2) kv_set(c->argv[i], c->argl[i], c->argv[i + 1], c->argl[i + 1], 0, 0);
+    for (size_t i = 1; i < c->argc; i += 2)
+        if (kv_set(c->argv[i], c->argl[i], c->argv[i + 1], c->argl[i + 1], 0, 0) < 0) return reply_oom(c);
     kv_reply_simple(c, "OK");
 }
 
@@ -185,7 +202,7 @@ static void cmd_dbsize(kv_conn *c) { kv_reply_int(c, (int64_t)kv_dbsize()); }
 
 static void cmd_flushall(kv_conn *c) {
     if (c->argc > 2 || (c->argc == 2 && !ARG_IS(c, 1, "ASYNC") && !ARG_IS(c, 1, "SYNC"))) return reply_syntax(c);
-    kv_flushall();
+    if (kv_flushall() != 0) return reply_oom(c);
     kv_reply_simple(c, "OK");
 }
 
@@ -243,10 +260,8 @@ static void cmd_select(kv_conn *c) {
 
 /* DEBUG HEAPPROFILE path: after a collection (so the profile is this moment's heap, as
  * go test -memprofile does), the heap profile for go tool pprof (docs/profiling.md). */
-static void cmd_debug(kv_conn *c) {
-    if (!ARG_IS(c, 1, "HEAPPROFILE") || c->argc != 3)
-        return kv_reply_error(c, "DEBUG %.*s is not supported by kvcache (only DEBUG HEAPPROFILE path)",
-                              (int)c->argl[1], c->argv[1]);
+static void debug_heapprofile(kv_conn *c) {
+    if (c->argc != 3) return reply_syntax(c);
     char path[4096];
     if (c->argl[2] >= sizeof path) return kv_reply_error(c, "path too long");
     memcpy(path, c->argv[2], c->argl[2]);
@@ -257,6 +272,41 @@ static void cmd_debug(kv_conn *c) {
     if (fd >= 0 && close(fd) < 0 && !rc) rc = -errno;
     if (rc < 0) return kv_reply_error(c, "cannot write %s: %s", path, strerror(-rc));
     kv_reply_simple(c, "OK");
+}
+
+/* DEBUG EVICTLOG [WATCH [prefix] | OFF]: the eviction log (table.c), for a checker that
+ * must tell an evicted key from a lost one. WATCH starts it (keys with the prefix; all
+ * without one), OFF stops it; both clear it and answer OK. Plain EVICTLOG answers an array:
+ * the number of keys the log's bound dropped since the last call (0: the record is
+ * complete), then each key evicted since, oldest first; an error when it is off. */
+static void debug_evictlog(kv_conn *c) {
+    if (c->argc == 2) {
+        kv_evictlog log;
+        if (!kv_evictlog_take(&log)) return kv_reply_error(c, "the eviction log is off (DEBUG EVICTLOG WATCH)");
+        kv_reply_array(c, 1 + log.keys);
+        kv_reply_int(c, (int64_t)log.dropped);
+        for (size_t at = 0; at < log.len;) {
+            uint32_t n;
+            memcpy(&n, log.buf + at, 4);
+            kv_reply_bulk(c, log.buf + at + 4, n);
+            at += 4 + n;
+        }
+        free(log.buf);
+        return;
+    }
+    int watch = ARG_IS(c, 2, "WATCH");
+    if ((!watch && !ARG_IS(c, 2, "OFF")) || c->argc > 4 || (!watch && c->argc > 3)) return reply_syntax(c);
+    const char *prefix = c->argc == 4 ? c->argv[3] : "";
+    size_t plen = c->argc == 4 ? c->argl[3] : 0;
+    if (kv_evictlog_watch(prefix, plen, watch) != 0) return kv_reply_error(c, "prefix too long (at most 255 bytes)");
+    kv_reply_simple(c, "OK");
+}
+
+static void cmd_debug(kv_conn *c) {
+    if (ARG_IS(c, 1, "HEAPPROFILE")) return debug_heapprofile(c);
+    if (ARG_IS(c, 1, "EVICTLOG")) return debug_evictlog(c);
+    kv_reply_error(c, "DEBUG %.*s is not supported by kvcache (only DEBUG HEAPPROFILE path and DEBUG EVICTLOG)",
+                   (int)(c->argl[1] > 64 ? 64 : c->argl[1]), c->argv[1]);
 }
 
 static void cmd_quit(kv_conn *c) {

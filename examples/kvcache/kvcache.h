@@ -32,13 +32,15 @@ kv_str *kv_str_new(const char *p, size_t n);
 enum { KV_SET_NX = 1, KV_SET_XX = 2, KV_SET_KEEPTTL = 4 };
 
 void kv_table_init(int64_t maxmemory);
-/* expire_ms: absolute monotonic ms, 0 for none. Returns 1 if stored, 0 if NX/XX refused. */
+/* expire_ms: absolute monotonic ms, 0 for none. Returns 1 if stored, 0 if NX/XX refused,
+ * -1 if out of memory (then nothing changed). */
 int kv_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms, int flags);
 /* The value, or NULL if the key is missing or expired; refreshes the key's LRU clock. */
 kv_str *kv_get(const char *key, size_t klen);
 int kv_del(const char *key, size_t klen);
 int kv_exists(const char *key, size_t klen);
-/* Adds delta; 0 on success with *out set, -1 if the value is not an integer, -2 on overflow. */
+/* Adds delta; 0 on success with *out set, -1 if the value is not an integer, -2 on overflow,
+ * -3 if out of memory. */
 int kv_incr(const char *key, size_t klen, int64_t delta, int64_t *out);
 /* Sets the expiry (absolute ms; 0 removes it); 1 if the key exists. A time in the past
  * deletes the key. */
@@ -46,7 +48,7 @@ int kv_expire(const char *key, size_t klen, int64_t expire_ms);
 /* Remaining ms: -2 if the key is missing, -1 if it has no expiry. */
 int64_t kv_pttl(const char *key, size_t klen);
 uint64_t kv_dbsize(void);
-void kv_flushall(void);
+int kv_flushall(void);   /* -1 if out of memory (then nothing changed) */
 /* Evict sampled-LRU keys while the data is over budget; at most `max` keys. */
 void kv_evict_if_needed(int max);
 /* One step of the active expiry sweep (a slice of every shard's buckets). */
@@ -62,7 +64,24 @@ void kv_read_counters(kv_counters *c);
 
 int64_t kv_now_ms(void);
 
+/* DEBUG EVICTLOG: watch (on) or stop watching evictions of keys starting with prefix[0..n)
+ * (-1 if the prefix is too long); either clears the log. take hands over what was logged
+ * since the last take (buf: malloc'd, free it; each key a 4-byte native length and its
+ * bytes) and returns whether the log is on. */
+typedef struct kv_evictlog {
+    char *buf;
+    size_t len;
+    uint64_t keys, dropped;
+} kv_evictlog;
+int kv_evictlog_watch(const char *prefix, size_t n, int on);
+int kv_evictlog_take(kv_evictlog *out);
+
 /* ---- resp.c ---- */
+
+#define KV_MAX_BULK ((size_t)32 << 20)      /* one bulk string */
+#define KV_MAX_COMMAND ((size_t)64 << 20)   /* a multibulk command's bytes after its first line */
+#define KV_MAX_ARGS ((size_t)1 << 20)       /* elements of a multibulk command */
+#define KV_MAX_INLINE ((size_t)64 << 10)    /* an inline command's line */
 
 typedef struct kv_conn {
     int fd;
@@ -74,7 +93,12 @@ typedef struct kv_conn {
     size_t outlen, outcap, outpos;
     const char **argv;           /* the current command's arguments, pointing into in */
     size_t *argl;
+    size_t *argo;                /* their offsets from the command's start (in + inpos) */
     size_t argc, argcap;
+    size_t mb_left, mb_pos;      /* a multibulk command in progress: elements to go, where */
+    size_t mb_bytes;             /* its bytes so far */
+    int paused;                  /* stopped with commands left in `in` (server.c) */
+    struct kv_conn *rnext, *rprev;   /* the worker's ready list while paused */
 } kv_conn;
 
 /* Parses one complete command from c->in at c->inpos into argv/argl: 1 if one was parsed,
@@ -91,6 +115,7 @@ void kv_reply_array(kv_conn *c, size_t n);
 /* ---- commands.c ---- */
 
 void kv_execute(kv_conn *c);
+uint64_t kv_oom_count(void);   /* commands answered -OOM */
 
 /* ---- server.c ---- */
 

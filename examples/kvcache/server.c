@@ -17,6 +17,14 @@
  *    housekeeping loop samples it every KV_TICK_MS to track the heap's peak and to set GOGC.
  *  - Blocking calls (epoll_wait, read, write) may return EINTR when a collection stops the
  *    thread with a signal; every one retries.
+ *  - A worker runs a connection's pipelined commands a slice at a time (KV_SLICE_*: until
+ *    1 MiB of output is pending, 4 MiB of input or 1024 commands were taken): a connection
+ *    with more is paused (not read) and queued on its worker's ready list, and the worker
+ *    goes back to epoll between slices. Running all of them at once let one client that
+ *    pipelined GETs of big values keep its worker (and every other client of it) for as
+ *    long as generating all the replies took, and its output buffer grew to all of them.
+ *  - Connection buffers of more than KV_BUF_KEEP are freed once empty, so that a client
+ *    that once sent or fetched a big value does not keep its memory.
  */
 #define _GNU_SOURCE
 #include "kvcache.h"
@@ -40,10 +48,23 @@
 
 #define KV_MAX_WORKERS 64
 #define KV_PENDING_MAX (1u << 20)   /* stop reading a client with this much unsent output */
+#ifndef KV_SLICE_OUTPUT   /* -DKV_SLICE_OUTPUT=SIZE_MAX etc. for the unsliced comparison (docs/soak.md) */
+#define KV_SLICE_OUTPUT ((size_t)1 << 20)
+#define KV_SLICE_INPUT ((size_t)4 << 20)
+#define KV_SLICE_COMMANDS 1024
+#endif
+#ifndef KV_BUF_KEEP
+#define KV_BUF_KEEP ((size_t)256 << 10)
+#endif
+#define KV_IN_MAX (KV_MAX_COMMAND + ((size_t)64 << 10))   /* one command within the limits, and a read */
 #define KV_GOAL_FRACTION 0.97       /* the heap goal the housekeeping loop aims GOGC at */
+#ifndef KV_SAMPLE_MS
+#define KV_SAMPLE_MS 10             /* gc_read_memstats (a stop-the-world) with a limit */
+#endif
 
 typedef struct kv_worker {
     int epfd;
+    kv_conn *ready, *ready_tail;   /* paused connections with commands to run */
     _Atomic uint64_t commands, connections, clients;
     char pad[64];
 } kv_worker;
@@ -69,13 +90,41 @@ static void note_peak(const gc_memstats_t *ms) {
 
 /* ---- connections ---- */
 
+static void ready_push(kv_worker *w, kv_conn *c) {
+    if (c->rprev || w->ready == c) return;   /* queued already */
+    c->rnext = NULL;
+    c->rprev = w->ready_tail;
+    if (w->ready_tail) w->ready_tail->rnext = c;
+    else w->ready = c;
+    w->ready_tail = c;
+}
+
+static void ready_remove(kv_worker *w, kv_conn *c) {
+    if (!c->rprev && w->ready != c) return;
+    if (c->rprev) c->rprev->rnext = c->rnext;
+    else w->ready = c->rnext;
+    if (c->rnext) c->rnext->rprev = c->rprev;
+    else w->ready_tail = c->rprev;
+    c->rnext = c->rprev = NULL;
+}
+
 static void conn_close(kv_worker *w, kv_conn *c) {
+    ready_remove(w, c);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->closing) {
+        /* A client told why (a protocol error): the rest of its request, already here,
+         * is read away first, since a close with unread input resets the connection and
+         * the client's kernel would drop the error reply unread. */
+        char sink[16384];
+        shutdown(c->fd, SHUT_WR);
+        for (int i = 0; i < 64 && read(c->fd, sink, sizeof sink) > 0; i++) {}
+    }
     close(c->fd);
     free(c->in);
     free(c->out);
     free(c->argv);
     free(c->argl);
+    free(c->argo);
     free(c);
     atomic_fetch_sub_explicit(&w->clients, 1, memory_order_relaxed);
 }
@@ -98,8 +147,8 @@ static int conn_flush(kv_conn *c) {
     return 0;
 }
 
-/* Reads once and runs every complete command; returns -1 to close. */
-static int conn_read(kv_worker *w, kv_conn *c) {
+/* Reads once; returns -1 to close. */
+static int conn_read(kv_conn *c) {
     if (c->inpos > 0) {   /* argv of earlier commands is dead now: compact */
         memmove(c->in, c->in + c->inpos, c->inlen - c->inpos);
         c->inlen -= c->inpos;
@@ -107,6 +156,8 @@ static int conn_read(kv_worker *w, kv_conn *c) {
     }
     if (c->incap - c->inlen < 4096) {
         size_t cap = c->incap ? c->incap * 2 : 16384;
+        if (cap > KV_IN_MAX) cap = KV_IN_MAX;
+        if (cap <= c->incap) return -1;   /* cannot happen: the parser's limits keep a command smaller */
         char *p = realloc(c->in, cap);
         if (!p) return -1;
         c->in = p;
@@ -118,9 +169,22 @@ static int conn_read(kv_worker *w, kv_conn *c) {
     if (n == 0) return -1;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     c->inlen += (size_t)n;
+    return 0;
+}
+
+/* Runs one slice of the complete commands in c->in; c->paused when it stopped with input
+ * left. */
+static void conn_run(kv_worker *w, kv_conn *c) {
     uint64_t ran = 0;
-    int r;
-    while (!c->closing && (r = kv_parse(c)) != 0) {
+    size_t from = c->inpos;
+    c->paused = 0;
+    while (!c->closing) {
+        if (c->outlen - c->outpos >= KV_SLICE_OUTPUT || ran >= KV_SLICE_COMMANDS || c->inpos - from >= KV_SLICE_INPUT) {
+            c->paused = c->inpos < c->inlen;
+            break;
+        }
+        int r = kv_parse(c);
+        if (r == 0) break;
         if (r < 0) {
             c->closing = 1;
             break;
@@ -129,15 +193,31 @@ static int conn_read(kv_worker *w, kv_conn *c) {
         ran++;
     }
     atomic_fetch_add_explicit(&w->commands, ran, memory_order_relaxed);
-    return 0;
+}
+
+/* Drops a big buffer once it is empty. */
+static void conn_trim(kv_conn *c) {
+    if (c->inpos == c->inlen && c->incap > KV_BUF_KEEP && !c->mb_left) {
+        free(c->in);
+        c->in = NULL;
+        c->inpos = c->inlen = c->incap = 0;
+    }
+    if (c->outpos == c->outlen && c->outcap > KV_BUF_KEEP) {
+        free(c->out);
+        c->out = NULL;
+        c->outpos = c->outlen = c->outcap = 0;
+    }
 }
 
 static void conn_event(kv_worker *w, kv_conn *c, uint32_t ev) {
-    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_read(w, c) < 0) return conn_close(w, c);
+    if (!c->paused && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_read(c) < 0) return conn_close(w, c);
+    conn_run(w, c);
     if (conn_flush(c) < 0) return conn_close(w, c);
     size_t pending = c->outlen - c->outpos;
     if (c->closing && !pending) return conn_close(w, c);
-    uint32_t want = (pending > KV_PENDING_MAX || c->closing ? 0 : EPOLLIN) | (pending ? EPOLLOUT : 0);
+    conn_trim(c);
+    if (c->paused && pending < KV_SLICE_OUTPUT) ready_push(w, c);   /* else EPOLLOUT resumes it */
+    uint32_t want = (pending > KV_PENDING_MAX || c->closing || c->paused ? 0 : EPOLLIN) | (pending ? EPOLLOUT : 0);
     if (want != c->events) {
         struct epoll_event e = {.events = want, .data.ptr = c};
         if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &e) != 0) return conn_close(w, c);
@@ -177,7 +257,7 @@ static void *worker_main(void *arg) {
     kv_worker *w = arg;
     struct epoll_event ev[128];
     for (;;) {
-        int n = epoll_wait(w->epfd, ev, 128, -1);
+        int n = epoll_wait(w->epfd, ev, 128, w->ready ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             die("epoll_wait");
@@ -185,6 +265,15 @@ static void *worker_main(void *arg) {
         for (int i = 0; i < n; i++) {
             if (ev[i].data.ptr == NULL) accept_all(w);
             else conn_event(w, ev[i].data.ptr, ev[i].events);
+        }
+        /* One slice for each connection queued before now; a slice may queue its own
+         * connection again, at the tail. */
+        kv_conn *last = w->ready_tail;
+        while (w->ready) {
+            kv_conn *c = w->ready;
+            ready_remove(w, c);
+            conn_event(w, c, 0);
+            if (c == last) break;
         }
     }
     return NULL;
@@ -282,9 +371,9 @@ size_t kv_info(char *buf, size_t cap, const char *section) {
     }
     if (want(section, "stats")) {
         put(&b, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-                "expired_keys:%llu\r\nevicted_keys:%llu\r\n\r\n",
+                "expired_keys:%llu\r\nevicted_keys:%llu\r\noom_rejected_commands:%llu\r\n\r\n",
             (unsigned long long)conns, (unsigned long long)commands, (unsigned long long)kc.expired,
-            (unsigned long long)kc.evicted);
+            (unsigned long long)kc.evicted, (unsigned long long)kv_oom_count());
     }
     if (want(section, "keyspace")) {
         put(&b, "# Keyspace\r\n");
@@ -327,7 +416,7 @@ static void housekeeping(void) {
             kv_evict_if_needed(1 << 20);
             tune_gogc();
         }
-        if (now - last_sample >= (maxmemory ? 10 : 100)) {
+        if (now - last_sample >= (maxmemory ? KV_SAMPLE_MS : 100)) {
             gc_memstats_t ms;
             gc_read_memstats(&ms);
             note_peak(&ms);
@@ -384,8 +473,12 @@ int main(int argc, char **argv) {
         }
     }
     if (optind != argc) usage();
-    if (gc_init() != 0) {
-        fprintf(stderr, "kvcache: gc_init failed\n");
+    /* At start-up a failed allocation (a refused mapping: GCRT_FAULT_MMAP) is tried again
+     * for a while, as kv_table_init does: there is nothing to give up instead. */
+    int r = gc_init();
+    for (int i = 0; r == -ENOMEM && i < 1000; i++) r = gc_init();
+    if (r != 0) {
+        fprintf(stderr, "kvcache: gc_init failed: %s\n", strerror(-r));
         return 1;
     }
     if (mflag > 0) gc_set_memory_limit(mflag);
@@ -415,7 +508,8 @@ int main(int argc, char **argv) {
         struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, listen_fd, &e) != 0) die("epoll_ctl");
         pthread_t t;
-        int r = gc_pthread_create(&t, NULL, worker_main, w);
+        r = gc_pthread_create(&t, NULL, worker_main, w);
+        for (int k = 0; (r == -ENOMEM || r == -EAGAIN) && k < 1000; k++) r = gc_pthread_create(&t, NULL, worker_main, w);
         if (r != 0) {
             errno = r < 0 ? -r : r;
             die("gc_pthread_create");

@@ -19,7 +19,15 @@
  *  - An entry whose expiry time has passed is never returned: lookups unlink it (lazy
  *    expiry) and kv_expire_step unlinks the rest a slice at a time (active expiry).
  *  - Lock order: one shard lock at a time; nothing else is taken under it except gcrt's
- *    own (allocation may run a collection step, which never waits for our locks).
+ *    own (allocation may run a collection step, which never waits for our locks) and,
+ *    innermost, the eviction log's.
+ *  - Out of memory (gcrt returned NULL: the heap could not grow) a command changes
+ *    nothing: the value, the entry and its key are allocated before anything is linked,
+ *    and a failed allocation leaves only garbage. A bucket array that cannot be had
+ *    leaves its shard's chains longer, not wrong.
+ *  - The eviction log (DEBUG EVICTLOG) gets a key in the same critical section that
+ *    unlinks it, so a client that saw the key missing and then reads the log finds it
+ *    there: that is how a soak's checker tells an eviction from a lost write.
  */
 #include "kvcache.h"
 
@@ -98,37 +106,48 @@ static uint64_t rand_next(void) {
     return s;
 }
 
-static void fatal_oom(const char *what) {
-    fprintf(stderr, "kvcache: out of memory allocating %s\n", what);
-    abort();
-}
-
+/* NULL when gcrt has no memory (or n is past a string's length). */
 kv_str *kv_str_new(const char *p, size_t n) {
     if (n > UINT32_MAX - 8) return NULL;
     kv_str *s = gc_alloc_noscan(sizeof(kv_str) + n + 1);
-    if (!s) fatal_oom("a string");
+    if (!s) return NULL;
     s->len = (uint32_t)n;
     memcpy(s->data, p, n);
     return s;
 }
 
-static kv_entry **new_buckets(size_t n) {
-    kv_entry **b = gc_alloc_array(slot_type, n);
-    if (!b) fatal_oom("a bucket array");
-    return b;
+static kv_entry **new_buckets(size_t n) { return gc_alloc_array(slot_type, n); }
+
+/* At start-up there is nothing to give up instead: an allocation that failed (a refused
+ * mapping, GCRT_FAULT_MMAP) is tried again a while before the server gives up. */
+static void *init_retry(void *(*fn)(void), const char *what) {
+    for (int i = 0; i < 1000; i++) {
+        void *p = fn();
+        if (p) return p;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "kvcache: out of memory allocating %s at start-up\n", what);
+    exit(1);
 }
+static void *entry_type_new(void) {
+    size_t offs[3] = {offsetof(kv_entry, next), offsetof(kv_entry, key), offsetof(kv_entry, val)};
+    return gc_type_new(sizeof(kv_entry), offs, 3);
+}
+static void *slot_type_new(void) {
+    size_t zero = 0;
+    return gc_type_new(sizeof(void *), &zero, 1);
+}
+static void *first_buckets(void) { return new_buckets(KV_MIN_BUCKETS); }
 
 void kv_table_init(int64_t maxmemory) {
-    size_t offs[3] = {offsetof(kv_entry, next), offsetof(kv_entry, key), offsetof(kv_entry, val)};
-    entry_type = gc_type_new(sizeof(kv_entry), offs, 3);
-    size_t zero = 0;
-    slot_type = gc_type_new(sizeof(void *), &zero, 1);
-    if (!entry_type || !slot_type) fatal_oom("the table's types");
+    entry_type = init_retry(entry_type_new, "the entry type");
+    slot_type = init_retry(slot_type_new, "the bucket type");
     budget = maxmemory > 0 ? (int64_t)(maxmemory * KV_DATA_FRACTION) : 0;
     for (unsigned i = 0; i < KV_SHARDS; i++) {
         kv_shard *sh = &shards[i];
         pthread_mutex_init(&sh->lock, NULL);
-        sh->buckets = new_buckets(KV_MIN_BUCKETS);
+        sh->buckets = init_retry(first_buckets, "a bucket array");
         sh->nbuckets = KV_MIN_BUCKETS;
         atomic_fetch_add_explicit(&used, (int64_t)gc_size(sh->buckets), memory_order_relaxed);
     }
@@ -169,6 +188,7 @@ static kv_entry **find_locked(kv_shard *sh, uint64_t h, const char *key, size_t 
 static void grow_locked(kv_shard *sh) {
     size_t n = sh->nbuckets * 2;
     kv_entry **nb = new_buckets(n);
+    if (!nb) return;   /* out of memory: longer chains until a later insert grows it */
     kv_entry **old = sh->buckets;
     for (size_t i = 0; i < sh->nbuckets; i++) {
         kv_entry *e = old[i];
@@ -185,11 +205,12 @@ static void grow_locked(kv_shard *sh) {
     sh->nbuckets = n;
 }
 
+/* NULL, and nothing changed, when out of memory. */
 static kv_entry *new_entry_locked(kv_shard *sh, uint64_t h, const char *key, size_t klen, kv_str *val,
                                   int64_t expire_ms, int64_t now) {
     kv_entry *e = gc_alloc_typed(entry_type);
-    kv_str *k = kv_str_new(key, klen);
-    if (!e || !k) fatal_oom("an entry");
+    kv_str *k = e ? kv_str_new(key, klen) : NULL;
+    if (!k) return NULL;
     /* Fresh objects: their slots are NULL, so plain stores need no barrier. */
     e->key = k;
     e->val = val;
@@ -223,7 +244,7 @@ int kv_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t e
     uint64_t h = hash_bytes(key, klen);
     kv_shard *sh = shard_of(h);
     kv_str *v = kv_str_new(val, vlen);
-    if (!v) return 0;
+    if (!v) return -1;
     int64_t now = kv_now_ms();
     int stored = 1;
     pthread_mutex_lock(&sh->lock);
@@ -239,11 +260,11 @@ int kv_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t e
         }
     } else if (flags & KV_SET_XX) {
         stored = 0;
-    } else {
-        new_entry_locked(sh, h, key, klen, v, expire_ms, now);
+    } else if (!new_entry_locked(sh, h, key, klen, v, expire_ms, now)) {
+        stored = -1;
     }
     pthread_mutex_unlock(&sh->lock);
-    if (stored) kv_evict_if_needed(8);
+    if (stored > 0) kv_evict_if_needed(8);
     return stored;
 }
 
@@ -317,11 +338,13 @@ int kv_incr(const char *key, size_t klen, int64_t delta, int64_t *out) {
         rc = -2;
     } else {
         kv_str *v = kv_str_new(buf, (size_t)snprintf(buf, sizeof buf, "%lld", (long long)*out));
-        if (slot) {
+        if (!v) {
+            rc = -3;
+        } else if (slot) {
             replace_val_locked(*slot, v);
             (*slot)->atime_ms = now;
-        } else {
-            new_entry_locked(sh, h, key, klen, v, 0, now);
+        } else if (!new_entry_locked(sh, h, key, klen, v, 0, now)) {
+            rc = -3;
         }
     }
     pthread_mutex_unlock(&sh->lock);
@@ -364,10 +387,13 @@ uint64_t kv_dbsize(void) {
     return n;
 }
 
-void kv_flushall(void) {
+int kv_flushall(void) {
+    kv_entry **fresh[KV_SHARDS];   /* on the stack: a root until they are linked */
+    for (unsigned i = 0; i < KV_SHARDS; i++)
+        if (!(fresh[i] = new_buckets(KV_MIN_BUCKETS))) return -1;
     for (unsigned i = 0; i < KV_SHARDS; i++) {
         kv_shard *sh = &shards[i];
-        kv_entry **nb = new_buckets(KV_MIN_BUCKETS);
+        kv_entry **nb = fresh[i];
         pthread_mutex_lock(&sh->lock);
         int64_t freed = (int64_t)gc_size(sh->buckets) - (int64_t)gc_size(nb);
         for (size_t b = 0; b < sh->nbuckets; b++)
@@ -378,6 +404,82 @@ void kv_flushall(void) {
         account(-freed);
         pthread_mutex_unlock(&sh->lock);
     }
+    return 0;
+}
+
+/* ---- the eviction log (DEBUG EVICTLOG) ----
+ * Keys evicted (not expired) since the last take, when watching, whose name starts with
+ * the watched prefix: length-prefixed in one malloc'd buffer, at most KV_EVLOG_KEYS keys
+ * and KV_EVLOG_BYTES bytes; past that, keys are only counted as dropped, so a reader
+ * knows its record is incomplete. */
+#define KV_EVLOG_KEYS 65536
+#define KV_EVLOG_BYTES ((size_t)8 << 20)
+static pthread_mutex_t evlog_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int on;
+    char prefix[256];
+    size_t plen;
+    char *buf;
+    size_t len, cap;
+    uint64_t keys, dropped;
+} evlog;
+
+static void evictlog_note(const kv_str *key) {
+    if (!__atomic_load_n(&evlog.on, __ATOMIC_RELAXED)) return;
+    pthread_mutex_lock(&evlog_lock);
+    if (evlog.on && key->len >= evlog.plen && memcmp(key->data, evlog.prefix, evlog.plen) == 0) {
+        size_t need = evlog.len + 4 + key->len;
+        if (evlog.keys >= KV_EVLOG_KEYS || need > KV_EVLOG_BYTES) {
+            evlog.dropped++;
+        } else {
+            if (need > evlog.cap) {
+                size_t cap = evlog.cap ? evlog.cap : 65536;
+                while (cap < need) cap *= 2;
+                char *b = realloc(evlog.buf, cap);
+                if (!b) goto drop;
+                evlog.buf = b;
+                evlog.cap = cap;
+            }
+            uint32_t n = key->len;
+            memcpy(evlog.buf + evlog.len, &n, 4);
+            memcpy(evlog.buf + evlog.len + 4, key->data, n);
+            evlog.len = need;
+            evlog.keys++;
+        }
+    }
+    pthread_mutex_unlock(&evlog_lock);
+    return;
+drop:
+    evlog.dropped++;
+    pthread_mutex_unlock(&evlog_lock);
+}
+
+int kv_evictlog_watch(const char *prefix, size_t n, int on) {
+    if (n >= sizeof evlog.prefix) return -1;
+    pthread_mutex_lock(&evlog_lock);
+    memcpy(evlog.prefix, prefix, n);
+    evlog.plen = n;
+    free(evlog.buf);
+    evlog.buf = NULL;
+    evlog.len = evlog.cap = 0;
+    evlog.keys = evlog.dropped = 0;
+    __atomic_store_n(&evlog.on, on, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&evlog_lock);
+    return 0;
+}
+
+int kv_evictlog_take(kv_evictlog *out) {
+    pthread_mutex_lock(&evlog_lock);
+    int on = evlog.on;
+    out->buf = evlog.buf;
+    out->len = evlog.len;
+    out->keys = evlog.keys;
+    out->dropped = evlog.dropped;
+    evlog.buf = NULL;
+    evlog.len = evlog.cap = 0;
+    evlog.keys = evlog.dropped = 0;
+    pthread_mutex_unlock(&evlog_lock);
+    return on;
 }
 
 /* Redis's approximated LRU: sample KV_LRU_SAMPLES entries of a random shard from a random
@@ -408,6 +510,7 @@ static int evict_one(void) {
         kv_entry **slot = &sh->buckets[victim_b];
         while (*slot != victim) slot = &(*slot)->next;
         int was_expired = expired(victim, now);
+        if (!was_expired) evictlog_note(victim->key);
         unlink_locked(sh, slot);
         pthread_mutex_unlock(&sh->lock);
         atomic_fetch_add_explicit(was_expired ? &n_expired : &n_evicted, 1, memory_order_relaxed);
