@@ -14,7 +14,7 @@ SOAK_FAULT_SECONDS ?= 120
 SOAK_SEED ?= 1
 SOAK_ASAN_SECONDS := $(if $(filter command line environment,$(origin SOAK_SECONDS)),$(SOAK_SECONDS),120)
 ASAN_CFLAGS := -fsanitize=address -fno-omit-frame-pointer -DGCRT_ASAN
-ASAN_LIBS := -pthread -lunwind -ldl -fsanitize=address
+ASAN_LIBS := $(LIBS) -fsanitize=address
 .PHONY: soak soak-asan
 soak: all check-test-deps
 	python3 test/soak/soak.py run --server $(BUILD)/kvcache --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED) \
