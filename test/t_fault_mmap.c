@@ -68,7 +68,8 @@ static void verify(worker *w, size_t i, const char *when)
     CHECK(gc_base(p) == p, "%s: thread %u slot %zu: gc_base(%p) = %p", when, w->id, i, (void *)p, gc_base(p));
     CHECK(gc_size(p) >= n, "%s: thread %u slot %zu: gc_size %zu < %zu", when, w->id, i, gc_size(p), n);
     size_t from = n >= 32 ? 24 : 0;
-    for (size_t k = from; k < n; k += STRIDE)
+    /* k < n - 1: where a stride byte is the last one, fill wrote the last byte's value. */
+    for (size_t k = from; k < n - 1; k += STRIDE)
         CHECK(p[k] == (unsigned char)(tag + k), "%s: thread %u slot %zu (%zu bytes): byte %zu corrupted", when,
               w->id, i, n, k);
     CHECK(p[n - 1] == (unsigned char)(tag >> 8), "%s: thread %u slot %zu: last byte corrupted", when, w->id, i);
