@@ -533,7 +533,7 @@ def pinger(a):
             if sock is not None:
                 sock.close()
             sock = None     # a late PONG must not answer the next PING
-            if consecutive >= 3 and not dumped and a.server_pid:
+            if not dumped and a.server_pid:   # at the first miss, while it still waits
                 dumped = True
                 subprocess.run(["sh", a.dumpstacks, str(a.server_pid), a.stacks], timeout=300)
         wait = tick - now()
@@ -884,6 +884,9 @@ def start_server(a, out, name="server"):
     env = dict(os.environ, GOMEMLIMIT="64MiB")
     env.pop("GOGC", None)
     env.pop("GCRT_FAULT_MMAP", None)
+    # Every cycle's gctrace line in the server's log: a stall's evidence names its phase.
+    if "gctrace" not in env.get("GODEBUG", ""):
+        env["GODEBUG"] = ",".join(x for x in (env.get("GODEBUG"), "gctrace=1") if x)
     if a.faults and name == "server":
         env["GCRT_FAULT_MMAP"] = a.faults
     if a.asan:
