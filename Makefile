@@ -10,7 +10,7 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. 
 LIBS     := -pthread -lunwind -ldl -lz -lm
 DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev libdw-dev
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
-TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3
+TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3 python3-matplotlib
 REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
 # make test-timeline-viewer: Chromium for its bundled DevTools, and playwright-core from npm.
