@@ -51,6 +51,7 @@ uint32_t gcrt_tl_cycle_no;   /* the cycle events are tagged with (atomic) */
 #define GAP_NS 50000   /* runs of slices this close are one interval (gcrt_tl_run_add) */
 #define TID_GC 1073741825   /* the synthetic "GC" track */
 #define MAXTIDS 4096
+#define BUFSZ ((size_t)1 << 16)
 
 typedef struct tl_ev {
     uint64_t seq;
@@ -101,7 +102,7 @@ static const char *role_names[] = {
     [GCRT_ROLE_SWEEP] = "background sweeper", [GCRT_ROLE_SCAV] = "scavenger",
 };
 
-static struct {
+static GCRT_STATE struct {   /* no heap pointer: not a root */
     tl_ev *ring;
     uint64_t head;             /* next slot to claim (CAS) */
     uint64_t tail;             /* next slot to drain (tl.lock) */
@@ -118,8 +119,8 @@ static struct {
     pid_t pid;
     uint64_t base;
     char *path;
-    uint32_t tids[MAXTIDS];    /* threads named so far (open addressing; 0 empty) */
-    char buf[1 << 16];
+    uint32_t *tids;            /* threads named so far (open addressing; 0 empty) */
+    char *buf;                 /* BUFSZ bytes being written */
     size_t n;
 } tl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
@@ -263,7 +264,7 @@ static void flush_buf(void) {
 }
 
 static void emit(const char *s, size_t n) {
-    if (tl.n + n > sizeof tl.buf) flush_buf();
+    if (tl.n + n > BUFSZ) flush_buf();
     memcpy(tl.buf + tl.n, s, n);
     tl.n += n;
 }
@@ -404,11 +405,16 @@ static void at_exit(void) { drain_write(true); }
 void gcrt_tl_init(const char *path) {
     if (!path) return;
     tl.path = strdup(path);
-    tl.ring = mmap(NULL, RING * sizeof(tl_ev), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (!tl.path || tl.ring == MAP_FAILED) {
+    /* Only when on: the ring, the write buffer and the thread table, off-heap. */
+    size_t rb = RING * sizeof(tl_ev), tb = MAXTIDS * sizeof(uint32_t);
+    char *m = mmap(NULL, rb + tb + BUFSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!tl.path || m == MAP_FAILED) {
         gcrt_warn("GODEBUG=gctracefile=%s: out of memory for the GC timeline; none is written", path);
         return;
     }
+    tl.ring = (tl_ev *)m;
+    tl.tids = (uint32_t *)(m + rb);
+    tl.buf = m + rb + tb;
     for (uint64_t i = 0; i < RING; i++) tl.ring[i].seq = i;
     tl.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (tl.fd < 0) {
