@@ -3,7 +3,9 @@
 # on binary-trees) opens in a real viewer: the Performance panel of the DevTools bundled
 # with Debian's Chromium, headless, driven by playwright-core (test/timeline-viewer.js
 # says how). The viewer's imported entries must be the file's complete events, thread by
-# thread, each nested in the viewer's tree; the file also passes tools/gcrt-timeline-check.
+# thread, each nested in the viewer's tree; the file also passes tools/gcrt-timeline-check
+# (the interpreter may exit in the middle of a cycle: the file records that cycle as
+# unfinished).
 # Needs chromium and playwright-core in BUILD/npm: `make test-timeline-viewer` installs both
 # and runs this; without them this test is skipped, saying so.
 set -u
