@@ -10,9 +10,12 @@ ALLCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -fPIC -fvisibility=hidden -I. 
 LIBS     := -pthread -lunwind -ldl -lz -lm
 DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev libdw-dev
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
-TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3
+TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3 python3-matplotlib
 REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
+# make test-timeline-viewer: Chromium for its bundled DevTools, and playwright-core from npm.
+VIEWER_PKGS := chromium nodejs
+PLAYWRIGHT := playwright-core@1.65.1
 
 SRCS := $(wildcard alloc/*.c gc/*.c runtime/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
@@ -23,7 +26,7 @@ TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/*.c)) \
          $(patsubst test/%.sh,$(BUILD)/test/%,$(wildcard test/t_*.sh))
 TESTCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -I. $(EXTRA_CFLAGS)
 
-.PHONY: all demo test bench install clean deps check-deps check-test-deps check-bench-deps test-asan test-ubsan examples
+.PHONY: all demo test bench install clean deps check-deps check-test-deps check-bench-deps test-asan test-ubsan examples test-timeline-viewer
 all: check-deps $(BUILD)/libgcrt.a $(BUILD)/libgcrt.so $(BUILD)/gcrt.pc examples extras
 
 # Debian packages: installed with apt-get when run as root, otherwise the command is printed.
@@ -76,6 +79,13 @@ $(BUILD)/test/%: test/%.sh
 	cp $< $@ && chmod +x $@
 test: all check-test-deps $(TESTS)
 	@GCRT_BUILD=$(abspath $(BUILD)) sh test/run.sh $(BUILD)/test
+
+# A GODEBUG=gctracefile timeline in a real viewer (test/t_timeline_viewer.sh; make test
+# skips that test without Chromium and playwright-core, which this installs).
+test-timeline-viewer: all $(BUILD)/test/t_timeline_viewer
+	@$(call need-pkgs,$(VIEWER_PKGS))
+	@[ -d $(BUILD)/npm/node_modules/playwright-core ] || npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm $(PLAYWRIGHT)
+	@GCRT_BUILD=$(abspath $(BUILD)) sh $(BUILD)/test/t_timeline_viewer
 
 # The whole suite N times quiet, then N times with a CPU hog on every core; the summary is
 # $(BUILD)/test-repeat/summary.txt (docs/testing.md).

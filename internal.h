@@ -683,6 +683,59 @@ GCRT_HIDDEN uint64_t gcrt_idle_mark_stop(void);
 GCRT_HIDDEN void gcrt_idle_mark_boost(void);   /* starved with work in hand: SCHED_OTHER */
 GCRT_HIDDEN void gcrt_idle_mark_boost_starved(uint64_t ns);   /* the same, if its slice has lasted ns */
 
+/* timeline.c: GODEBUG=gctracefile=PATH, each cycle's phases as Chrome trace-event JSON.
+ * Off, every site is one branch on gcrt_tl_on (set once at init); on, recording is
+ * lock-free and makes no system call, so a site may be anywhere (pauses, critical
+ * sections, helpers). Sites take their start with gcrt_tl_now (0 when off) and end with
+ * gcrt_tl_end, or record explicit times with gcrt_tl_record. */
+enum {
+    GCRT_TL_STOP, GCRT_TL_STW1, GCRT_TL_STW2, GCRT_TL_STW2_RESTART, GCRT_TL_MARK_START, GCRT_TL_MARK_FRAC,
+    GCRT_TL_MARK_IDLE, GCRT_TL_MARK_PAUSE, GCRT_TL_ASSIST, GCRT_TL_ASSIST_WAIT, GCRT_TL_SWEEP_BG,
+    GCRT_TL_SWEEP_PAY, GCRT_TL_SWEEP_FINISH, GCRT_TL_SCAV, GCRT_TL_SCAV_LIMIT, GCRT_TL_SCAV_FORCED,
+    /* the synthetic GC track, and counters */
+    GCRT_TL_G_CYCLE, GCRT_TL_G_CYCLE_OPEN, GCRT_TL_G_STW1, GCRT_TL_G_MARK, GCRT_TL_G_STW2,
+    GCRT_TL_G_STW2_RESTART, GCRT_TL_G_SWEEP, GCRT_TL_C_HEAP, GCRT_TL_C_GOAL, GCRT_TL_NKINDS
+};
+/* What a helper thread is, for its track's name (set once at its start; 0: a thread). */
+enum { GCRT_ROLE_THREAD, GCRT_ROLE_GC, GCRT_ROLE_IDLE, GCRT_ROLE_PAUSE, GCRT_ROLE_SWEEP, GCRT_ROLE_SCAV };
+extern GCRT_HIDDEN int gcrt_tl_on;
+GCRT_HIDDEN void gcrt_tl_init(const char *path);   /* NULL: off */
+GCRT_HIDDEN void gcrt_tl_role(int role);
+GCRT_HIDDEN void gcrt_tl_record(unsigned kind, uint64_t t0, uint64_t t1, uint64_t a, uint64_t b);
+GCRT_HIDDEN void gcrt_tl_record3(unsigned kind, uint64_t t0, uint64_t t1, uint64_t a, uint64_t b, uint64_t c);
+static inline uint64_t gcrt_tl_now(void) { return unlikely(gcrt_tl_on) ? gcrt_now_ns() : 0; }
+static inline void gcrt_tl_end(unsigned kind, uint64_t t0, uint64_t a, uint64_t b) {
+    if (unlikely(t0)) gcrt_tl_record(kind, t0, gcrt_now_ns(), a, b);
+}
+/* For what may outlast its cycle (an assist stopped by pause 2 and resumed after it): the
+ * event is tagged with the cycle read at its start (gcrt_tl_cycle_now), not at its end. */
+extern GCRT_HIDDEN uint32_t gcrt_tl_cycle_no;
+static inline uint32_t gcrt_tl_cycle_now(void) { return atomic_load_relaxed(&gcrt_tl_cycle_no); }
+GCRT_HIDDEN void gcrt_tl_record_in(unsigned kind, uint32_t cycle, uint64_t t0, uint64_t t1, uint64_t a, uint64_t b);
+static inline void gcrt_tl_end_in(unsigned kind, uint32_t cycle, uint64_t t0, uint64_t a, uint64_t b) {
+    if (unlikely(t0)) gcrt_tl_record_in(kind, cycle, t0, gcrt_now_ns(), a, b);
+}
+/* A run of slices (mark workers, the background sweeper) is one interval while each
+ * starts within 50 us of the last one's end: add a slice that began at s0 (from
+ * gcrt_tl_now; 0 adds nothing), flush before sleeping and at the end. */
+typedef struct gcrt_tl_run {
+    uint64_t t0, t1, a;
+    uint32_t n, cycle;
+} gcrt_tl_run;
+GCRT_HIDDEN void gcrt_tl_run_add(gcrt_tl_run *r, unsigned kind, uint64_t s0, uint64_t a);
+GCRT_HIDDEN void gcrt_tl_run_flush(gcrt_tl_run *r, unsigned kind);
+/* One cycle, for the GC track (cycle.c, at its end, world running). */
+typedef struct gcrt_tl_cycle {
+    uint32_t n;
+    int stw, forced;
+    uint64_t start, stw1_end, tterm, tend, heap0, heap1, marked, goal0, goal1;
+} gcrt_tl_cycle;
+GCRT_HIDDEN void gcrt_tl_cycle_begin(uint32_t n, uint64_t start);
+GCRT_HIDDEN void gcrt_tl_cycle_end(const gcrt_tl_cycle *c);   /* records, then writes the file */
+GCRT_HIDDEN void gcrt_tl_swept(void);       /* a span was swept: the sweep phase's end so far */
+GCRT_HIDDEN void gcrt_tl_maybe_drain(void); /* GC thread, mid-mark: write if the ring is half full */
+GCRT_HIDDEN void gcrt_tl_fork_child(void);
+
 /* verify.c */
 GCRT_HIDDEN void gcrt_verify_marks(void);   /* world stopped, after marking */
 GCRT_HIDDEN void gcrt_checkmark(void);      /* world stopped: re-mark from roots, compare */

@@ -80,6 +80,7 @@ typedef struct trace_info {
     uint64_t start, tterm, stw1, mark, stw2, markcpu, assistcpu, idlecpu, stw1cpu, stw2cpu, stw2cpu_helpers;
     uint64_t assistcpu_start;   /* the starting thread's first slice */
     uint64_t stw_aborted, stw_aborted_max;   /* mark terminations that found work (wall) */
+    uint64_t stopped1, stopped2;   /* timeline (0: off): when the world was stopped */
     uint64_t heap0, heap1, marked, goal, stacks, globals;
     int util, procs, forced;
 } trace_info;
@@ -158,18 +159,25 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
     gcrt_idle_mark_start();
     uint64_t c0 = gcrt_thread_cpu_ns(), w0 = gcrt_now_ns(), starved_since = 0, tprev = c0;
     uint64_t unpaced = 0;   /* CPU of slices run flat out for waiting assists */
+    gcrt_tl_run run = {0};
     for (unsigned nowork = 0;;) {
         gcrt_pacer_revise();
 
         bool waited_on = gcrt_assists_waiting();
+        uint64_t s0 = gcrt_tl_now();
         int64_t did = gcrt_mark_some(FRACTIONAL_SLICE);
         gcrt_mark_credit(did);
+        if (unlikely(s0)) {
+            if (did) gcrt_tl_run_add(&run, GCRT_TL_MARK_FRAC, s0, (uint64_t)did);
+            gcrt_tl_maybe_drain();
+        }
         uint64_t now = gcrt_now_ns(), t1 = gcrt_thread_cpu_ns();
         uint64_t slice_cpu = t1 - tprev;
         gcrt_limiter_add(slice_cpu, 0);   /* the fractional worker's CPU is collector CPU */
         gcrt_limiter_update();
         tprev = t1;
         if (did == 0) {
+            gcrt_tl_run_flush(&run, GCRT_TL_MARK_FRAC);
             if (gcrt_mark_work_done() && buffers_flushed()) break;
             /* Grey objects held elsewhere for 1 ms: if by a starved idle worker, raise it. */
             if (!starved_since) starved_since = now;
@@ -191,6 +199,7 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
         if ((double)used > goal * (double)(now - w0)) {
             uint64_t ahead = (uint64_t)((double)used / goal) - (now - w0);
             struct timespec ts = {0, (long)(ahead < 2000000 ? ahead : 2000000)};
+            gcrt_tl_run_flush(&run, GCRT_TL_MARK_FRAC);
             nanosleep(&ts, NULL);
         } else {
             sched_yield();
@@ -263,7 +272,9 @@ static void cycle_begin(bool forced) {
         me->nregs = 0;
     }
     cur.start = gcrt_now_ns();
+    if (unlikely(gcrt_tl_on)) gcrt_tl_cycle_begin(g->started, cur.start);
     gcrt_stop_world();
+    cur.stopped1 = gcrt_tl_now();
     uint64_t c0 = gcrt_thread_cpu_ns();
     gcrt_sweep_wait_idle();
     gcrt_sweep_gate_release();
@@ -297,6 +308,10 @@ static void cycle_begin(bool forced) {
     cur.stw1cpu = gcrt_thread_cpu_ns() - c0;
     cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
+    if (unlikely(cur.stopped1)) {
+        gcrt_tl_record(GCRT_TL_STOP, cur.start, cur.stopped1, 0, 0);
+        gcrt_tl_record(GCRT_TL_STW1, cur.start, cur.start + cur.stw1, 0, 0);
+    }
     gcrt_roots_done();
     start_done();
     /* A small heap is often marked in less time than waking the GC thread takes, and what
@@ -330,7 +345,9 @@ static bool mark_slice(gcrt_thread *me) {
     /* The heap at the trigger bounds it too: the first cycle has no marked size yet. */
     bool small = g->heap_marked + g->stacks_bytes + g->globals_bytes <= SMALL_CYCLE && cur.heap0 <= 4 * SMALL_CYCLE,
          dry;
-    gcrt_mark_sections(me, small ? INT64_MAX : START_SLICE, START_SECTION, &dry);
+    uint64_t s0 = gcrt_tl_now();
+    int64_t did = gcrt_mark_sections(me, small ? INT64_MAX : START_SLICE, START_SECTION, &dry);
+    gcrt_tl_end(GCRT_TL_MARK_START, s0, (uint64_t)did, 0);
     cur.assistcpu_start = gcrt_thread_cpu_ns() - c0;
     return dry && gcrt_mark_work_done();
 }
@@ -358,6 +375,7 @@ static bool cycle_terminate(bool may_restart) {
     if (g->gccheckmark) gcrt_roots_prepare();
     cur.tterm = gcrt_now_ns();
     gcrt_stop_world();
+    cur.stopped2 = gcrt_tl_now();
     uint64_t c0 = gcrt_thread_cpu_ns();
     for (gcrt_thread *t = gcrt_threads; t; t = t->next) gcrt_wbuf_flush(t);
     if (may_restart && !gcrt_mark_work_done()) {
@@ -367,6 +385,11 @@ static bool cycle_terminate(bool may_restart) {
             cur.stw_aborted += d;
             if (d > cur.stw_aborted_max) cur.stw_aborted_max = d;
             gcrt_start_world();
+            if (unlikely(cur.stopped2)) {
+                gcrt_tl_record(GCRT_TL_STOP, cur.tterm, cur.stopped2, 0, 0);
+                gcrt_tl_record(GCRT_TL_STW2_RESTART, cur.tterm, cur.tterm + d, 0, 0);
+                gcrt_tl_record(GCRT_TL_G_STW2_RESTART, cur.tterm, cur.tterm + d, 0, 0);
+            }
             return false;
         }
     }
@@ -444,6 +467,16 @@ static void cycle_end(uint64_t c0) {
     ti.util = elapsed ? (int)(st->gc_cpu_ns * 100 / (elapsed * (uint64_t)nprocs())) : 0;
     pthread_mutex_unlock(&st->lock);
     if (me) gcrt_leave(me);
+    if (unlikely(gcrt_tl_on)) {
+        if (stw) gcrt_tl_record(GCRT_TL_STW1, ti.start, tend, 0, 0);
+        else gcrt_tl_record(GCRT_TL_STW2, ti.tterm, tend, 0, 0);
+        if (stw ? ti.stopped1 : ti.stopped2)
+            gcrt_tl_record(GCRT_TL_STOP, stw ? ti.start : ti.tterm, stw ? ti.stopped1 : ti.stopped2, 0, 0);
+        gcrt_tl_cycle c = {.n = ti.n, .stw = stw, .forced = ti.forced, .start = ti.start, .stw1_end = ti.start + pause1,
+                           .tterm = stw ? tend : ti.tterm, .tend = tend, .heap0 = ti.heap0, .heap1 = ti.heap1,
+                           .marked = ti.marked, .goal0 = ti.goal, .goal1 = g->goal};
+        gcrt_tl_cycle_end(&c);
+    }
     gcrt_bgsweep_wake();
     gcrt_mprof_flush();   /* the heap profile of the cycle before (mprof.c) */
     if (g->gctrace) print_trace(&ti);
@@ -463,6 +496,7 @@ static void cycle_end(uint64_t c0) {
 static void *gc_thread_main(void *arg) {
     (void)arg;
     gcrt_gcstate *g = &gcrt_gc;
+    gcrt_tl_role(GCRT_ROLE_GC);
     for (;;) {
         gcrt_lock(&g->lock);
         while (!g->handoff) pthread_cond_wait(&g->request, &g->lock);

@@ -62,7 +62,9 @@ static struct {
 static void *idle_main(void *arg) {
     (void)arg;
     gcrt_helper_begin();
+    gcrt_tl_role(GCRT_ROLE_IDLE);
     atomic_store_release(&idle.tid, (pid_t)syscall(SYS_gettid));
+    gcrt_tl_run run = {0};
     for (;;) {
         gcrt_lock(&idle.lock);
         while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.cond, &idle.lock);
@@ -72,16 +74,18 @@ static void *idle_main(void *arg) {
              * the program: a heap that cannot fit under the limit would otherwise keep the
              * collector just above half the CPUs without ever filling the bucket. */
             if (gcrt_limiter_on() || (gcrt_pacer_limited() && gcrt_limiter_filling())) {
+                gcrt_tl_run_flush(&run, GCRT_TL_MARK_IDLE);
                 pthread_mutex_unlock(&idle.lock);
                 struct timespec ts = {0, 1000000};
                 nanosleep(&ts, NULL);
                 gcrt_lock(&idle.lock);
                 continue;
             }
-            uint64_t t0 = gcrt_thread_cpu_ns();
+            uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
             atomic_store_relaxed(&idle.slice_start, gcrt_now_ns());
             int64_t did = gcrt_mark_some(IDLE_SLICE);
             gcrt_mark_credit(did);
+            if (unlikely(s0) && did) gcrt_tl_run_add(&run, GCRT_TL_MARK_IDLE, s0, (uint64_t)did);
             atomic_store_relaxed(&idle.slice_start, 0);
             uint64_t used = gcrt_thread_cpu_ns() - t0;
             idle.cpu += used;
@@ -93,6 +97,7 @@ static void *idle_main(void *arg) {
             gcrt_helper_settle();   /* a raised slice is over: SCHED_IDLE again */
             pthread_mutex_unlock(&idle.lock);
             if (did == 0) {   /* others hold the work, or it is all done */
+                gcrt_tl_run_flush(&run, GCRT_TL_MARK_IDLE);
                 struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};
                 nanosleep(&ts, NULL);
             } else {
@@ -100,6 +105,7 @@ static void *idle_main(void *arg) {
             }
             gcrt_lock(&idle.lock);
         }
+        gcrt_tl_run_flush(&run, GCRT_TL_MARK_IDLE);
         pthread_mutex_unlock(&idle.lock);
     }
     return NULL;

@@ -372,19 +372,24 @@ static void wait_for_work(unsigned spins) {
 
 static void *worker_main(void *arg) {
     (void)arg;
+    gcrt_tl_role(GCRT_ROLE_PAUSE);
     for (;;) {
         gcrt_lock(&M.wlock);
         while (M.mode == MODE_IDLE) pthread_cond_wait(&M.wcond, &M.wlock);
         pthread_mutex_unlock(&M.wlock);
         uint64_t c0 = gcrt_thread_cpu_ns();
+        gcrt_tl_run run = {0};
         for (unsigned spins = 0; atomic_load_acquire(&M.mode) == MODE_RUN;) {
             if (!atomic_load_relaxed(&M.full)) {
                 wait_for_work(spins++);
                 continue;
             }
             spins = 0;
-            gcrt_mark_some(INT64_MAX);
+            uint64_t s0 = gcrt_tl_now();
+            int64_t did = gcrt_mark_some(INT64_MAX);
+            if (unlikely(s0) && did) gcrt_tl_run_add(&run, GCRT_TL_MARK_PAUSE, s0, (uint64_t)did);
         }
+        gcrt_tl_run_flush(&run, GCRT_TL_MARK_PAUSE);
         atomic_add(&M.idle_cpu_ns, gcrt_thread_cpu_ns() - c0);
     }
     return NULL;
@@ -519,11 +524,14 @@ static int64_t take_credit(int64_t work) {
 }
 
 static void assist_wait(void) {
+    uint64_t s0 = gcrt_tl_now();
+    uint32_t cyc = gcrt_tl_cycle_now();
     uint32_t seq = atomic_load_relaxed(&assist_seq);
     __atomic_add_fetch(&nassist_wait, 1, __ATOMIC_SEQ_CST);
     if (atomic_load_relaxed(&gcrt_gc.marking) && !atomic_load_relaxed(&M.full) && atomic_load_relaxed(&M.bg_credit) <= 0) {
         struct timespec ts = {0, ASSIST_WAIT_NS};
         syscall(SYS_futex, &assist_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        gcrt_tl_end_in(GCRT_TL_ASSIST_WAIT, cyc, s0, 0, 0);
     }
     atomic_add(&nassist_wait, -1);
 }
@@ -537,9 +545,11 @@ void gcrt_assist(gcrt_thread *t) {
         if (work <= 0 || gcrt_limiter_on() || !gcrt_gc.marking) break;   /* on: the collector has had its share */
         work -= take_credit(work);
         if (work > 0 && atomic_load_relaxed(&M.full)) {
-            uint64_t c0 = gcrt_thread_cpu_ns();
+            uint64_t c0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
+            uint32_t cyc = gcrt_tl_cycle_now();
             int64_t budget = work < ASSIST_MIN_WORK ? ASSIST_MIN_WORK : work > ASSIST_MAX_WORK ? ASSIST_MAX_WORK : work;
             int64_t did = gcrt_mark_sections(t, budget, ASSIST_SECTION_WORK, NULL);
+            if (did) gcrt_tl_end_in(GCRT_TL_ASSIST, cyc, s0, (uint64_t)did, (uint64_t)budget);
             uint64_t cpu = gcrt_thread_cpu_ns() - c0;
             atomic_add(&M.assist_cpu_ns, cpu);
             gcrt_limiter_add(cpu, 0);

@@ -96,6 +96,7 @@ static void sleep_ns(uint64_t ns) {
 
 static void *scavenger_main(void *arg) {
     (void)arg;
+    gcrt_tl_role(GCRT_ROLE_SCAV);
     for (;;) {
         bool limited = atomic_load_relaxed(&gcrt_gc.memory_limit) != INT64_MAX;
         gcrt_lock(&scav_lock);
@@ -113,19 +114,21 @@ static void *scavenger_main(void *arg) {
         if (limited) gcrt_pacer_recommit();
         bool limit;
         for (uint64_t need = scav_need(&limit); need;) {
-            uint64_t t0 = gcrt_thread_cpu_ns();
+            uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
             size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0, !limit);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
+            gcrt_tl_end(GCRT_TL_SCAV, s0, n, 1);
             atomic_add(&bg_released, n);
             sleep_ns(dt * (100 - SCAV_PERCENT) / SCAV_PERCENT);
             need = scav_need(&limit);
         }
         for (;;) {   /* long-idle pages, at the same pace */
-            uint64_t t0 = gcrt_thread_cpu_ns();
+            uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
             size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS, true);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
+            gcrt_tl_end(GCRT_TL_SCAV, s0, n, 1);
             atomic_add(&bg_released, n);
             sleep_ns(dt * (100 - SCAV_PERCENT) / SCAV_PERCENT);
         }
@@ -185,14 +188,18 @@ void gcrt_scavenge_for_limit(void) {
     if (likely(lim == INT64_MAX)) return;
     uint64_t mapped = gcrt_mapped_bytes(), l = lim < 0 ? 0 : (uint64_t)lim;
     if (mapped <= l || gcrt_limiter_on()) return;
-    uint64_t t0 = gcrt_thread_cpu_ns();
+    uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
     size_t n = scavenge(mapped - l, 0, false);
     gcrt_limiter_add(gcrt_thread_cpu_ns() - t0, 0);   /* a scavenge assist, for the limiter */
+    if (n) gcrt_tl_end(GCRT_TL_SCAV_LIMIT, s0, n, 0);
     atomic_add(&eager_released, n);
 }
 
 void gcrt_scavenge_forced(void) {
-    atomic_add(&eager_released, scavenge(0, 0, false));
+    uint64_t s0 = gcrt_tl_now();
+    size_t n = scavenge(0, 0, false);
+    atomic_add(&eager_released, n);
+    gcrt_tl_end(GCRT_TL_SCAV_FORCED, s0, n, 0);
     if (gcrt_gc.scavtrace) print_scavtrace(true);
 }
 

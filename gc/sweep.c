@@ -100,6 +100,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     if (nalloc == 0 && (!owned || !sc)) {
         atomic_store_release(&s->sweepgen, sg);
         gcrt_heap_free(s);
+        if (unlikely(gcrt_tl_on)) gcrt_tl_swept();
         return false;
     }
     /* Free slots of small spans are always zero (the allocation fast path never zeroes):
@@ -122,6 +123,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     atomic_store_release(&s->sweepseq, s->sweepseq + 1);
     atomic_store_release(&s->sweepgen, sg);
     if (!owned) gcrt_central_push_swept(s);
+    if (unlikely(gcrt_tl_on)) gcrt_tl_swept();
     return true;
 }
 
@@ -217,11 +219,16 @@ void gcrt_sweep_reclaim(size_t npages) {
 void gcrt_sweep_finish(void) {
     /* A span popped by another thread is counted in pending until it is counted in
      * sweeps_inflight: wait for both. */
+    uint64_t s0 = gcrt_tl_now(), n = 0;
     for (;;) {
-        if (gcrt_sweep_one()) continue;
+        if (gcrt_sweep_one()) {
+            n++;
+            continue;
+        }
         if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight)) break;
         sched_yield();
     }
+    if (n) gcrt_tl_end(GCRT_TL_SWEEP_FINISH, s0, n, 0);
 }
 
 /* With the world stopped: shut out unregistered sweepers and finish this generation. The
@@ -256,7 +263,10 @@ void gcrt_sweep_pay(void) {
     if (!atomic_load_relaxed(&gcrt_sweep_pending)) return;
     int64_t live = atomic_load_relaxed(&gcrt_heap_live);
     double owed = (double)(live - (int64_t)sweep_base_live) * sweep_pages_per_byte;
-    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) {}
+    uint64_t s0 = gcrt_tl_now(), n = 0;
+    uint32_t cyc = gcrt_tl_cycle_now();
+    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) n++;
+    if (n) gcrt_tl_end_in(GCRT_TL_SWEEP_PAY, cyc, s0, n, 0);
 }
 
 /* The background sweeper: sweeps at idle priority after each cycle (the scavenger,
@@ -266,6 +276,7 @@ void gcrt_sweep_pay(void) {
 static void *bgsweep_main(void *arg) {
     (void)arg;
     gcrt_helper_begin();
+    gcrt_tl_role(GCRT_ROLE_SWEEP);
     for (;;) {
         gcrt_lock(&bg_lock);
         if (!bg_kick) {
@@ -276,10 +287,15 @@ static void *bgsweep_main(void *arg) {
         }
         bg_kick = 0;
         pthread_mutex_unlock(&bg_lock);
-        for (unsigned n = 0; gcrt_sweep_one(); n++) {
+        gcrt_tl_run run = {0};
+        for (unsigned n = 0;; n++) {
+            uint64_t s0 = gcrt_tl_now();
+            if (!gcrt_sweep_one()) break;
+            if (unlikely(s0)) gcrt_tl_run_add(&run, GCRT_TL_SWEEP_BG, s0, 1);
             gcrt_helper_settle();   /* holds nothing between spans */
             if ((n & 7) == 7) sched_yield();
         }
+        gcrt_tl_run_flush(&run, GCRT_TL_SWEEP_BG);
         /* Every span swept: the heap profile of the last cycle is complete (mprof.c). */
         if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight))
             gcrt_mprof_post_sweep();

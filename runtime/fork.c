@@ -110,6 +110,7 @@ static void fork_child(void) {
     gcrt_helpers_fork_child();
     gcrt_weak_fork(GCRT_FORK_CHILD);
     gcrt_mprof_fork(GCRT_FORK_CHILD);
+    gcrt_tl_fork_child();   /* the timeline file is the parent's */
 }
 
 void gcrt_fork_init(void) {

@@ -105,6 +105,10 @@ int gcrt_parse_fault_mmap(const char *s, uint64_t *every, uint64_t *seed) {
     return 0;
 }
 
+/* GODEBUG=gctracefile=PATH (runtime/timeline.c): the one key whose value is a string; a
+ * path cannot hold a comma, which separates GODEBUG's entries. */
+static char tracefile[1024];
+
 /* GODEBUG: comma-separated key=value; unknown keys are ignored, as Go does. */
 void gcrt_parse_godebug(const char *s) {
     static const struct { const char *key; size_t off; } keys[] = {
@@ -130,6 +134,11 @@ void gcrt_parse_godebug(const char *s) {
             continue;
         }
         *eq = 0;
+        if (!strcmp(tok, "gctracefile")) {
+            if (!eq[1]) gcrt_warn("GODEBUG: gctracefile= wants a path; no GC timeline is written");
+            snprintf(tracefile, sizeof tracefile, "%s", eq + 1);
+            continue;
+        }
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             if (strcmp(tok, keys[i].key)) continue;
             char *end;
@@ -150,6 +159,7 @@ static void read_env(void) {
         gcrt_warn("GOMEMLIMIT=%s: malformed (want bytes with an optional B/KiB/MiB/GiB/TiB suffix, "
                   "or \"off\"); limit stays off", ml);
     if ((s = getenv("GODEBUG"))) gcrt_parse_godebug(s);
+    gcrt_tl_init(*tracefile ? tracefile : NULL);
     if ((s = getenv("GCRT_FAULT_MMAP")) && *s) {
         uint64_t every, seed;
         if (gcrt_parse_fault_mmap(s, &every, &seed))

@@ -16,20 +16,9 @@ RUNS=${RUNS:-5}; BT_DEPTH=${BT_DEPTH:-18}; ROUND_N=${ROUND_N:-40000}; ROUNDS=${R
 unset GOGC GOMEMLIMIT GODEBUG GOMAXPROCS GCRT_MEMPROFILE GCRT_MEMPROFILERATE
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out="$dir/report-mprof.txt"
-med() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "NA"}'; }
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "NA" }'; }
-
+. "$here/test/bench/lib.sh"
 # gcrt before the profiler: the parent of the commit that added runtime/mprof.c
-base=$dir/mprof-base
-rev=$(cd "$here" && git log --format=%H --diff-filter=A -1 -- runtime/mprof.c 2>/dev/null)
-if [ -n "$rev" ] && [ ! -x "$base/build/bench/alloc_gcrt" ]; then
-  echo "building gcrt at $rev^ into $base" >&2
-  rm -rf "$base"; mkdir -p "$base"
-  (cd "$here" && git archive "$rev^") | tar -x -C "$base" &&
-    make -s -C "$base" build/libgcrt.a build/bench/alloc_gcrt >"$base.log" 2>&1 || echo "baseline build failed: $base.log" >&2
-fi
-[ -x "$base/build/bench/alloc_gcrt" ] || base=""
+base=$(build_before runtime/mprof.c "$dir/mprof-base" alloc_gcrt)
 
 for f in alloc-base alloc-off alloc-on gcb-off gcb-on bt-off bt-on; do : > "$dir/mprof-$f.txt"; done
 i=0; while [ $i -lt "$RUNS" ]; do
