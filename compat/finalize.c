@@ -143,6 +143,18 @@ bool gcrt_bdw_tab_del(gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val) {
     return x != NULL;
 }
 
+bool gcrt_bdw_tab_peek(const gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val) {
+    gcrt_bdw_ent *x = find(t->e, t->cap, key, false);
+    if (x && val) *val = x->val;
+    return x != NULL;
+}
+
+static bool survives(uintptr_t p);
+void gcrt_bdw_tab_sweep(gcrt_bdw_tab *t) {
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->e[i].key > DELETED && !survives(t->e[i].key)) ent_del(t, &t->e[i]);
+}
+
 /* ---- finalizers ---- */
 
 typedef struct fin_rec {

@@ -8,7 +8,7 @@ set -eu
 # usage: compat/gen-unsupported.sh BUILD_DIR [LIBGC]   (after `make build/libgcrt-bdwgc.so`)
 obj=$1/obj/compat
 lib=${2:-/usr/lib/x86_64-linux-gnu/libgc.so.1}
-have=$(nm --defined-only "$obj/bdwgc.o" "$obj/finalize.o" "$obj/typed.o" "$obj/misc.o" | awk '$2 ~ /[TDB]/ { print $3 }' | grep '^GC_' | sort -u)
+have=$(nm --defined-only "$obj/bdwgc.o" "$obj/finalize.o" "$obj/typed.o" "$obj/misc.o" "$obj/kinds.o" | awk '$2 ~ /[TDB]/ { print $3 }' | grep '^GC_' | sort -u)
 cd "$(dirname "$0")"
 {
   echo '/*'
