@@ -557,13 +557,26 @@ GCRT_API void *GC_call_with_gc_active(GC_fn_type fn, void *cd) {
 }
 
 /* A critical section: no stop can begin while fn runs, so a pointer fn reveals from a
- * disappearing link is on this thread's stack or registers before the next mark looks. */
+ * disappearing link is on this thread's stack or registers before the next mark looks.
+ * And a lock: bdwgc's allocation lock also excludes other holders, and programs rely on
+ * that (Guile expands VM stacks and reads weak entries under it). It is taken before the
+ * section, so a thread waiting for it can still be stopped; recursive, as fn may nest. */
+static pthread_mutex_t alloc_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 GCRT_API void *GC_call_with_alloc_lock(GC_fn_type fn, void *cd) {
     gcrt_thread *t = bdw_thread();
+    pthread_mutex_lock(&alloc_lock);
     gcrt_enter(t);
     void *r = fn(cd);
     gcrt_leave(t);
+    pthread_mutex_unlock(&alloc_lock);
     return r;
 }
-GCRT_API void GC_alloc_lock(void) { gcrt_enter(bdw_thread()); }
-GCRT_API void GC_alloc_unlock(void) { gcrt_leave(bdw_thread()); }
+GCRT_API void GC_alloc_lock(void) {
+    gcrt_thread *t = bdw_thread();
+    pthread_mutex_lock(&alloc_lock);
+    gcrt_enter(t);
+}
+GCRT_API void GC_alloc_unlock(void) {
+    gcrt_leave(bdw_thread());
+    pthread_mutex_unlock(&alloc_lock);
+}

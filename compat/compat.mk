@@ -35,9 +35,12 @@ TEST_PKGS += w3m ecl guile-3.0
 $(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.c $(BUILD)/libgcrt-bdwgc.so $(COMPAT_HDRS) test/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) $(COMPAT_INC) $< -o $@ -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lgcrt-bdwgc -lm
-$(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.sh
+$(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.sh $(BUILD)/test/bdw_preload.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
+$(BUILD)/test/bdw_preload.sh: test/compat/bdw_preload.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # Benchmarks: the bdwgc sources (-DUSE_BDWGC) built against the shim's gc.h, and run.
 BENCH_SHIM_BINS := $(addprefix $(BUILD)/bench/,gcbench_shim binarytrees_shim)

@@ -212,7 +212,7 @@ static const uint32_t no_seq;
 const volatile uint32_t *gcrt_bdw_finseq = &no_seq;
 uint32_t gcrt_bdw_finseen;
 GC_finalizer_notifier_proc GC_finalizer_notifier;
-static __thread int in_finalizers;   /* bdwgc does not run finalizers from inside one */
+static GCRT_TLS int in_finalizers;   /* bdwgc does not run finalizers from inside one */
 
 /* The stack below the caller, where finalizers ran and left their objects' addresses:
  * the thread goes on running (bdwgc's finalizers run in program threads), and a stale copy

@@ -72,7 +72,9 @@ typedef struct mark_ctx {
     mse *buf;      /* buf[0] is never used: an empty stack's top is buf */
     size_t cap;
 } mark_ctx;
-static __thread mark_ctx ctx;
+/* initial-exec: a marker reads it in a pause, where the dynamic model's first access in a
+ * thread may malloc (DTV growth after a dlopen) under a lock a stopped thread holds */
+static GCRT_TLS mark_ctx ctx;
 
 static gcrt_gcw *ctx_w(const char *who) {
     if (!ctx.w) gcrt_fatal("%s: called outside a mark procedure or GC_push_other_roots callback", who);
