@@ -1,7 +1,8 @@
 /*
  * bdwgc.c: bdwgc 8.2's API (compat/include/gc.h) on gcrt: allocation, roots, collection
- * control, statistics, threads. Finalizers and disappearing links are in final.c, typed
- * allocation in typed.c, the calls that have no mapping in unsupported.c.
+ * control, statistics, threads. Finalizers and disappearing links are in finalize.c, kinds
+ * and mark procedures in kinds.c, typed allocation in typed.c, the calls that have no
+ * mapping in unsupported.c.
  *
  * Invariants:
  * - Marking runs with the world stopped (gcrt's gcstoptheworld mode), set at GC_init unless
