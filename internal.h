@@ -852,6 +852,20 @@ GCRT_HIDDEN const volatile uint32_t *gcrt_finq_seq(void);     /* bumped when ent
 GCRT_HIDDEN uint64_t gcrt_finq_len(void);
 /* cycle.c: called at mark termination with the world stopped, marks final (compat/ links). */
 extern GCRT_HIDDEN void (*gcrt_mark_end_hook)(void);
+/* cycle.c, compat/ (bdwgc's start callback, push_other_roots, custom kinds): cycle_start at
+ * the start of every cycle, before the world stops (it must not allocate); roots in pause 1
+ * after the roots are greyed, before marking, with the pause's work buffer; mark_final last
+ * at mark termination, after unordered finalizers were resurrected: the marks are final. */
+extern GCRT_HIDDEN void (*gcrt_cycle_start_hook)(void);
+extern GCRT_HIDDEN void (*gcrt_roots_hook)(gcrt_gcw *w);
+extern GCRT_HIDDEN void (*gcrt_mark_final_hook)(void);
+/* mark.c, compat/ custom kinds: called for every grey object of a typed span before its
+ * pointer bits are read; true if it scanned the object itself (one of its kinds). Set only
+ * while the whole mark runs with the world stopped, so what it reads is not changing. */
+extern GCRT_HIDDEN bool (*gcrt_scan_hook)(gcrt_gcw *w, uintptr_t obj, size_t size);
+/* roots.c: hold the root lock (a cycle in progress is waited out, the next waits) around a
+ * dlopen, so that no cycle gathers the loaded objects' segments half-way (GC_dlopen). */
+GCRT_HIDDEN void gcrt_roots_hold(bool hold);
 /* thread.c: run fn outside the blocking region the caller is in (GC_call_with_gc_active). */
 GCRT_HIDDEN void gcrt_blocking_active(gcrt_thread *t, void (*fn)(void *), void *arg);
 GCRT_HIDDEN int gcrt_suspend_signal(void);

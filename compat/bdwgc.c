@@ -1,7 +1,8 @@
 /*
  * bdwgc.c: bdwgc 8.2's API (compat/include/gc.h) on gcrt: allocation, roots, collection
- * control, statistics, threads. Finalizers and disappearing links are in final.c, typed
- * allocation in typed.c, the calls that have no mapping in unsupported.c.
+ * control, statistics, threads. Finalizers and disappearing links are in finalize.c, kinds
+ * and mark procedures in kinds.c, typed allocation in typed.c, the calls that have no
+ * mapping in unsupported.c.
  *
  * Invariants:
  * - Marking runs with the world stopped (gcrt's gcstoptheworld mode), set at GC_init unless
@@ -44,7 +45,7 @@ GCRT_API int GC_find_leak, GC_dont_expand, GC_full_freq = 19, GC_parallel, GC_us
 GCRT_API GC_word GC_max_retries, GC_time_limit = 50;
 GCRT_API void *GC_stackbottom, *GC_least_plausible_heap_addr, *GC_greatest_plausible_heap_addr;
 GCRT_API void *GC_on_heap_resize, *GC_is_visible_print_proc, *GC_same_obj_print_proc,
-    *GC_is_valid_displacement_print_proc, *GC_push_other_roots, *GC_on_abort;
+    *GC_is_valid_displacement_print_proc, *GC_on_abort;
 GCRT_API GC_word GC_debug_header_size;
 
 static volatile int bdw_inited;
@@ -107,6 +108,7 @@ static void bdw_init_slow(void) {
         if (getenv("GC_DONT_GC")) GC_dont_gc = 1;
         uncoll_init();
         gcrt_bdw_links_init();
+        gcrt_bdw_kinds_init();
         atomic_store_release(&bdw_inited, 1);
     }
     pthread_mutex_unlock(&bdw_lock);
@@ -203,6 +205,7 @@ GCRT_API int GC_posix_memalign(void **memptr, size_t align, size_t n) {
 static gcrt_bdw_tab uncoll;
 
 static int uncoll_init(void) { return gcrt_bdw_tab_init(&uncoll, true); }
+bool gcrt_bdw_is_uncollectable(void *base) { return gcrt_bdw_tab_get(&uncoll, (uintptr_t)base, NULL); }
 
 static void *alloc_uncollectable(size_t n, bool atomic) {
     bdw_thread();
@@ -225,6 +228,7 @@ GCRT_API void GC_free(void *p) {
         return;
     }
     if (gcrt_bdw_tab_del(&uncoll, (uintptr_t)b, NULL)) return;   /* collectable from now on */
+    gcrt_bdw_kind_forget(b);   /* a custom-kind object: its slot may become anything */
     /* A collectable object is reclaimed by the next collection that finds it unreachable.
      * Clearing a scanned one now keeps a stale pointer to it from retaining what it held; with
      * the world stopped for marking this cannot hide anything from a mark in progress. */
@@ -244,6 +248,8 @@ GCRT_API void *GC_realloc(void *p, size_t n) {
     }
     bdw_thread();
     if (gc_base(p) != p) gcrt_fatal("GC_realloc(%p): not the start of a GC object", p);
+    unsigned k;
+    if (gcrt_bdw_kind_of(p, &k)) return gcrt_bdw_kind_realloc(p, k, n);
     if (gcrt_bdw_tab_get(&uncoll, (uintptr_t)p, NULL)) {
         gcrt_span *s = span_of_heap((uintptr_t)p);
         bool atomic = spanclass_kind(s->spanclass) == GCRT_SCAN_NOSCAN;
@@ -552,13 +558,26 @@ GCRT_API void *GC_call_with_gc_active(GC_fn_type fn, void *cd) {
 }
 
 /* A critical section: no stop can begin while fn runs, so a pointer fn reveals from a
- * disappearing link is on this thread's stack or registers before the next mark looks. */
+ * disappearing link is on this thread's stack or registers before the next mark looks.
+ * And a lock: bdwgc's allocation lock also excludes other holders, and programs rely on
+ * that (Guile expands VM stacks and reads weak entries under it). It is taken before the
+ * section, so a thread waiting for it can still be stopped; recursive, as fn may nest. */
+static pthread_mutex_t alloc_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 GCRT_API void *GC_call_with_alloc_lock(GC_fn_type fn, void *cd) {
     gcrt_thread *t = bdw_thread();
+    pthread_mutex_lock(&alloc_lock);
     gcrt_enter(t);
     void *r = fn(cd);
     gcrt_leave(t);
+    pthread_mutex_unlock(&alloc_lock);
     return r;
 }
-GCRT_API void GC_alloc_lock(void) { gcrt_enter(bdw_thread()); }
-GCRT_API void GC_alloc_unlock(void) { gcrt_leave(bdw_thread()); }
+GCRT_API void GC_alloc_lock(void) {
+    gcrt_thread *t = bdw_thread();
+    pthread_mutex_lock(&alloc_lock);
+    gcrt_enter(t);
+}
+GCRT_API void GC_alloc_unlock(void) {
+    gcrt_leave(bdw_thread());
+    pthread_mutex_unlock(&alloc_lock);
+}

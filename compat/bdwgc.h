@@ -26,6 +26,10 @@ GCRT_HIDDEN int gcrt_bdw_tab_init(gcrt_bdw_tab *t, bool root);
 GCRT_HIDDEN int gcrt_bdw_tab_put(gcrt_bdw_tab *t, uintptr_t key, uintptr_t val);
 GCRT_HIDDEN bool gcrt_bdw_tab_get(gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val);
 GCRT_HIDDEN bool gcrt_bdw_tab_del(gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val);
+/* With the world stopped (no update can be in progress): a lookup without the lock, and
+ * the removal of every entry whose key is not a marked object's address. */
+GCRT_HIDDEN bool gcrt_bdw_tab_peek(const gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val);
+GCRT_HIDDEN void gcrt_bdw_tab_sweep(gcrt_bdw_tab *t);
 
 GCRT_HIDDEN gcrt_thread *gcrt_bdw_thread_slow(void);
 /* The calling thread, registered, the library initialised. */
@@ -44,6 +48,12 @@ static inline void bdw_fin_poll(void) {
     if (unlikely(*gcrt_bdw_finseq != gcrt_bdw_finseen)) gcrt_bdw_fin_notify();
 }
 GCRT_HIDDEN void gcrt_bdw_links_init(void);
+/* kinds.c: custom kinds and mark procedures. */
+GCRT_HIDDEN void gcrt_bdw_kinds_init(void);
+GCRT_HIDDEN bool gcrt_bdw_kind_of(void *base, unsigned *k);
+GCRT_HIDDEN void gcrt_bdw_kind_forget(void *base);
+GCRT_HIDDEN void *gcrt_bdw_kind_realloc(void *p, unsigned k, size_t n);
+GCRT_HIDDEN bool gcrt_bdw_is_uncollectable(void *base);   /* bdwgc.c */
 
 GCRT_HIDDEN __attribute__((format(printf, 1, 2))) void gcrt_bdw_warn(const char *fmt, ...);
 GCRT_HIDDEN __attribute__((noreturn)) void gcrt_bdw_unsupported(const char *call);

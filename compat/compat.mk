@@ -5,9 +5,9 @@
 #   build/bench/*_shim       GCBench and binary-trees against compat/include/gc.h (make bench)
 # docs/bdwgc.md is the migration guide.
 
-COMPAT_SRCS := compat/bdwgc.c compat/finalize.c compat/typed.c compat/misc.c compat/unsupported.c
+COMPAT_SRCS := compat/bdwgc.c compat/finalize.c compat/typed.c compat/misc.c compat/kinds.c compat/unsupported.c
 COMPAT_OBJS := $(COMPAT_SRCS:%.c=$(BUILD)/obj/%.o)
-COMPAT_HDRS := compat/bdwgc.h compat/include/gc.h compat/include/gc_typed.h
+COMPAT_HDRS := compat/bdwgc.h compat/include/gc.h compat/include/gc_typed.h compat/include/gc_mark.h
 COMPAT_INC  := -Icompat/include
 
 $(BUILD)/obj/compat/%.o: compat/%.c $(HDRS) $(COMPAT_HDRS) | check-deps
@@ -31,13 +31,16 @@ BDW_TESTS := $(patsubst test/compat/%.c,$(BUILD)/test/%,$(wildcard test/compat/t
              $(patsubst test/compat/%.sh,$(BUILD)/test/%,$(wildcard test/compat/t_bdw_*.sh))
 TESTS += $(BDW_TESTS)
 EXTRAS += $(BDW_TESTS)
-TEST_PKGS += w3m
+TEST_PKGS += w3m ecl guile-3.0
 $(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.c $(BUILD)/libgcrt-bdwgc.so $(COMPAT_HDRS) test/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TESTCFLAGS) $(COMPAT_INC) $< -o $@ -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lgcrt-bdwgc -lm
-$(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.sh
+$(BUILD)/test/t_bdw_%: test/compat/t_bdw_%.sh $(BUILD)/test/bdw_preload.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
+$(BUILD)/test/bdw_preload.sh: test/compat/bdw_preload.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # Benchmarks: the bdwgc sources (-DUSE_BDWGC) built against the shim's gc.h, and run.
 BENCH_SHIM_BINS := $(addprefix $(BUILD)/bench/,gcbench_shim binarytrees_shim)
@@ -52,8 +55,8 @@ bench: bench-bdwgc
 install: install-bdwgc
 install-bdwgc: $(BUILD)/libgcrt-bdwgc.so
 	install -d $(DESTDIR)$(PREFIX)/include/gcrt/gc $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 compat/include/gc.h compat/include/gc_typed.h $(DESTDIR)$(PREFIX)/include/gcrt/
-	install -m 644 compat/include/gc/gc.h compat/include/gc/gc_typed.h $(DESTDIR)$(PREFIX)/include/gcrt/gc/
+	install -m 644 compat/include/gc.h compat/include/gc_typed.h compat/include/gc_mark.h $(DESTDIR)$(PREFIX)/include/gcrt/
+	install -m 644 compat/include/gc/gc.h compat/include/gc/gc_typed.h compat/include/gc/gc_mark.h $(DESTDIR)$(PREFIX)/include/gcrt/gc/
 	install -m 755 $(BUILD)/libgcrt-bdwgc.so $(DESTDIR)$(PREFIX)/lib/
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include/gcrt\n\nName: gcrt-bdwgc\nDescription: bdwgc 8.2-compatible API (gc.h) on gcrt\nVersion: 0.1.0\nCflags: -I$${includedir} -pthread\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lgcrt-bdwgc\n' \
 	  "$(PREFIX)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gcrt-bdwgc.pc

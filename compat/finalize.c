@@ -143,6 +143,18 @@ bool gcrt_bdw_tab_del(gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val) {
     return x != NULL;
 }
 
+bool gcrt_bdw_tab_peek(const gcrt_bdw_tab *t, uintptr_t key, uintptr_t *val) {
+    gcrt_bdw_ent *x = find(t->e, t->cap, key, false);
+    if (x && val) *val = x->val;
+    return x != NULL;
+}
+
+static bool survives(uintptr_t p);
+void gcrt_bdw_tab_sweep(gcrt_bdw_tab *t) {
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->e[i].key > DELETED && !survives(t->e[i].key)) ent_del(t, &t->e[i]);
+}
+
 /* ---- finalizers ---- */
 
 typedef struct fin_rec {
@@ -200,7 +212,7 @@ static const uint32_t no_seq;
 const volatile uint32_t *gcrt_bdw_finseq = &no_seq;
 uint32_t gcrt_bdw_finseen;
 GC_finalizer_notifier_proc GC_finalizer_notifier;
-static __thread int in_finalizers;   /* bdwgc does not run finalizers from inside one */
+static GCRT_TLS int in_finalizers;   /* bdwgc does not run finalizers from inside one */
 
 /* The stack below the caller, where finalizers ran and left their objects' addresses:
  * the thread goes on running (bdwgc's finalizers run in program threads), and a stale copy

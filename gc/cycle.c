@@ -212,6 +212,9 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
 /* The state of the cycle in progress, shared by the thread that starts it and the GC
  * thread that finishes it (handed over under gc.lock). */
 void (*gcrt_mark_end_hook)(void);
+void (*gcrt_cycle_start_hook)(void);
+void (*gcrt_roots_hook)(gcrt_gcw *w);
+void (*gcrt_mark_final_hook)(void);
 static trace_info cur;
 static uint64_t cur_stacks, cur_globals;
 
@@ -258,6 +261,7 @@ static void cycle_begin(bool forced) {
     cur.forced = forced;
     gcrt_sweep_finish();   /* a cycle starts only when the last one is swept */
     gcrt_mprof_post_sweep();
+    if (gcrt_cycle_start_hook) gcrt_cycle_start_hook();
     /* Nothing in a pause may take a libc lock (malloc, stdio, the loader): a stopped
      * thread may hold it. Roots and mark workers are prepared before stopping. */
     gcrt_mark_prepare();
@@ -293,6 +297,7 @@ static void cycle_begin(bool forced) {
     scan_roots(&w, &cur_stacks);
     gcrt_roots_each(scan_root_cb, &w);
     gcrt_pool_cycle_start(scan_root_cb, &w);   /* victim rotation, then pools as roots */
+    if (gcrt_roots_hook) gcrt_roots_hook(&w);
     cur_globals = w.scan_work - cur_stacks;
     gcrt_gcw_dispose(&w);
     int specials = gcrt_specials_begin();   /* final.c's root job holds work from here */
@@ -417,6 +422,7 @@ static void cycle_end(uint64_t c0) {
         gcrt_mark_workers(false);
         gcrt_mark_recover_overflow();
     }
+    if (gcrt_mark_final_hook) gcrt_mark_final_hook();
     gcrt_mark_phase_end();
     if (g->gccheckmark) gcrt_checkmark();
     if (g->gcverify) gcrt_verify_marks();

@@ -521,6 +521,8 @@ static inline void mark_cell(gcrt_gcw *w, gcrt_span **cache, uintptr_t v) {
 static void grey_contents_not_self(gcrt_gcw *w, gcrt_span *s, uintptr_t obj) {
     unsigned kind = spanclass_kind(s->spanclass);
     if (kind == GCRT_SCAN_NOSCAN) return;
+    /* a custom-kind object (compat/): its mark procedure decides, self pointers included */
+    if (kind == GCRT_SCAN_TYPED && gcrt_scan_hook && gcrt_scan_hook(w, obj, s->elemsize)) return;
     uintptr_t end = obj + s->elemsize;
     for (uintptr_t a = obj; a < end; a += sizeof(uintptr_t)) {
         if (kind == GCRT_SCAN_TYPED && !bit_get(s->ptrbits, (a - s->base) / sizeof(uintptr_t))) continue;

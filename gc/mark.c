@@ -265,15 +265,21 @@ GCRT_NO_ASAN static void scan_ptrbits(gcrt_gcw *w, gcrt_span *s, uintptr_t lo, u
 }
 
 /* Scan a grey object, or one oblet of a large one; returns the bytes scanned. */
+bool (*gcrt_scan_hook)(gcrt_gcw *w, uintptr_t obj, size_t size);
+
 static size_t scan_object(gcrt_gcw *w, uintptr_t obj) {
     gcrt_span *s = span_of(obj);
+    bool typed = spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED;
+    /* before oblets: a hooked object is scanned whole, once; its other oblets, pushed only
+     * by the overflow rescan, are not in the hook's set and have no pointer bits */
+    if (typed && unlikely(gcrt_scan_hook != NULL) && gcrt_scan_hook(w, obj, s->elemsize)) return s->elemsize;
     uintptr_t lo = obj, hi = obj + s->elemsize;
     if (s->nelems == 1 && s->elemsize > OBLET_BYTES) {
         if (obj == s->base)
             for (uintptr_t o = obj + OBLET_BYTES; o < s->limit; o += OBLET_BYTES) push(w, o);
         hi = lo + OBLET_BYTES < s->limit ? lo + OBLET_BYTES : s->limit;
     }
-    if (spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED) scan_ptrbits(w, s, lo, hi);
+    if (typed) scan_ptrbits(w, s, lo, hi);
     else scan_words(w, lo, hi);
     return hi - lo;
 }

@@ -40,8 +40,8 @@ static void *make_typed(void *arg) {
 
 static int unsupported_child(void *arg) {
     (void)arg;
-    extern void GC_new_kind(void);   /* bdwgc's custom object kinds: unsupported */
-    GC_new_kind();
+    extern void GC_toggleref_add(void);   /* toggle-refs: unsupported */
+    GC_toggleref_add();
     return 0;
 }
 
@@ -118,7 +118,7 @@ int main(void) {
 
     child_result_t res;
     int st = run_fork(&res, unsupported_child, NULL);
-    CHECK(st != 0 && strstr(res.err, "GC_new_kind") && strstr(res.err, "not supported"),
+    CHECK(st != 0 && strstr(res.err, "GC_toggleref_add") && strstr(res.err, "not supported"),
           "unsupported call aborts naming it: status %d, stderr: %s", st, res.err);
     printf("ok\n");
     return 0;
