@@ -863,9 +863,10 @@ extern GCRT_HIDDEN void (*gcrt_mark_final_hook)(void);
  * pointer bits are read; true if it scanned the object itself (one of its kinds). Set only
  * while the whole mark runs with the world stopped, so what it reads is not changing. */
 extern GCRT_HIDDEN bool (*gcrt_scan_hook)(gcrt_gcw *w, uintptr_t obj, size_t size);
-/* roots.c: hold the root lock (a cycle in progress is waited out, the next waits) around a
- * dlopen, so that no cycle gathers the loaded objects' segments half-way (GC_dlopen). */
-GCRT_HIDDEN void gcrt_roots_hold(bool hold);
+/* roots.c: take the root lock (a cycle in progress is waited out, the next waits) around a
+ * dlopen, so that no cycle gathers the loaded objects' segments half-way (GC_dlopen);
+ * gcrt_roots_done releases it. */
+GCRT_HIDDEN void gcrt_roots_lock(void);
 /* thread.c: run fn outside the blocking region the caller is in (GC_call_with_gc_active). */
 GCRT_HIDDEN void gcrt_blocking_active(gcrt_thread *t, void (*fn)(void *), void *arg);
 GCRT_HIDDEN int gcrt_suspend_signal(void);

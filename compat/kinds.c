@@ -235,9 +235,9 @@ GCRT_API int GC_get_thr_restart_signal(void) { return gcrt_suspend_signal(); }
  * as bdwgc's GC_dlopen waits out a collection. */
 GCRT_API void *GC_dlopen(const char *path, int mode) {
     bdw_thread();
-    gcrt_roots_hold(true);
+    gcrt_roots_lock();
     void *h = dlopen(path, mode);
-    gcrt_roots_hold(false);
+    gcrt_roots_done();
     return h;
 }
 

@@ -218,6 +218,13 @@ void (*gcrt_mark_final_hook)(void);
 static trace_info cur;
 static uint64_t cur_stacks, cur_globals;
 
+/* A pause on the timeline: its stop-the-world wait [start, stopped) nested at its start
+ * (stopped 0: not recorded), then the pause itself. */
+static void tl_pause(unsigned kind, uint64_t start, uint64_t stopped, uint64_t end) {
+    if (stopped) gcrt_tl_record(GCRT_TL_STOP, start, stopped, 0, 0);
+    gcrt_tl_record(kind, start, end, 0, 0);
+}
+
 static void cycle_end(uint64_t c0);
 static bool mark_slice(gcrt_thread *me);
 static bool cycle_terminate(bool may_restart);
@@ -313,10 +320,7 @@ static void cycle_begin(bool forced) {
     cur.stw1cpu = gcrt_thread_cpu_ns() - c0;
     cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
-    if (unlikely(cur.stopped1)) {
-        gcrt_tl_record(GCRT_TL_STOP, cur.start, cur.stopped1, 0, 0);
-        gcrt_tl_record(GCRT_TL_STW1, cur.start, cur.start + cur.stw1, 0, 0);
-    }
+    if (unlikely(cur.stopped1)) tl_pause(GCRT_TL_STW1, cur.start, cur.stopped1, cur.start + cur.stw1);
     gcrt_roots_done();
     start_done();
     /* A small heap is often marked in less time than waking the GC thread takes, and what
@@ -391,8 +395,7 @@ static bool cycle_terminate(bool may_restart) {
             if (d > cur.stw_aborted_max) cur.stw_aborted_max = d;
             gcrt_start_world();
             if (unlikely(cur.stopped2)) {
-                gcrt_tl_record(GCRT_TL_STOP, cur.tterm, cur.stopped2, 0, 0);
-                gcrt_tl_record(GCRT_TL_STW2_RESTART, cur.tterm, cur.tterm + d, 0, 0);
+                tl_pause(GCRT_TL_STW2_RESTART, cur.tterm, cur.stopped2, cur.tterm + d);
                 gcrt_tl_record(GCRT_TL_G_STW2_RESTART, cur.tterm, cur.tterm + d, 0, 0);
             }
             return false;
@@ -474,10 +477,8 @@ static void cycle_end(uint64_t c0) {
     pthread_mutex_unlock(&st->lock);
     if (me) gcrt_leave(me);
     if (unlikely(gcrt_tl_on)) {
-        if (stw) gcrt_tl_record(GCRT_TL_STW1, ti.start, tend, 0, 0);
-        else gcrt_tl_record(GCRT_TL_STW2, ti.tterm, tend, 0, 0);
-        if (stw ? ti.stopped1 : ti.stopped2)
-            gcrt_tl_record(GCRT_TL_STOP, stw ? ti.start : ti.tterm, stw ? ti.stopped1 : ti.stopped2, 0, 0);
+        if (stw) tl_pause(GCRT_TL_STW1, ti.start, ti.stopped1, tend);
+        else tl_pause(GCRT_TL_STW2, ti.tterm, ti.stopped2, tend);
         gcrt_tl_cycle c = {.n = ti.n, .stw = stw, .forced = ti.forced, .start = ti.start, .stw1_end = ti.start + pause1,
                            .tterm = stw ? tend : ti.tterm, .tend = tend, .heap0 = ti.heap0, .heap1 = ti.heap1,
                            .marked = ti.marked, .goal0 = ti.goal, .goal1 = g->goal};

@@ -104,10 +104,7 @@ void gcrt_roots_prepare(void) {
 
 void gcrt_roots_done(void) { pthread_mutex_unlock(&roots_lock); }
 
-void gcrt_roots_hold(bool hold) {
-    if (hold) gcrt_lock(&roots_lock);
-    else pthread_mutex_unlock(&roots_lock);
-}
+void gcrt_roots_lock(void) { gcrt_lock(&roots_lock); }
 
 /* Read one word of each page of [lo, hi), so that a scan soon after finds the pages in the
  * TLB and this VM's host has their translations at hand. */
