@@ -41,7 +41,14 @@ static uint64_t reserve(void) {
 
 static void *grower_main(void *arg) {
     (void)arg;
-    gcrt_helper_begin();   /* growing ahead is worth no program thread's wake-up */
+    /* Not a SCHED_IDLE helper, unlike the sweeper: its work is in the kernel, holding the
+     * address space's locks (MADV_COLLAPSE takes them for writing, MADV_POPULATE_WRITE for
+     * reading, with preemption points inside), which no priority inheritance reaches. At
+     * idle priority, preempted inside, it kept them while other work held both CPUs: every
+     * kvcache thread that faulted or mapped waited in the kernel, unable to answer a stop,
+     * and t_soak_quick saw pauses of 0.4-1.1 s and missed PINGs beside `stress-ng --cpu 2`
+     * (issue 17). At normal priority it takes a CPU share for the few ms a chunk costs, as
+     * the thread that would otherwise fault the chunk in would. */
     gcrt_fault_exempt();
     gcrt_heap_collapse();   /* it starts at 64 MiB, when the heap has just gone huge (heap.c) */
     for (;;) {
@@ -50,9 +57,8 @@ static void *grower_main(void *arg) {
         grow_kick = 0;
         pthread_mutex_unlock(&grow_lock);
         while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve()))
-            gcrt_helper_settle();   /* each chunk is grown with heap.lock dropped at its end */
+            ;   /* each chunk is grown with heap.lock dropped at its end */
         gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
-        gcrt_helper_settle();
     }
     return NULL;
 }

@@ -226,6 +226,12 @@ void gcrt_sweep_finish(void) {
             continue;
         }
         if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight)) break;
+        /* The span in flight may be the background sweeper's. At SCHED_IDLE and preempted,
+         * it gets a CPU back only when one goes idle, and a cycle starts only from here:
+         * sched_yield hands the CPU to the other work, not to it. It holds the gate for
+         * each span, so taking the gate raises it (gcrt_lock) and waits for that span. */
+        gcrt_lock(&sweep_gate);
+        pthread_mutex_unlock(&sweep_gate);
         sched_yield();
     }
     if (n) gcrt_tl_end(GCRT_TL_SWEEP_FINISH, s0, n, 0);

@@ -1,6 +1,7 @@
 /*
- * helper.c: the scheduling priority of gcrt's background helpers (the background sweeper,
- * the grower, the idle mark worker), and locks that wait for one of them.
+ * helper.c: the scheduling priority of gcrt's background helpers (the background sweeper
+ * and the idle mark worker), and locks that wait for one of them. The grower is not one:
+ * its work holds kernel locks, which this cannot raise it out of (grow.c).
  *
  * The helpers run at SCHED_IDLE, so that they use only CPUs nobody else wants and any
  * waking thread preempts them (docs/architecture.md, "What a stop waits for"). But a
