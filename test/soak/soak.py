@@ -22,6 +22,7 @@ hostile ...), so none of them delays another's measurements.
 """
 import argparse
 import hashlib
+import faulthandler
 import json
 import os
 import random
@@ -858,10 +859,10 @@ class Load:
                ("1MB", ["-c", "2", "-P", "2", "-n", str(n(300)), "-d", "1048576", "-t", "set,get"] + r(2000)),
                ("expire-1s", ["-c", "2", "-P", "16", "-n", str(n(20000))] + r(100000) +
                 ["EXPIRE", "key:__rand_int__", "1"])]
-        self.threads = [threading.Thread(target=self.bench_loop, args=(small,), daemon=True),
-                        threading.Thread(target=self.bench_loop, args=(mid,), daemon=True),
-                        threading.Thread(target=self.bench_loop, args=(mid[2:] + mid[:2],), daemon=True),
-                        threading.Thread(target=self.pipe_loop, args=(1,), daemon=True)]
+        self.threads = [threading.Thread(target=self.bench_loop, args=(small,), daemon=True, name="bench-small"),
+                        threading.Thread(target=self.bench_loop, args=(mid,), daemon=True, name="bench-mid"),
+                        threading.Thread(target=self.bench_loop, args=(mid[2:] + mid[:2],), daemon=True, name="bench-mid2"),
+                        threading.Thread(target=self.pipe_loop, args=(1,), daemon=True, name="pipe")]
         for t in self.threads:
             t.start()
 
@@ -911,6 +912,25 @@ def role(a, name, extra, port, pid, cmd_name=None):
     return subprocess.Popen(cmd, stdout=open(os.path.join(a.out, name + ".out"), "w"), stderr=subprocess.STDOUT)
 
 
+def end_stall(out, why, roles):
+    """A slow end of a run: where each process still alive is (its state, wait channel and,
+    for a role, its Python stacks in ROLE.out), into end-stall.txt, and said on stderr."""
+    path = os.path.join(out, "end-stall.txt")
+    with open(path, "a") as f:
+        f.write("--- %s: %s\n" % (time.strftime("%H:%M:%S"), why))
+        for name, p in roles.items():
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGUSR1)
+                except OSError:
+                    pass
+        f.flush()
+        subprocess.run(["ps", "-eo", "pid,ppid,stat,wchan:32,etime,args", "--forest"], stdout=f,
+                       stderr=subprocess.STDOUT, timeout=30)
+    print("soak: %s: process states in %s, stacks of live roles in their .out" % (why, path),
+          file=sys.stderr, flush=True)
+
+
 def load_json(path):
     try:
         with open(path) as f:
@@ -957,12 +977,20 @@ def run(a):
         if srv.poll() is not None:
             died = "the server exited with status %s" % srv.returncode
             break
+    t_end = now()
     loadres = load.stop()
+    if now() - t_end > 5:
+        end_stall(out, "the load's threads took %.1f s to stop (%s still running)" % (
+            now() - t_end, ", ".join(t.name for t in load.threads if t.is_alive()) or "none"), roles)
     for name, p in roles.items():
         try:
-            p.wait(timeout=a.seconds + 600 if name == "checker" else 120)
+            p.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            p.kill()
+            end_stall(out, "the %s had not exited 30 s after the end" % name, roles)
+            try:
+                p.wait(timeout=a.seconds + 570 if name == "checker" else 90)
+            except subprocess.TimeoutExpired:
+                p.kill()
     # requests served: the server's own count
     info = {}
     if srv.poll() is None:
@@ -981,9 +1009,13 @@ def run(a):
         if p is not None and p.poll() is None:
             p.send_signal(signal.SIGTERM)
             try:
-                p.wait(timeout=20)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                p.kill()
+                end_stall(out, "a server (pid %d) had not exited 5 s after SIGTERM" % p.pid, {})
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
     res = {n: load_json(os.path.join(out, n + ".json")) for n in roles}
     for n, r in res.items():
         if r is None:
@@ -1136,6 +1168,7 @@ def main():
         a.out = os.path.abspath(a.out)
         a.server = os.path.abspath(a.server)
         sys.exit(run(a))
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # soak's end_stall asks where a late role is
     {"checker": checker, "pinger": pinger, "sampler": sampler, "hostile": hostile}[a.cmd](a)
 
 
