@@ -9,7 +9,9 @@ kill=; [ "$1" = --kill ] && { kill=1; shift; }
 root=$1; out=${2:-/dev/stdout}
 [ -n "$root" ] || { echo "usage: dumpstacks.sh PID [OUT]" >&2; exit 2; }
 tree() {   # PID and its descendants, parents first; not this script and its gdb
-    case $(tr '\0' ' ' </proc/$1/cmdline 2>/dev/null) in *dumpstacks.sh*) return;; esac
+    # The script is its own process's first or second word: a process that only has it as
+    # an argument (soak.py --dumpstacks PATH) is one to dump, with its children.
+    case $(tr '\0' '\n' </proc/$1/cmdline 2>/dev/null | head -2 | tr '\n' ' ') in *dumpstacks.sh*) return;; esac
     echo "$1"
     for c in $(ps -e -o pid=,ppid= | awk -v p="$1" '$2 == p { print $1 }'); do tree "$c"; done
 }
