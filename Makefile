@@ -13,7 +13,7 @@ DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev lib
 TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3 python3-matplotlib
 REPEAT_PKGS := stress-ng
 BENCH_PKGS := redis-server redis-tools golang-1.19-go
-# make test-timeline-viewer: Chromium for its bundled DevTools, and playwright-core from npm.
+# t_timeline_viewer (make test): Chromium for its bundled DevTools, and playwright-core from npm.
 VIEWER_PKGS := chromium nodejs
 PLAYWRIGHT := playwright-core@1.65.1
 
@@ -26,7 +26,7 @@ TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/*.c)) \
          $(patsubst test/%.sh,$(BUILD)/test/%,$(wildcard test/t_*.sh))
 TESTCFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread -I. $(EXTRA_CFLAGS)
 
-.PHONY: all demo test bench install clean deps check-deps check-test-deps check-bench-deps test-asan test-ubsan examples test-timeline-viewer
+.PHONY: all demo test bench install clean deps check-deps check-test-deps check-bench-deps check-viewer-deps test-asan test-ubsan examples test-timeline-viewer
 all: check-deps $(BUILD)/libgcrt.a $(BUILD)/libgcrt.so $(BUILD)/gcrt.pc examples extras
 
 # Debian packages: installed with apt-get when run as root, otherwise the command is printed.
@@ -41,6 +41,9 @@ check-test-deps:
 	@$(call need-pkgs,$(TEST_PKGS))
 check-bench-deps:
 	@$(call need-pkgs,$(BENCH_PKGS))
+check-viewer-deps:
+	@$(call need-pkgs,$(VIEWER_PKGS))
+	@[ -d $(BUILD)/npm/node_modules/playwright-core ] || npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm $(PLAYWRIGHT)
 deps: check-deps check-test-deps check-bench-deps
 
 $(BUILD)/obj/%.o: %.c $(HDRS) | check-deps
@@ -77,20 +80,17 @@ $(BUILD)/test/%: test/%.c $(BUILD)/libgcrt.a $(HDRS) test/check.h test/memprofil
 $(BUILD)/test/%: test/%.sh
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
-test: all check-test-deps $(TESTS)
+test: all check-test-deps check-viewer-deps $(TESTS)
 	@GCRT_BUILD=$(abspath $(BUILD)) sh test/run.sh $(BUILD)/test
 
-# A GODEBUG=gctracefile timeline in a real viewer (test/t_timeline_viewer.sh; make test
-# skips that test without Chromium and playwright-core, which this installs).
-test-timeline-viewer: all $(BUILD)/test/t_timeline_viewer
-	@$(call need-pkgs,$(VIEWER_PKGS))
-	@[ -d $(BUILD)/npm/node_modules/playwright-core ] || npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm $(PLAYWRIGHT)
+# A GODEBUG=gctracefile timeline in a real viewer (test/t_timeline_viewer.sh), alone.
+test-timeline-viewer: all check-viewer-deps $(BUILD)/test/t_timeline_viewer
 	@GCRT_BUILD=$(abspath $(BUILD)) sh $(BUILD)/test/t_timeline_viewer
 
 # The whole suite N times quiet, then N times with a CPU hog on every core; the summary is
 # $(BUILD)/test-repeat/summary.txt (docs/testing.md).
 N ?= 20
-test-repeat: all check-test-deps $(TESTS)
+test-repeat: all check-test-deps check-viewer-deps $(TESTS)
 	@$(call need-pkgs,$(REPEAT_PKGS))
 	@sh test/repeat.sh $(N) $(BUILD)
 

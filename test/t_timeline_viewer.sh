@@ -6,15 +6,15 @@
 # thread, each nested in the viewer's tree; the file also passes tools/gcrt-timeline-check
 # (the interpreter may exit in the middle of a cycle: the file records that cycle as
 # unfinished).
-# Needs chromium and playwright-core in BUILD/npm: `make test-timeline-viewer` installs both
-# and runs this; without them this test is skipped, saying so.
+# Needs chromium and playwright-core in BUILD/npm, which `make test` (and make
+# test-timeline-viewer, which runs only this) installs: without them the test fails.
 set -u
 B=${GCRT_BUILD:-build}
 src=$(cd "$B/.." && pwd)
 [ -f "$src/test/timeline-viewer.js" ] || src=$(cd "$(dirname "$0")/../.." && pwd)
 PW=$B/npm/node_modules/playwright-core
 if [ ! -x /usr/bin/chromium ] || [ ! -d "$PW" ] || ! command -v node >/dev/null; then
-  echo "SKIP: no chromium or playwright-core ($PW): run make test-timeline-viewer"; exit 0
+  echo "FAIL: no /usr/bin/chromium, node or playwright-core ($PW): make test installs them"; exit 1
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

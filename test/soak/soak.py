@@ -978,6 +978,10 @@ def run(a):
             died = "the server exited with status %s" % srv.returncode
             break
     t_end = now()
+    # An end that takes a minute is a stall of the harness or the servers: where this
+    # process is then, every thread, goes to late-end.txt (the test's time limit is 300 s).
+    late = open(os.path.join(out, "late-end.txt"), "w")
+    faulthandler.dump_traceback_later(60, repeat=True, file=late)
     loadres = load.stop()
     if now() - t_end > 5:
         end_stall(out, "the load's threads took %.1f s to stop (%s still running)" % (
@@ -1016,6 +1020,7 @@ def run(a):
                     p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     p.kill()
+    faulthandler.cancel_dump_traceback_later()
     res = {n: load_json(os.path.join(out, n + ".json")) for n in roles}
     for n, r in res.items():
         if r is None:
