@@ -56,8 +56,8 @@ static void *grower_main(void *arg) {
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
         grow_kick = 0;
         pthread_mutex_unlock(&grow_lock);
-        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve()))
-            ;   /* each chunk is grown with heap.lock dropped at its end */
+        /* each chunk is grown with heap.lock dropped at its end */
+        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
         gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
     }
     return NULL;

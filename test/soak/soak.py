@@ -1021,6 +1021,9 @@ def run(a):
                 except subprocess.TimeoutExpired:
                     p.kill()
     faulthandler.cancel_dump_traceback_later()
+    late.close()
+    if not os.path.getsize(late.name):
+        os.remove(late.name)   # a prompt end: no empty file among the evidence
     res = {n: load_json(os.path.join(out, n + ".json")) for n in roles}
     for n, r in res.items():
         if r is None:
