@@ -491,15 +491,20 @@ GCRT_HIDDEN void gcrt_context_drop_scratch(ucontext_t *uc);
 #define GCRT_CONTEXT_AT_CALL(uc) (getcontext(uc), gcrt_context_drop_scratch(uc))
 GCRT_HIDDEN void gcrt_threads_init(void);
 /* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
- * named (at most 15 characters) so that top -H and perf tell them apart. */
+ * named (at most 15 characters) so that top -H and perf tell them apart. The thread names
+ * itself: naming another thread goes through /proc/self/task/TID/comm, and a dentry under
+ * a helper's task directory makes the reaper of a killed program spin (helper.c). */
 GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name);
 
 /* helper.c: background helpers at SCHED_IDLE, raised while a thread waits for what they
  * hold. begin: the calling helper is lowered (if it can be raised again); settle: at a
- * safe point (no lock, no grey object held), back to SCHED_IDLE if it was raised. */
+ * safe point (no lock, no grey object held), back to SCHED_IDLE if it was raised; park:
+ * about to wait for work, at normal priority until unpark (holding no gcrt lock). */
 GCRT_HIDDEN bool gcrt_helpers_can_idle(void);
 GCRT_HIDDEN void gcrt_helper_begin(void);
 GCRT_HIDDEN void gcrt_helper_settle(void);
+GCRT_HIDDEN void gcrt_helper_park(void);
+GCRT_HIDDEN void gcrt_helper_unpark(void);
 GCRT_HIDDEN bool gcrt_helper_raise_tid(pid_t tid);   /* false if tid is no helper */
 GCRT_HIDDEN void gcrt_helpers_fork_child(void);
 GCRT_HIDDEN void gcrt_lock_slow(pthread_mutex_t *m);

@@ -66,8 +66,10 @@ static void *idle_main(void *arg) {
     atomic_store_release(&idle.tid, (pid_t)syscall(SYS_gettid));
     gcrt_tl_run run = {0};
     for (;;) {
+        gcrt_helper_park();   /* between cycles at normal priority (helper.c) */
         gcrt_lock(&idle.lock);
         while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.cond, &idle.lock);
+        gcrt_helper_unpark();   /* holding idle.lock, as a slice does: a waiter raises it */
         for (unsigned nowork = 0; atomic_load_relaxed(&idle.run);) {
             /* Go: no idle marking while the CPU limiter is on. gcrt also stops it while the
              * memory limit sets the goal and the collector has lately used more CPU than
@@ -145,10 +147,10 @@ void gcrt_idle_mark_start(void) {
 uint64_t gcrt_idle_mark_stop(void) {
     if (!idle.started) return 0;
     atomic_store_relaxed(&idle.run, 0);   /* no further slice */
-    if (pthread_mutex_trylock(&idle.lock) != 0) {   /* mid-slice: it must be able to end */
-        gcrt_idle_mark_boost();
-        gcrt_lock(&idle.lock);
-    }
+    /* Raised whether mid-slice (it must be able to end) or not: between slices, starved at
+     * SCHED_IDLE, it would take a second to reach its park (helper.c). */
+    gcrt_idle_mark_boost();
+    gcrt_lock(&idle.lock);
     uint64_t cpu = idle.cpu;
     pthread_mutex_unlock(&idle.lock);
     return cpu;

@@ -283,6 +283,7 @@ static void *bgsweep_main(void *arg) {
     (void)arg;
     gcrt_helper_begin();
     gcrt_tl_role(GCRT_ROLE_SWEEP);
+    gcrt_helper_park();   /* waits at normal priority: killed now, it exits at once */
     for (;;) {
         gcrt_lock(&bg_lock);
         if (!bg_kick) {
@@ -297,15 +298,16 @@ static void *bgsweep_main(void *arg) {
         for (unsigned n = 0;; n++) {
             uint64_t s0 = gcrt_tl_now();
             if (!gcrt_sweep_one()) break;
+            if (n == 0) gcrt_helper_unpark();   /* work: the rest of it at idle priority */
             if (unlikely(s0)) gcrt_tl_run_add(&run, GCRT_TL_SWEEP_BG, s0, 1);
             gcrt_helper_settle();   /* holds nothing between spans */
             if ((n & 7) == 7) sched_yield();
         }
+        gcrt_helper_park();
         gcrt_tl_run_flush(&run, GCRT_TL_SWEEP_BG);
         /* Every span swept: the heap profile of the last cycle is complete (mprof.c). */
         if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight))
             gcrt_mprof_post_sweep();
-        gcrt_helper_settle();
     }
     return NULL;
 }

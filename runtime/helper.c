@@ -25,6 +25,17 @@
  * worker: a helper that could be starved holding a lock, with no way to raise it again,
  * would stall the program for as long as other work keeps the CPUs busy.
  *
+ * A program that ends exits thread by thread, each at its own priority, and its parent
+ * reaps it only when the last is gone. Beside CPU hogs, a helper at SCHED_IDLE gets a
+ * slice about once a second, so an exit waited for it, and the parent's reap spun in the
+ * kernel meanwhile (277 s of system time in one soak, issue 17; test/stress/reap.c). So
+ * a helper is at SCHED_IDLE only while it has work: it parks at normal priority before it
+ * waits, and unparks (lowers itself) once it has found work, not on every wake-up; the
+ * end of a cycle raises the idle mark worker, so that it reaches its park at once. And
+ * exit() raises every helper before the threads are killed (an atexit handler, installed
+ * with the probe); after it no helper lowers itself again. A program killed by a
+ * signal's default action while a helper has work still waits for that helper.
+ *
  * Invariants: a helper record is written by its own thread only, except `boosted`, which
  * a waiter sets (CAS 0 -> 1, then the policy change) and the helper clears (after setting
  * SCHED_IDLE again); a waiter may raise a helper that has meanwhile released the lock,
@@ -34,6 +45,7 @@
 #include "internal.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,6 +55,7 @@ typedef struct helper {
     pid_t tid;     /* 0: free slot (atomic) */
     int idle;      /* lowered to SCHED_IDLE */
     int boosted;   /* raised by a waiter, not yet settled (atomic) */
+    int parked;    /* waiting for work at normal priority (its own thread's) */
 } helper;
 
 static helper helpers[MAX_HELPERS];
@@ -50,10 +63,24 @@ static GCRT_TLS helper *self_helper;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static int can_raise;
 
+static int exiting;   /* exit() has begun: no helper is lowered again (atomic) */
+
 static void *probe_main(void *arg) {
     struct sched_param sp = {0};
     *(int *)arg = sched_setscheduler(0, SCHED_IDLE, &sp) == 0 && sched_setscheduler(0, SCHED_OTHER, &sp) == 0;
     return NULL;
+}
+
+/* Every helper to normal priority, for good: the exit that follows kills them, and each
+ * must get a CPU to die. A helper that reads `exiting` clear lowered itself before this
+ * store (lower_self), so the raise here comes after its lowering. */
+static void raise_all_at_exit(void) {
+    __atomic_store_n(&exiting, 1, __ATOMIC_SEQ_CST);
+    struct sched_param sp = {0};
+    for (unsigned i = 0; i < MAX_HELPERS; i++) {
+        pid_t tid = atomic_load_acquire(&helpers[i].tid);
+        if (tid && atomic_load_relaxed(&helpers[i].idle)) sched_setscheduler(tid, SCHED_OTHER, &sp);
+    }
 }
 
 /* In a thread of its own: the probe leaves its thread at SCHED_IDLE when raising fails. */
@@ -62,11 +89,19 @@ static void probe(void) {
     int ok = 0;
     if (pthread_create(&th, NULL, probe_main, &ok) == 0) pthread_join(th, NULL);
     can_raise = ok;
+    if (ok) atexit(raise_all_at_exit);
 }
 
 bool gcrt_helpers_can_idle(void) {
     pthread_once(&probe_once, probe);
     return can_raise;
+}
+
+static bool lower_self(void) {
+    struct sched_param sp = {0};
+    bool ok = sched_setscheduler(0, SCHED_IDLE, &sp) == 0;
+    if (__atomic_load_n(&exiting, __ATOMIC_SEQ_CST)) sched_setscheduler(0, SCHED_OTHER, &sp);
+    return ok;
 }
 
 void gcrt_helper_begin(void) {
@@ -80,16 +115,30 @@ void gcrt_helper_begin(void) {
         }
     }
     if (!self_helper) return;   /* no slot: stays at normal priority */
-    struct sched_param sp = {0};
-    self_helper->idle = sched_setscheduler(0, SCHED_IDLE, &sp) == 0;
+    atomic_store_release(&self_helper->idle, lower_self());
 }
 
 void gcrt_helper_settle(void) {
     helper *h = self_helper;
     if (!h || !atomic_load_relaxed(&h->boosted)) return;
-    struct sched_param sp = {0};
-    sched_setscheduler(0, SCHED_IDLE, &sp);
+    if (!h->parked) lower_self();
     atomic_store_release(&h->boosted, 0);
+}
+
+void gcrt_helper_park(void) {
+    helper *h = self_helper;
+    if (!h || !h->idle || h->parked) return;
+    struct sched_param sp = {0};
+    sched_setscheduler(0, SCHED_OTHER, &sp);
+    h->parked = 1;
+}
+
+void gcrt_helper_unpark(void) {
+    helper *h = self_helper;
+    if (!h || !h->parked) return;
+    lower_self();
+    h->parked = 0;
+    atomic_store_release(&h->boosted, 0);   /* a raise while parked is spent */
 }
 
 static void raise_helper(helper *h) {

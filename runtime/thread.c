@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -448,7 +449,30 @@ void gcrt_threads_fork_restart(void) { resume_all(); }
 
 /* Helper threads start with every signal blocked (a thread inherits its creator's mask):
  * they are never stopped, and an application's signals belong to its own threads. */
+typedef struct spawn_rec {
+    void *(*fn)(void *);
+    void *arg;
+    char name[16];
+} spawn_rec;
+
+/* Named from inside with prctl, never through /proc/self/task/TID/comm, which is what
+ * pthread_setname_np does for another thread: that lookup leaves dentries under the
+ * helper's task directory, and when a program is killed beside CPU hogs, the reaper
+ * spins in the kernel (shrink_dcache_parent) until a starved SCHED_IDLE helper has
+ * invalidated its own (issue 17: 277 s of system time in one soak; test/stress/reap.c). */
+static void *spawn_main(void *p) {
+    spawn_rec r = *(spawn_rec *)p;
+    free(p);
+    prctl(PR_SET_NAME, r.name, 0, 0, 0);
+    return r.fn(r.arg);
+}
+
 bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name) {
+    spawn_rec *rec = malloc(sizeof *rec);
+    if (!rec) return false;
+    rec->fn = fn;
+    rec->arg = arg;
+    snprintf(rec->name, sizeof rec->name, "%s", name);
     pthread_t th;
     pthread_attr_t a;
     sigset_t all, old;
@@ -456,9 +480,9 @@ bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char *name) {
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&th, &a, fn, arg);
-    if (r == 0) pthread_setname_np(th, name);
+    int r = pthread_create(&th, &a, spawn_main, rec);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
+    if (r != 0) free(rec);
     return r == 0;
 }

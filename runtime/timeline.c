@@ -40,6 +40,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,6 +61,15 @@ typedef struct tl_ev {
     uint16_t kind;
     uint8_t role;
 } tl_ev;
+
+/* A thread's name, taken by the thread itself at its first event (prctl: reading another
+ * thread's /proc/self/task/TID/comm leaves dentries there, which make the reap of a killed
+ * program spin; thread.c). Written before that event is published, read by the writer. */
+typedef struct tl_name {
+    uint32_t tid;      /* set once by CAS; then comm, then the event's seq (release) */
+    uint8_t written;   /* the writer's: thread_name emitted */
+    char comm[16];
+} tl_name;
 
 /* What each kind shows: its name, its track (the recording thread, or the GC track) and
  * the names of its arguments (NULL: not shown). */
@@ -119,7 +129,7 @@ static GCRT_STATE struct {   /* no heap pointer: not a root */
     pid_t pid;
     uint64_t base;
     char *path;
-    uint32_t *tids;            /* threads named so far (open addressing; 0 empty) */
+    tl_name *names;            /* each thread's name, by tid (open addressing; tid 0 empty) */
     char *buf;                 /* BUFSZ bytes being written */
     size_t n;
 } tl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
@@ -131,9 +141,27 @@ void gcrt_tl_role(int role) { my_role = (uint8_t)role; }
 
 /* ---- recording: lock-free ---- */
 
+static unsigned name_slot(uint32_t tid) { return (tid * 2654435761u) % MAXTIDS; }
+
+/* Claims a slot for this tid and stores the name; a full table leaves the thread unnamed,
+ * and a recycled tid keeps the name of the first thread that had it. */
+static void note_name(uint32_t tid) {
+    unsigned h = name_slot(tid);
+    for (unsigned i = 0; i < MAXTIDS; i++, h = (h + 1) % MAXTIDS) {
+        uint32_t cur = atomic_load_relaxed(&tl.names[h].tid);
+        if (cur == tid) return;
+        if (!cur && __atomic_compare_exchange_n(&tl.names[h].tid, &cur, tid, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            prctl(PR_GET_NAME, tl.names[h].comm, 0, 0, 0);
+            tl.names[h].comm[15] = 0;
+            return;
+        }
+        if (cur == tid) return;
+    }
+}
+
 static void record(unsigned kind, uint32_t cycle, uint64_t t0, uint64_t t1, uint64_t a, uint64_t b, uint64_t c) {
     if (!atomic_load_relaxed(&gcrt_tl_on)) return;
-    if (unlikely(!my_tid)) my_tid = gettid();
+    if (unlikely(!my_tid)) note_name(my_tid = gettid());
     uint64_t pos = atomic_load_relaxed(&tl.head);
     tl_ev *e;
     for (;;) {
@@ -297,23 +325,22 @@ static char *fmt_ticks(char *b, uint64_t t) {
 }
 
 static void name_thread(uint32_t tid, unsigned role) {
-    unsigned h = (tid * 2654435761u) % MAXTIDS;
+    tl_name *nm = NULL;
+    unsigned h = name_slot(tid);
     for (unsigned i = 0; i < MAXTIDS; i++, h = (h + 1) % MAXTIDS) {
-        if (tl.tids[h] == tid) return;
-        if (!tl.tids[h]) break;
+        uint32_t cur = atomic_load_relaxed(&tl.names[h].tid);
+        if (cur == tid) {
+            nm = &tl.names[h];
+            break;
+        }
+        if (!cur) break;
     }
-    if (tl.tids[h]) return;   /* table full: unnamed */
-    tl.tids[h] = tid;
-    char comm[64] = "", path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%u/comm", tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t k = read(fd, comm, sizeof comm - 1);
-        close(fd);
-        comm[k > 0 ? k : 0] = 0;
-        for (char *p = comm; *p; p++)
-            if (*p == '\n' || *p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = 0;
-    }
+    if (!nm || nm->written) return;   /* unnamed (table full), or named already */
+    nm->written = 1;
+    char comm[16];
+    memcpy(comm, nm->comm, sizeof comm);
+    for (char *p = comm; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = 0;
     char name[160];
     if (role == GCRT_ROLE_THREAD)
         snprintf(name, sizeof name, "%s %u%s%s%s", (pid_t)tid == tl.pid ? "main thread" : "mutator", tid,
@@ -406,14 +433,14 @@ void gcrt_tl_init(const char *path) {
     if (!path) return;
     tl.path = strdup(path);
     /* Only when on: the ring, the write buffer and the thread table, off-heap. */
-    size_t rb = RING * sizeof(tl_ev), tb = MAXTIDS * sizeof(uint32_t);
+    size_t rb = RING * sizeof(tl_ev), tb = MAXTIDS * sizeof(tl_name);
     char *m = mmap(NULL, rb + tb + BUFSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (!tl.path || m == MAP_FAILED) {
         gcrt_warn("GODEBUG=gctracefile=%s: out of memory for the GC timeline; none is written", path);
         return;
     }
     tl.ring = (tl_ev *)m;
-    tl.tids = (uint32_t *)(m + rb);
+    tl.names = (tl_name *)(m + rb);
     tl.buf = m + rb + tb;
     for (uint64_t i = 0; i < RING; i++) tl.ring[i].seq = i;
     tl.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -10,8 +10,8 @@
  *    are in huge pages, 75-80% in 4 KiB pages on a loaded machine); without it none are;
  *  - the objects are intact, and heap_sys grows by about what was allocated: the grower
  *    keeps at most its reserve (64 MiB) beyond need.
- * The grower runs at SCHED_IDLE, on CPUs nobody else wants (docs/architecture.md): its lead
- * is a property of a machine with an idle CPU, and it is checked only when the paced phase
+ * The grower shares the CPUs with the program's threads (normal priority since issue 17,
+ * docs/architecture.md): its lead is a property of a machine with a CPU to spare, and it is checked only when the paced phase
  * had at least half a CPU idle on average (from /proc/stat). Beside `stress-ng --cpu 2`
  * there is none (0.00-0.02 idle CPUs measured) and 7 of 81 regions were resident, by
  * design: the allocating thread then faults its pages in itself, and the rest is checked.

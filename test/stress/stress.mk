@@ -20,3 +20,11 @@ EXTRAS += $(BUILD)/stress/stress $(BUILD)/stress/run.sh
 STRESS_SECONDS ?= 600
 stress: all $(BUILD)/stress/stress
 	STRESS_SECONDS=$(STRESS_SECONDS) sh test/stress/run.sh $(BUILD)/stress/stress
+# make stress-reap: reaping a gcrt program killed beside a CPU hog per core (reap.c).
+$(BUILD)/stress/reap: test/stress/reap.c $(BUILD)/libgcrt.a gcrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TESTCFLAGS) $< -o $@ $(BUILD)/libgcrt.a $(LIBS)
+EXTRAS += $(BUILD)/stress/reap
+.PHONY: stress-reap
+stress-reap: all $(BUILD)/stress/reap
+	$(BUILD)/stress/reap
