@@ -41,7 +41,7 @@ typedef struct obj {
 
 static gc_pool_t *pool;
 static void **ballast;
-static atomic_ulong ids, gets, news, drops, destroys, threads_run, stop;
+static atomic_ulong ids, gets, news, drops, destroys, private_emptied, threads_run, stop;
 static double max_seconds;
 
 static uint64_t osum(const obj_t *o) { return test_mix(o->id * 31 + o->uses); }
@@ -95,18 +95,33 @@ static TEST_NOINLINE void garbage(uint64_t *s)
     memset(g, 0xab, n);
 }
 
+/* Cycles completed so far (gc_read_memstats stops the world: only around a private pool). */
+static uint32_t cycles_done(void)
+{
+    gc_memstats_t ms;
+    return read_ms(&ms)->num_gc;
+}
+
 /* A private pool, filled and destroyed while the others run. */
 static TEST_NOINLINE void private_pool(uint64_t *s)
 {
     gc_pool_t *p = gc_pool_new(NULL, NULL);
     CHECK(p != NULL);
+    uint32_t done0 = cycles_done();
     for (int i = 0; i < 20; i++)
         gc_pool_put(p, new_child(1));
     for (int i = 0; i < 5; i++) {
         child_t *c = gc_pool_get(p);
-        /* Two apart: an empty pool is legal after two cycles (primary, then victim,
-         * dropped), a wrong object never is. */
-        CHECK(c != NULL, " private pool empty at get %d of 5 after 20 puts", i + 1);
+        /* Empty is legal once two cycles have begun since the puts (pause 1 moves the
+         * primary generation to the victim, the next drops it): cycles run every 1.7 ms
+         * here (1790 in 3 s in the run that first failed). With no cycle completed since
+         * the puts, at most one has begun, and the objects are all still there. */
+        if (!c) {
+            uint32_t d = cycles_done() - done0;
+            CHECK(d >= 1, " private pool empty at get %d of 5 after 20 puts, with no cycle completed since", i + 1);
+            atomic_fetch_add(&private_emptied, 1);
+            break;
+        }
         CHECK(c->magic == CMAGIC, " private pool gave %p with magic %#x", (void *)c, (unsigned)c->magic);
     }
     if (rnd(s) & 1)
@@ -209,9 +224,9 @@ static int body(const char *mode)
     }
     gc_pool_destroy(pool);
     printf("t_pool_stress[%s]: %u cycles in %.1fs, %lu gets, %lu new, %lu dropped, %lu left, %lu private "
-           "pools destroyed, %lu threads (%lu replaced)\n",
+           "pools destroyed (%lu emptied by two cycles), %lu threads (%lu replaced)\n",
            mode, cycles, now_sec() - t0, atomic_load(&gets), atomic_load(&news), atomic_load(&drops), left,
-           atomic_load(&destroys), atomic_load(&threads_run), replaced);
+           atomic_load(&destroys), atomic_load(&private_emptied), atomic_load(&threads_run), replaced);
     fflush(stdout);
     CHECK(cycles >= test_min_cycles(MIN_CYCLES), "only %u cycles ran during the test", cycles);
     CHECK(replaced > 0, "no worker thread was replaced");
