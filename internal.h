@@ -233,7 +233,7 @@ GCRT_HIDDEN void gcrt_heap_init(void);
 GCRT_HIDDEN gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spanclass);
 /* Return an in-use span's pages to the page heap. */
 GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
-GCRT_HIDDEN void gcrt_heap_free_batch(gcrt_span **v, unsigned n);   /* one heap.lock trip */
+GCRT_HIDDEN void gcrt_heap_free_batch(gcrt_span *list);   /* linked by next; one heap.lock trip */
 /* Call fn for every in-use span; world stopped (or no span can change state). */
 GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
 /* Release up to `want` bytes (0: no bound) of free pages idle for at least `idle_ns` to the
@@ -358,7 +358,7 @@ GCRT_HIDDEN void gcrt_central_uncache_span(gcrt_span *s, struct gcrt_cache *c);
 GCRT_HIDDEN void gcrt_central_flush_full(struct gcrt_cache *c);
 /* Put a freshly swept (or large, freshly allocated) span on its class's swept list. */
 GCRT_HIDDEN void gcrt_central_push_swept(gcrt_span *s);
-GCRT_HIDDEN void gcrt_central_push_swept_batch(gcrt_span **v, unsigned n);   /* one class */
+GCRT_HIDDEN void gcrt_central_push_swept_batch(gcrt_span *list);   /* one class, linked by next */
 GCRT_HIDDEN void gcrt_list_push(gcrt_span_list *l, gcrt_span *s);
 GCRT_HIDDEN void gcrt_list_remove(gcrt_span_list *l, gcrt_span *s);
 GCRT_HIDDEN gcrt_span *gcrt_list_pop(gcrt_span_list *l);

@@ -66,14 +66,20 @@ static void list_splice(gcrt_span_list *dst, gcrt_span_list *src, gcrt_span *las
 
 static bool span_has_free(gcrt_span *s) { return s->alloccount < s->nelems; }
 
-void gcrt_central_push_swept(gcrt_span *s) { gcrt_central_push_swept_batch(&s, 1); }
+void gcrt_central_push_swept(gcrt_span *s) {
+    s->next = NULL;
+    gcrt_central_push_swept_batch(s);
+}
 
-/* The background sweeper's batch: n swept spans of one class, one lock trip. */
-void gcrt_central_push_swept_batch(gcrt_span **v, unsigned n) {
-    gcrt_central *c = &gcrt_central_[v[0]->spanclass];
+/* The background sweeper's batch: swept spans of one class linked by next, one lock trip. */
+void gcrt_central_push_swept_batch(gcrt_span *list) {
+    gcrt_central *c = &gcrt_central_[list->spanclass];
     unsigned i = sg_swept(atomic_load_relaxed(&gcrt_heap_.sweepgen));
     gcrt_lock(&c->lock);
-    for (unsigned k = 0; k < n; k++) gcrt_list_push(span_has_free(v[k]) ? &c->partial[i] : &c->full[i], v[k]);
+    for (gcrt_span *s = list, *next; s; s = next) {
+        next = s->next;   /* the push relinks s */
+        gcrt_list_push(span_has_free(s) ? &c->partial[i] : &c->full[i], s);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -724,17 +724,18 @@ static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc
     return true;
 }
 
-/* gcrt_heap_free for n spans (the background sweeper's batch): one heap.lock trip. */
-void gcrt_heap_free_batch(gcrt_span **v, unsigned n) {
+/* gcrt_heap_free for a list of spans linked by next (the background sweeper's batch):
+ * one heap.lock trip. */
+void gcrt_heap_free_batch(gcrt_span *list) {
     gcrt_heap *h = &gcrt_heap_;
-    for (unsigned i = 0; i < n; i++) {
-        if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(v[i]->base, v[i]->npages * GCRT_PAGE_SIZE);
-        span_free_bitmaps(v[i]);
+    for (gcrt_span *s = list; s; s = s->next) {
+        if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
+        span_free_bitmaps(s);
     }
     uint64_t now = heap_now();
     gcrt_lock(&h->lock);
-    for (unsigned i = 0; i < n; i++) {
-        gcrt_span *s = v[i];
+    for (gcrt_span *s = list, *next; s; s = next) {
+        next = s->next;   /* free_run relinks s */
         size_t bytes = s->npages * GCRT_PAGE_SIZE;
         h->heap_inuse -= bytes;
         h->heap_free += bytes;
@@ -748,7 +749,10 @@ void gcrt_heap_free_batch(gcrt_span **v, unsigned n) {
     pthread_mutex_unlock(&h->lock);
 }
 
-void gcrt_heap_free(gcrt_span *s) { gcrt_heap_free_batch(&s, 1); }
+void gcrt_heap_free(gcrt_span *s) {
+    s->next = NULL;
+    gcrt_heap_free_batch(s);
+}
 
 /* Return idle free pages to the OS, up to a byte budget, so the scavenger can be paced.
  * Bigger runs go first (more bytes per system call, and small runs are the ones about to be

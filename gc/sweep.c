@@ -163,31 +163,39 @@ static size_t sweep_class_try(unsigned spc, bool wait, unsigned max) {
     if (!c->partial[un].first && !c->full[un].first) return 0;
     if (wait) gcrt_lock(&c->lock);
     else if (pthread_mutex_trylock(&c->lock)) return SWEEP_BUSY;
-    gcrt_span *batch[SWEEP_BATCH], *dead[SWEEP_BATCH];
-    unsigned n = 0, nkept = 0, ndead = 0;
+    /* Claimed spans are on no list: their next links the batch, then the kept and the dead
+     * ones (a frame without arrays: the stack is scanned conservatively, and a bigger
+     * frame here kept dead objects' addresses alive in stale slots below it). */
+    gcrt_span *batch = NULL, *kept = NULL, *dead = NULL;
+    unsigned n = 0;
     size_t np = 0, freed = 0;
     while (n < max) {
         gcrt_span *s = gcrt_list_pop(&c->partial[un]);
         if (!s && !(s = gcrt_list_pop(&c->full[un]))) break;
         atomic_store_relaxed(&s->sweepgen, sg - 1);
         np += s->npages;
-        batch[n++] = s;
+        s->next = batch;
+        batch = s;
+        n++;
     }
     pthread_mutex_unlock(&c->lock);
     if (!n) return 0;
     uint64_t nfree = 0;
-    for (unsigned i = 0; i < n; i++) {
-        gcrt_span *s = batch[i];
-        if (sweep_span(s, false, false, &nfree)) batch[nkept++] = s;
-        else {
+    while (batch) {
+        gcrt_span *s = batch;
+        batch = s->next;
+        if (sweep_span(s, false, false, &nfree)) {
+            s->next = kept;
+            kept = s;
+        } else {
             freed += s->npages;
-            dead[ndead++] = s;
+            s->next = dead;
+            dead = s;
         }
     }
-    unsigned sc = spanclass_sizeclass(spc);
-    if (nfree) atomic_add(&gcrt_stats_.nfree[sc], nfree);
-    if (ndead) gcrt_heap_free_batch(dead, ndead);
-    if (nkept) gcrt_central_push_swept_batch(batch, nkept);
+    if (nfree) atomic_add(&gcrt_stats_.nfree[spanclass_sizeclass(spc)], nfree);
+    if (dead) gcrt_heap_free_batch(dead);
+    if (kept) gcrt_central_push_swept_batch(kept);
     gcrt_sweep_done(n, np);
     return freed + 1;
 }
