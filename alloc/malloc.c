@@ -45,20 +45,14 @@ static GCRT_ENTRY __attribute__((noinline)) void *alloc_first(size_t size, unsig
 /* Small sizes only (1 <= size <= GCRT_MAX_SMALL_REQ). gcrt_enter/gcrt_leave, with the
  * leave's deferred-stop check folded into the one test for success. */
 static inline __attribute__((always_inline)) void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
-    /* gcrt_enter and the leave's decrement with the depth kept in a register: in_gcrt is
-     * volatile (the stop signal's handler reads it, and never changes it), and a load
-     * per change put two store-to-load forwards on the chain from one allocation to the
-     * next, longer than the alloccache chain itself. */
-    int depth = t->in_gcrt;
-    t->in_gcrt = depth + 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    gcrt_enter(t);
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
     uint64_t cache = s->alloccache;
     uintptr_t p = 0;
     /* No slot: out with p = 0, the one test of the cache standing for the test of p. */
     if (likely(cache)) p = span_take_cached(s, cache);   /* free slots are zero: nothing to clear */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    t->in_gcrt = depth;
+    t->in_gcrt--;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (unlikely(!cache || t->suspend_pending)) return alloc_fast_exit(t, p, size, kind);
     /* Slots are handed out in address order: start fetching the ones a few allocations
