@@ -130,8 +130,10 @@ extern GCRT_HIDDEN uint64_t gcrt_meta_sys;    /* bytes mapped for metadata (atom
  * span class (small) or a single object (large, class 0).
  *
  * Allocation state (Go's mspan): slot i is allocated iff i < freeindex || allocbits[i].
- * alloccache holds the complement of the 64 allocbits starting at the 64-aligned word that
- * contains freeindex, shifted so bit 0 is slot freeindex. markbits are this cycle's marks;
+ * alloccache caches the free slots of one 64-slot word from freeindex on: bit i set means
+ * slot cachebase + i is free, with cachebase the word's first slot, no bit below freeindex
+ * and none at or past nelems; 0 when the word has no free slot left (the slow path then
+ * moves to the next word). markbits are this cycle's marks;
  * sweeping turns them into allocbits (a pointer swap) and clears the old allocbits to
  * become the next markbits.
  *
@@ -171,6 +173,7 @@ struct gcrt_span {
                                 free slots it hands out from there are allocated black */
     uint8_t needzero;        /* free pages may be dirty (free and large spans; small spans
                                 keep free slots zero: sweeping clears what it frees) */
+    uint16_t cachebase;      /* slot of alloccache's bit 0 (a multiple of 64) */
     uint32_t sweepgen;       /* see above; atomic */
     uint32_t sweepseq;       /* odd while sweeping rewrites the bits: span_find_object's seqlock */
     uint64_t *checkbits;     /* GODEBUG=gccheckmark: the re-mark's bits, during the check */
@@ -230,6 +233,7 @@ GCRT_HIDDEN void gcrt_heap_init(void);
 GCRT_HIDDEN gcrt_span *gcrt_heap_alloc(size_t npages, unsigned spanclass);
 /* Return an in-use span's pages to the page heap. */
 GCRT_HIDDEN void gcrt_heap_free(gcrt_span *s);
+GCRT_HIDDEN void gcrt_heap_free_batch(gcrt_span *list);   /* linked by next; one heap.lock trip */
 /* Call fn for every in-use span; world stopped (or no span can change state). */
 GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
 /* Release up to `want` bytes (0: no bound) of free pages idle for at least `idle_ns` to the
@@ -292,29 +296,43 @@ static inline gcrt_span *span_find_object(const void *p, uintptr_t *base) {
     return s;
 }
 
-/* Refill alloccache from allocbits at the 64-slot word containing freeindex. */
+/* Refill alloccache from allocbits at the 64-slot word containing freeindex: exact from
+ * allocbits and freeindex at any time (slots below freeindex are allocated). Bits past
+ * nelems are cleared, and a full span gets 0 without a read past its bitmap, so a set bit
+ * is always a slot the fast path may take with no bound check of its own. */
 static inline void span_refill_alloccache(gcrt_span *s) {
-    size_t w = s->freeindex >> 6;
-    uint64_t c = ~s->allocbits[w];
-    s->alloccache = c >> (s->freeindex & 63);
+    size_t fi = s->freeindex, n = s->nelems;
+    s->cachebase = (uint16_t)(fi & ~(size_t)63);
+    if (fi >= n) {
+        s->alloccache = 0;
+        return;
+    }
+    uint64_t c = ~s->allocbits[fi >> 6] & (~(uint64_t)0 << (fi & 63));
+    if (n - (fi & ~(size_t)63) < 64) c &= ((uint64_t)1 << (n & 63)) - 1;
+    s->alloccache = c;
 }
 
 GCRT_HIDDEN size_t gcrt_span_next_free_index(gcrt_span *s);   /* Go's nextFreeIndex */
 
-/* Go's nextFreeFast: the next free slot from alloccache, or 0 when the slow path must
- * refill the cache word or the span is full. No lock, no atomic: the span is the caller's. */
+/* Go's nextFreeFast, less its two bound checks and its shift: the next free slot from
+ * alloccache, or 0 when the slow path must refill it or the span is full. Go keeps its
+ * allocCache shifted so that bit 0 is freeindex, and stops one slot short of each word's
+ * end and of nelems: the shifts put ctz on the chain from one allocation's alloccache to
+ * the next's, and the stops cost two compares and branches. Here the cache stays aligned
+ * to its word (clearing the lowest set bit is all the chain holds) and holds no bit the
+ * fast path may not take (span_refill_alloccache). freeindex is still kept exact, for
+ * span_find_object and sweeping. No lock, no atomic: the span is the caller's. */
+static inline uintptr_t span_take_cached(gcrt_span *s, uint64_t cache) {   /* cache != 0 */
+    size_t result = (size_t)s->cachebase + (size_t)__builtin_ctzll(cache);
+    s->alloccache = cache & (cache - 1);
+    s->freeindex = (uint16_t)(result + 1);
+    s->alloccount++;
+    return s->base + result * s->elemsize;
+}
 static inline uintptr_t span_next_free_fast(gcrt_span *s) {
     uint64_t cache = s->alloccache;
     if (unlikely(cache == 0)) return 0;
-    unsigned bit = (unsigned)__builtin_ctzll(cache);
-    size_t result = (size_t)s->freeindex + bit;
-    if (unlikely(result >= s->nelems)) return 0;
-    size_t next = result + 1;
-    if (unlikely((next & 63) == 0 && next != s->nelems)) return 0;
-    s->alloccache = (cache >> bit) >> 1;
-    s->freeindex = (uint16_t)next;
-    s->alloccount++;
-    return s->base + result * s->elemsize;
+    return span_take_cached(s, cache);
 }
 
 /* ---- Central lists (alloc/central.c) ------------------------------------------------
@@ -340,6 +358,7 @@ GCRT_HIDDEN void gcrt_central_uncache_span(gcrt_span *s, struct gcrt_cache *c);
 GCRT_HIDDEN void gcrt_central_flush_full(struct gcrt_cache *c);
 /* Put a freshly swept (or large, freshly allocated) span on its class's swept list. */
 GCRT_HIDDEN void gcrt_central_push_swept(gcrt_span *s);
+GCRT_HIDDEN void gcrt_central_push_swept_batch(gcrt_span *list);   /* one class, linked by next */
 GCRT_HIDDEN void gcrt_list_push(gcrt_span_list *l, gcrt_span *s);
 GCRT_HIDDEN void gcrt_list_remove(gcrt_span_list *l, gcrt_span *s);
 GCRT_HIDDEN gcrt_span *gcrt_list_pop(gcrt_span_list *l);
@@ -757,10 +776,23 @@ GCRT_HIDDEN void gcrt_sweep_gate_release(void);  /* after wait_idle, without a f
 GCRT_HIDDEN void gcrt_sweep_reclaim(size_t npages);
 GCRT_HIDDEN void gcrt_sweep_start(uint64_t live, uint64_t trigger);   /* world stopped: flip */
 GCRT_HIDDEN void gcrt_sweep_pay(void);           /* allocation pays proportional sweeping; not in a critical section */
-GCRT_HIDDEN void gcrt_sweep_note_pages(size_t npages);
-GCRT_HIDDEN void gcrt_sweep_inflight(int d);
+/* A sweeper has finished n spans of npages in all that it claimed (popped from an unswept
+ * list, under the class lock). */
+GCRT_HIDDEN void gcrt_sweep_done(uint32_t n, size_t npages);
 GCRT_HIDDEN void gcrt_bgsweep_wake(void);
-extern GCRT_HIDDEN volatile uint32_t gcrt_sweep_pending;   /* unswept spans remain */
+/* Every sweeper counts each span it finishes here, and proportional sweeping reads the
+ * counts on every refill, so they share one cache line written once per span (per batch
+ * for the background sweeper): with a counter per line and claims counted apart from
+ * finishes, the four atomic adds per span were each a line transfer between two CPUs
+ * sweeping side by side. */
+typedef struct gcrt_sweep_counts {
+    uint32_t pending;       /* spans of this generation not yet swept (claimed or not) */
+    unsigned cursor;        /* next span class sweep_any looks at */
+    uint64_t pages_done;    /* pages swept this generation (proportional sweep) */
+} __attribute__((aligned(64))) gcrt_sweep_counts;
+extern GCRT_HIDDEN gcrt_sweep_counts gcrt_sweep_;
+/* Unswept spans remain (some may be claimed, being swept). */
+static inline uint32_t gcrt_sweep_pending(void) { return atomic_load_relaxed(&gcrt_sweep_.pending); }
 
 /* ---- Pacer, memory limit, scavenger, CPU limiter (gc/pacer.c, gc/scavenge.c,
  * gc/limiter.c, runtime/cgroup.c) ---------------------------------------------------------

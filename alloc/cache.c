@@ -78,30 +78,27 @@ void gcrt_cache_release_all(gcrt_cache *c) {
     gcrt_stats_fold_cache(c);
 }
 
-/* Go's nextFreeIndex: advance freeindex past allocated slots, refilling alloccache. */
+/* Go's nextFreeIndex: the next free slot at or after freeindex, or nelems when the span is
+ * full. alloccache is refilled here when it is 0 (its word used up, or cut short by heap
+ * profiling) before moving on a word. */
 size_t gcrt_span_next_free_index(gcrt_span *s) {
-    size_t sfi = s->freeindex, n = s->nelems;
-    if (sfi >= n) return n;
+    size_t n = s->nelems;
+    if (s->freeindex >= n) return n;
+    if (s->alloccache == 0) span_refill_alloccache(s);
     uint64_t cache = s->alloccache;
     while (cache == 0) {
-        sfi = (sfi + 64) & ~(size_t)63;
-        if (sfi >= n) {
+        size_t next = ((size_t)s->freeindex + 64) & ~(size_t)63;
+        if (next >= n) {
             s->freeindex = (uint16_t)n;
             return n;
         }
-        s->freeindex = (uint16_t)sfi;
+        s->freeindex = (uint16_t)next;
         span_refill_alloccache(s);
         cache = s->alloccache;
     }
-    unsigned bit = (unsigned)__builtin_ctzll(cache);
-    size_t result = sfi + bit;
-    if (result >= n) {
-        s->freeindex = (uint16_t)n;
-        return n;
-    }
-    s->alloccache = (cache >> bit) >> 1;
+    size_t result = (size_t)s->cachebase + (size_t)__builtin_ctzll(cache);
+    s->alloccache = cache & (cache - 1);
     s->freeindex = (uint16_t)(result + 1);
-    if ((s->freeindex & 63) == 0 && s->freeindex != n) span_refill_alloccache(s);
     s->alloccount++;
     return result;
 }
@@ -199,7 +196,7 @@ static inline uintptr_t cache_next_free(gcrt_cache *c, unsigned spc, bool *refil
 
 static void *alloc_large(gcrt_cache *c, size_t size, unsigned kind, size_t *objsize) {
     size_t npages = (size + GCRT_PAGE_SIZE - 1) >> GCRT_PAGE_SHIFT;
-    if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(npages);
+    if (gcrt_sweep_pending()) gcrt_sweep_reclaim(npages);
     gcrt_span *s = gcrt_heap_alloc(npages, spanclass_make(0, kind));
     if (!s) return NULL;
     s->freeindex = 1;

@@ -67,29 +67,36 @@ static void list_splice(gcrt_span_list *dst, gcrt_span_list *src, gcrt_span *las
 static bool span_has_free(gcrt_span *s) { return s->alloccount < s->nelems; }
 
 void gcrt_central_push_swept(gcrt_span *s) {
-    gcrt_central *c = &gcrt_central_[s->spanclass];
+    s->next = NULL;
+    gcrt_central_push_swept_batch(s);
+}
+
+/* The background sweeper's batch: swept spans of one class linked by next, one lock trip. */
+void gcrt_central_push_swept_batch(gcrt_span *list) {
+    gcrt_central *c = &gcrt_central_[list->spanclass];
     unsigned i = sg_swept(atomic_load_relaxed(&gcrt_heap_.sweepgen));
     gcrt_lock(&c->lock);
-    gcrt_list_push(span_has_free(s) ? &c->partial[i] : &c->full[i], s);
+    for (gcrt_span *s = list, *next; s; s = next) {
+        next = s->next;   /* the push relinks s */
+        gcrt_list_push(span_has_free(s) ? &c->partial[i] : &c->full[i], s);
+    }
     pthread_mutex_unlock(&c->lock);
 }
 
 /* Claim s (popped from an unswept list under the class lock) and sweep it for the
  * caller. It stays counted in flight until swept, so gc_collect can wait for it. */
 static void sweep_owned(gcrt_span *s, uint32_t sg) {
-    gcrt_sweep_inflight(1);
     atomic_store_relaxed(&s->sweepgen, sg - 1);
-    __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
-    gcrt_sweep_note_pages(s->npages);
+    size_t np = s->npages;
     gcrt_sweep_span(s, true);
-    gcrt_sweep_inflight(-1);
+    gcrt_sweep_done(1, np);
 }
 
 static gcrt_span *take(gcrt_span *s, unsigned spc, gcrt_cache *c) {
     s->alloccount_cached = s->alloccount;
     s->blackfrom = s->freeindex;   /* used only if this happens while marking */
     if (spanclass_sizeclass(spc)) {
-        if (s->freeindex >= s->nelems || (s->freeindex & 63) == 0) span_refill_alloccache(s);
+        span_refill_alloccache(s);   /* exact at any time: cheaper than knowing it is current */
         gcrt_live_add(c, (int64_t)(s->nelems - s->alloccount) * (int64_t)s->elemsize);
     }
     return s;
@@ -128,7 +135,7 @@ gcrt_span *gcrt_central_cache_span(unsigned spc, gcrt_cache *cache) {
 fresh:;
     /* Nothing reusable in this class: new pages, after reclaiming what sweeping can. */
     unsigned sc = spanclass_sizeclass(spc);
-    if (atomic_load_relaxed(&gcrt_sweep_pending)) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
+    if (gcrt_sweep_pending()) gcrt_sweep_reclaim(gcrt_class_npages[sc]);
     s = gcrt_heap_alloc(gcrt_class_npages[sc], spc);
     if (!s) return NULL;
     return take(s, spc, cache);

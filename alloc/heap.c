@@ -712,7 +712,7 @@ static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc
     }
     s->limit = s->base + (size_t)s->nelems * s->elemsize;
     if (!span_alloc_bitmaps(s, spc, pc)) return false;
-    s->alloccache = ~(uint64_t)0;
+    span_refill_alloccache(s);   /* freeindex 0, allocbits clear: the first nelems bits */
     if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_taken(s->base, bytes, needzero, sc != 0);
     if (sc && needzero) {   /* small spans keep every free slot zero (see sweep.c) */
         memset((void *)s->base, 0, bytes);
@@ -724,21 +724,34 @@ static bool span_init(gcrt_span *s, unsigned spc, bool needzero, gcrt_pcache *pc
     return true;
 }
 
-void gcrt_heap_free(gcrt_span *s) {
+/* gcrt_heap_free for a list of spans linked by next (the background sweeper's batch):
+ * one heap.lock trip. */
+void gcrt_heap_free_batch(gcrt_span *list) {
     gcrt_heap *h = &gcrt_heap_;
-    if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
-    span_free_bitmaps(s);
+    for (gcrt_span *s = list; s; s = s->next) {
+        if (unlikely(gcrt_debug_hooks)) gcrt_debug_pages_freed(s->base, s->npages * GCRT_PAGE_SIZE);
+        span_free_bitmaps(s);
+    }
+    uint64_t now = heap_now();
     gcrt_lock(&h->lock);
-    size_t bytes = s->npages * GCRT_PAGE_SIZE;
-    h->heap_inuse -= bytes;
-    h->heap_free += bytes;
-    h->nspans--;
-    s->released = 0;
-    s->needzero = 1;
-    s->freed_at = heap_now();
-    atomic_store_release(&s->state, SPAN_FREE);
-    free_run(s, true);
+    for (gcrt_span *s = list, *next; s; s = next) {
+        next = s->next;   /* free_run relinks s */
+        size_t bytes = s->npages * GCRT_PAGE_SIZE;
+        h->heap_inuse -= bytes;
+        h->heap_free += bytes;
+        h->nspans--;
+        s->released = 0;
+        s->needzero = 1;
+        s->freed_at = now;
+        atomic_store_release(&s->state, SPAN_FREE);
+        free_run(s, true);
+    }
     pthread_mutex_unlock(&h->lock);
+}
+
+void gcrt_heap_free(gcrt_span *s) {
+    s->next = NULL;
+    gcrt_heap_free_batch(s);
 }
 
 /* Return idle free pages to the OS, up to a byte budget, so the scavenger can be paced.

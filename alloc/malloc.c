@@ -47,11 +47,14 @@ static GCRT_ENTRY __attribute__((noinline)) void *alloc_first(size_t size, unsig
 static inline __attribute__((always_inline)) void *alloc_fast(gcrt_thread *t, size_t size, unsigned kind) {
     gcrt_enter(t);
     gcrt_span *s = t->cache.alloc[spanclass_make(size_to_class(size), kind)];
-    uintptr_t p = span_next_free_fast(s);   /* free slots are zero: nothing to clear */
+    uint64_t cache = s->alloccache;
+    uintptr_t p = 0;
+    /* No slot: out with p = 0, the one test of the cache standing for the test of p. */
+    if (likely(cache)) p = span_take_cached(s, cache);   /* free slots are zero: nothing to clear */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     t->in_gcrt--;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (unlikely(!p || t->suspend_pending)) return alloc_fast_exit(t, p, size, kind);
+    if (unlikely(!cache || t->suspend_pending)) return alloc_fast_exit(t, p, size, kind);
     /* Slots are handed out in address order: start fetching the ones a few allocations
      * ahead, which sweeping last touched long ago, so the caller's first store hits. */
     __builtin_prefetch((const void *)(p + 256), 1, 3);

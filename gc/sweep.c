@@ -6,7 +6,16 @@
  * its cache (central.c), a large allocation reclaiming pages, the background sweeper, or
  * the collector finishing the sweep. Claiming means popping it from an unswept central list
  * under that list's lock and setting sweepgen to sg-1; sweeping ends with sweepgen = sg.
- * gcrt_sweep_pending counts spans not yet claimed.
+ * gcrt_sweep_.pending counts the generation's spans not yet swept, claimed or not: a span
+ * is counted off when its sweeper is done with it (back on a list or in the page heap),
+ * so gcrt_sweep_finish waits for it to be zero, and nothing is counted at the claim.
+ *
+ * The background sweeper claims up to SWEEP_BATCH spans of a class in one trip to the
+ * class lock, and gives the survivors back in one more: a trip per span put that lock and
+ * the counters' line between it and the allocating thread refilling the same class from
+ * the other CPU, once per span each way (the lock, the counters and the page heap's lock
+ * were about half of its samples in binary-trees and GCBench). Registered threads sweep a
+ * span at a time, each in a critical section of its own, which a stop-the-world waits out.
  *
  * sweepgen must not advance between a sweeper reading it and finishing the span it claimed,
  * or the sweeper would "sweep" an already-swept span (its mark bits clear) and free live
@@ -21,15 +30,22 @@
 #include <signal.h>
 #include <time.h>
 
-volatile uint32_t gcrt_sweep_pending;
+gcrt_sweep_counts gcrt_sweep_;
 /* Proportional sweep (Go's sweepPagesPerByte): allocation after a cycle pays sweeping so
- * that every span is swept before heap_live reaches the next trigger. */
+ * that every span is swept before heap_live reaches the next trigger. Read-mostly: set
+ * with the world stopped. */
 static uint64_t sweep_base_live;   /* heap_live when sweeping started */
 static double sweep_pages_per_byte;
-static uint64_t sweep_pages_done;  /* atomic */
-static pthread_mutex_t sweep_gate = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t sweeps_inflight;   /* claimed and not yet finished (atomic) */
-static unsigned sweep_cursor;   /* next span class the background sweeper looks at */
+/* Taken by the background sweeper around each batch: a line of its own, away from the
+ * counters every sweeper writes. */
+static pthread_mutex_t sweep_gate __attribute__((aligned(64))) = PTHREAD_MUTEX_INITIALIZER;
+#define SWEEP_BATCH 8
+
+/* Release: gcrt_sweep_finish, reading pending 0, sees everything the sweeps wrote. */
+void gcrt_sweep_done(uint32_t n, size_t npages) {
+    atomic_add(&gcrt_sweep_.pages_done, npages);
+    __atomic_sub_fetch(&gcrt_sweep_.pending, n, __ATOMIC_RELEASE);
+}
 
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
@@ -79,7 +95,10 @@ static void sweep_free_slots_debug(gcrt_span *s, size_t words) {
             gcrt_debug_free_slot(s, s->base + (w * 64 + (size_t)__builtin_ctzll(f)) * s->elemsize);
 }
 
-bool gcrt_sweep_span(gcrt_span *s, bool owned) {
+/* gcrt_sweep_span, and for a batch (give_back false): a span left with no object is not
+ * freed, nor one with objects pushed, and small frees are added to *nfree, all for the
+ * caller to do once per batch. */
+static bool sweep_span(gcrt_span *s, bool owned, bool give_back, uint64_t *nfree) {
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned sc = spanclass_sizeclass(s->spanclass);
     size_t words = span_bitmap_words(s);
@@ -90,8 +109,10 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     /* Small spans count with an atomic add, not under the stats lock: the background
      * sweeper and allocating threads sweep side by side, and one global lock taken per
      * swept span is a needless meeting point for them. */
-    if (nfreed && sc) atomic_add(&gcrt_stats_.nfree[sc], (uint64_t)nfreed);
-    else if (nfreed) {
+    if (nfreed && sc) {
+        if (give_back) atomic_add(&gcrt_stats_.nfree[sc], (uint64_t)nfreed);
+        else *nfree += nfreed;
+    } else if (nfreed) {
         gcrt_lock(&gcrt_stats_.lock);
         gcrt_stats_.large_frees++;
         gcrt_stats_.large_freed_bytes += s->elemsize;
@@ -99,7 +120,7 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     }
     if (nalloc == 0 && (!owned || !sc)) {
         atomic_store_release(&s->sweepgen, sg);
-        gcrt_heap_free(s);
+        if (give_back) gcrt_heap_free(s);
         if (unlikely(gcrt_tl_on)) gcrt_tl_swept();
         return false;
     }
@@ -122,57 +143,83 @@ bool gcrt_sweep_span(gcrt_span *s, bool owned) {
     if (sc) span_refill_alloccache(s);
     atomic_store_release(&s->sweepseq, s->sweepseq + 1);
     atomic_store_release(&s->sweepgen, sg);
-    if (!owned) gcrt_central_push_swept(s);
+    if (!owned && give_back) gcrt_central_push_swept(s);
     if (unlikely(gcrt_tl_on)) gcrt_tl_swept();
     return true;
 }
 
+bool gcrt_sweep_span(gcrt_span *s, bool owned) { return sweep_span(s, owned, true, NULL); }
+
 #define SWEEP_BUSY ((size_t)-1)
 
-/* Claim and sweep one span of class spc; returns pages freed + 1, or 0 if none was left.
- * With wait false, a class whose lock is taken is left to its holder: SWEEP_BUSY. */
-static size_t sweep_class_try(unsigned spc, bool wait) {
+/* Claim and sweep up to max (<= SWEEP_BATCH) spans of class spc; returns pages freed + 1,
+ * or 0 if none was left. With wait false, a class whose lock is taken is left to its
+ * holder: SWEEP_BUSY. Spans swept empty go back to the page heap, and the others onto the
+ * swept lists, together after the batch: until then they count as pending. */
+static size_t sweep_class_try(unsigned spc, bool wait, unsigned max) {
     gcrt_central *c = &gcrt_central_[spc];
     uint32_t sg = atomic_load_relaxed(&gcrt_heap_.sweepgen);
     unsigned un = sg_unswept(sg);
     if (!c->partial[un].first && !c->full[un].first) return 0;
     if (wait) gcrt_lock(&c->lock);
     else if (pthread_mutex_trylock(&c->lock)) return SWEEP_BUSY;
-    gcrt_span *s = gcrt_list_pop(&c->partial[un]);
-    if (!s) s = gcrt_list_pop(&c->full[un]);
-    if (s) {
-        atomic_add(&sweeps_inflight, 1);
+    /* Claimed spans are on no list: their next links the batch, then the kept and the dead
+     * ones (a frame without arrays: the stack is scanned conservatively, and a bigger
+     * frame here kept dead objects' addresses alive in stale slots below it). */
+    gcrt_span *batch = NULL, *kept = NULL, *dead = NULL;
+    unsigned n = 0;
+    size_t np = 0, freed = 0;
+    while (n < max) {
+        gcrt_span *s = gcrt_list_pop(&c->partial[un]);
+        if (!s && !(s = gcrt_list_pop(&c->full[un]))) break;
         atomic_store_relaxed(&s->sweepgen, sg - 1);
-        __atomic_sub_fetch(&gcrt_sweep_pending, 1, __ATOMIC_RELAXED);
+        np += s->npages;
+        s->next = batch;
+        batch = s;
+        n++;
     }
     pthread_mutex_unlock(&c->lock);
-    if (!s) return 0;
-    size_t np = s->npages;
-    bool kept = gcrt_sweep_span(s, false);
-    __atomic_sub_fetch(&sweeps_inflight, 1, __ATOMIC_RELEASE);
-    atomic_add(&sweep_pages_done, np);
-    return kept ? 1 : np + 1;
+    if (!n) return 0;
+    uint64_t nfree = 0;
+    while (batch) {
+        gcrt_span *s = batch;
+        batch = s->next;
+        if (sweep_span(s, false, false, &nfree)) {
+            s->next = kept;
+            kept = s;
+        } else {
+            freed += s->npages;
+            s->next = dead;
+            dead = s;
+        }
+    }
+    if (nfree) atomic_add(&gcrt_stats_.nfree[spanclass_sizeclass(spc)], nfree);
+    if (dead) gcrt_heap_free_batch(dead);
+    if (kept) gcrt_central_push_swept_batch(kept);
+    gcrt_sweep_done(n, np);
+    return freed + 1;
 }
 
-static size_t sweep_class(unsigned spc) { return sweep_class_try(spc, true); }
+static size_t sweep_class(unsigned spc) { return sweep_class_try(spc, true, 1); }
 
 /* Sweep one span of any class (large classes first: they free whole runs). Callers that
  * are registered threads must be in a critical section. The background sweeper and
- * allocating threads all walk from sweep_cursor, so they tend to want the same class at
+ * allocating threads all walk from gcrt_sweep_.cursor, so they tend to want the same class at
  * once: a class whose lock is held is passed over (its holder is sweeping it), and waited
  * for only when every other class is done. */
-static size_t sweep_any(void) {
+static size_t sweep_any(unsigned max) {
+    unsigned cur = atomic_load_relaxed(&gcrt_sweep_.cursor);
     for (int pass = 0; pass < 2; pass++) {
         bool busy = false;
         for (unsigned k = 0; k < GCRT_NUM_SPAN_CLASSES; k++) {
-            unsigned spc = (sweep_cursor + k) % GCRT_NUM_SPAN_CLASSES;
-            size_t r = sweep_class_try(spc, pass == 1);
+            unsigned spc = (cur + k) % GCRT_NUM_SPAN_CLASSES;
+            size_t r = sweep_class_try(spc, pass == 1, max);
             if (r == SWEEP_BUSY) {
                 busy = true;
                 continue;
             }
             if (r) {
-                sweep_cursor = spc;
+                if (spc != cur) atomic_store_relaxed(&gcrt_sweep_.cursor, spc);
                 return r;
             }
         }
@@ -181,17 +228,19 @@ static size_t sweep_any(void) {
     return 0;
 }
 
+/* A registered thread sweeps one span in a critical section; an unregistered one (the
+ * background sweeper, gc_collect from outside) a batch, holding the gate. */
 bool gcrt_sweep_one(void) {
-    if (!atomic_load_relaxed(&gcrt_sweep_pending)) return false;
+    if (!gcrt_sweep_pending()) return false;
     gcrt_thread *t = gcrt_self;
     size_t r;
     if (t) {
         gcrt_enter(t);
-        r = sweep_any();
+        r = sweep_any(1);
         gcrt_leave(t);
     } else {
         gcrt_lock(&sweep_gate);
-        r = sweep_any();
+        r = sweep_any(SWEEP_BATCH);
         pthread_mutex_unlock(&sweep_gate);
     }
     return r != 0;
@@ -207,8 +256,8 @@ void gcrt_sweep_reclaim(size_t npages) {
         size_t r;
         while (got < npages && budget && (r = sweep_class(spc))) got += r - 1, budget--;
     }
-    while (got < npages && budget-- && atomic_load_relaxed(&gcrt_sweep_pending)) {
-        size_t r = sweep_any();
+    while (got < npages && budget-- && gcrt_sweep_pending()) {
+        size_t r = sweep_any(1);
         if (!r) break;
         got += r - 1;
     }
@@ -217,19 +266,19 @@ void gcrt_sweep_reclaim(size_t npages) {
 /* Sweep what is left, then wait for sweeps other threads have claimed: when this returns,
  * every span of the generation is swept (gc_collect's promise). */
 void gcrt_sweep_finish(void) {
-    /* A span popped by another thread is counted in pending until it is counted in
-     * sweeps_inflight: wait for both. */
+    /* A span another thread claimed stays pending until it is swept and back on a list or
+     * in the page heap. */
     uint64_t s0 = gcrt_tl_now(), n = 0;
     for (;;) {
         if (gcrt_sweep_one()) {
             n++;
             continue;
         }
-        if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight)) break;
+        if (!atomic_load_acquire(&gcrt_sweep_.pending)) break;
         /* The span in flight may be the background sweeper's. At SCHED_IDLE and preempted,
          * it gets a CPU back only when one goes idle, and a cycle starts only from here:
          * sched_yield hands the CPU to the other work, not to it. It holds the gate for
-         * each span, so taking the gate raises it (gcrt_lock) and waits for that span. */
+         * each batch, so taking the gate raises it (gcrt_lock) and waits for that batch. */
         gcrt_lock(&sweep_gate);
         pthread_mutex_unlock(&sweep_gate);
         sched_yield();
@@ -241,7 +290,7 @@ void gcrt_sweep_finish(void) {
  * gate stays held until gcrt_sweep_start. */
 void gcrt_sweep_wait_idle(void) {
     gcrt_lock(&sweep_gate);
-    while (sweep_any()) {}
+    while (sweep_any(SWEEP_BATCH)) {}
 }
 
 void gcrt_sweep_gate_release(void) { pthread_mutex_unlock(&sweep_gate); }
@@ -250,28 +299,26 @@ void gcrt_sweep_gate_release(void) { pthread_mutex_unlock(&sweep_gate); }
  * live and trigger set the proportional-sweep pace. */
 void gcrt_sweep_start(uint64_t live, uint64_t trigger) {
     atomic_store_release(&gcrt_heap_.sweepgen, gcrt_heap_.sweepgen + 2);
-    atomic_store_release(&gcrt_sweep_pending, (uint32_t)gcrt_heap_.nspans);
+    atomic_store_release(&gcrt_sweep_.pending, (uint32_t)gcrt_heap_.nspans);
     uint64_t pages = gcrt_heap_.heap_inuse / GCRT_PAGE_SIZE;
     uint64_t dist = trigger > live + (1 << 20) ? trigger - live : (1 << 20);
     sweep_base_live = live;
-    sweep_pages_done = 0;
+    atomic_store_relaxed(&gcrt_sweep_.pages_done, 0);
     sweep_pages_per_byte = (double)pages / (double)dist;
     pthread_mutex_unlock(&sweep_gate);
 }
 
-void gcrt_sweep_note_pages(size_t npages) { atomic_add(&sweep_pages_done, npages); }
-void gcrt_sweep_inflight(int d) { __atomic_add_fetch(&sweeps_inflight, (uint32_t)d, __ATOMIC_RELEASE); }
 
 /* Pay for allocation (Go's deductSweepCredit). Called outside critical sections: each
  * span is swept in a critical section of its own, so a stop-the-world never waits for
  * more than one span. */
 void gcrt_sweep_pay(void) {
-    if (!atomic_load_relaxed(&gcrt_sweep_pending)) return;
+    if (!gcrt_sweep_pending()) return;
     int64_t live = atomic_load_relaxed(&gcrt_heap_live);
     double owed = (double)(live - (int64_t)sweep_base_live) * sweep_pages_per_byte;
     uint64_t s0 = gcrt_tl_now(), n = 0;
     uint32_t cyc = gcrt_tl_cycle_now();
-    while ((double)atomic_load_relaxed(&sweep_pages_done) < owed && gcrt_sweep_one()) n++;
+    while ((double)atomic_load_relaxed(&gcrt_sweep_.pages_done) < owed && gcrt_sweep_one()) n++;
     if (n) gcrt_tl_end_in(GCRT_TL_SWEEP_PAY, cyc, s0, n, 0);
 }
 
@@ -300,13 +347,13 @@ static void *bgsweep_main(void *arg) {
             if (!gcrt_sweep_one()) break;
             if (n == 0) gcrt_helper_unpark();   /* work: the rest of it at idle priority */
             if (unlikely(s0)) gcrt_tl_run_add(&run, GCRT_TL_SWEEP_BG, s0, 1);
-            gcrt_helper_settle();   /* holds nothing between spans */
-            if ((n & 7) == 7) sched_yield();
+            gcrt_helper_settle();   /* holds nothing between batches */
+            sched_yield();   /* a batch is up to SWEEP_BATCH spans */
         }
         gcrt_helper_park();
         gcrt_tl_run_flush(&run, GCRT_TL_SWEEP_BG);
         /* Every span swept: the heap profile of the last cycle is complete (mprof.c). */
-        if (!atomic_load_acquire(&gcrt_sweep_pending) && !atomic_load_acquire(&sweeps_inflight))
+        if (!atomic_load_acquire(&gcrt_sweep_.pending))
             gcrt_mprof_post_sweep();
     }
     return NULL;

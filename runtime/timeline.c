@@ -407,7 +407,7 @@ static void drain_write(bool final) {
             else if (tl.sweep_cycle) {
                 uint64_t end = atomic_load_relaxed(&tl.sweep_last);
                 gcrt_tl_record(GCRT_TL_G_SWEEP, tl.sweep_from, end < tl.sweep_from ? tl.sweep_from : end,
-                               !atomic_load_acquire(&gcrt_sweep_pending), 0);
+                               !gcrt_sweep_pending(), 0);
                 tl.sweep_cycle = 0;
             }
             drain_locked();
