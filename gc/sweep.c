@@ -28,7 +28,9 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 gcrt_sweep_counts gcrt_sweep_;
 /* Proportional sweep (Go's sweepPagesPerByte): allocation after a cycle pays sweeping so
@@ -50,6 +52,7 @@ void gcrt_sweep_done(uint32_t n, size_t npages) {
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
 static int bg_started, bg_kick;
+static pid_t bg_tid;   /* the background sweeper's, once it runs (atomic) */
 
 /* Slots of word w of s that were allocated before this sweep and are not marked by it:
  * the ones sweeping frees. */
@@ -284,6 +287,11 @@ void gcrt_sweep_finish(void) {
         sched_yield();
     }
     if (n) gcrt_tl_end(GCRT_TL_SWEEP_FINISH, s0, n, 0);
+    /* Nothing left to sweep, but a sweeper that was mid-work is at SCHED_IDLE until it
+     * reaches its park, about a second beside CPU hogs: raised, it parks at once, and a
+     * program that then ends does not wait for it (helper.c). */
+    pid_t t = atomic_load_acquire(&bg_tid);
+    if (t) gcrt_helper_raise_tid(t);
 }
 
 /* With the world stopped: shut out unregistered sweepers and finish this generation. The
@@ -330,6 +338,7 @@ static void *bgsweep_main(void *arg) {
     (void)arg;
     gcrt_helper_begin();
     gcrt_tl_role(GCRT_ROLE_SWEEP);
+    atomic_store_release(&bg_tid, (pid_t)syscall(SYS_gettid));
     gcrt_helper_park();   /* waits at normal priority: killed now, it exits at once */
     for (;;) {
         gcrt_lock(&bg_lock);
@@ -375,5 +384,6 @@ void gcrt_sweep_fork(int phase) {
     if (phase == GCRT_FORK_CHILD) {
         pthread_cond_init(&bg_cond, NULL);
         bg_started = 0;
+        bg_tid = 0;
     }
 }
