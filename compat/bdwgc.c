@@ -14,6 +14,10 @@
  *   and its key destructor unregisters it at exit).
  * - While all-interior-pointers is on (bdwgc's default), collectable objects get one byte
  *   more, as bdwgc's EXTRA_BYTES, so a pointer one past the end still keeps the object.
+ * - bdwgc's allocation lock (GC_call_with_alloc_lock) is taken by every collection before it
+ *   stops the world, so no thread is asked to stop while it holds the lock; its unlock is
+ *   one store, so a stop reaches the releasing thread only past its caller's next few
+ *   instructions, unless the kernel preempts it there (Guile stores state it moved there).
  * - Uncollectable objects live in a hash set (uncoll) that is itself a registered root range:
  *   the conservative scan of the set marks and traces them. Its updates happen inside gcrt
  *   critical sections, so no pause sees it half-written.
