@@ -894,6 +894,12 @@ extern GCRT_HIDDEN void (*gcrt_mark_end_hook)(void);
  * after the roots are greyed, before marking, with the pause's work buffer; mark_final last
  * at mark termination, after unordered finalizers were resurrected: the marks are final. */
 extern GCRT_HIDDEN void (*gcrt_cycle_start_hook)(void);
+/* cycle.c, compat/ (bdwgc's allocation lock): stop_lock is called by the thread that is
+ * about to stop the world for a pause of a cycle, before any thread is asked to stop;
+ * stop_unlock by the same thread once the world runs again. stop_lock may wait for the
+ * program (it holds the root lock then, and the cycle is claimed). */
+extern GCRT_HIDDEN void (*gcrt_stop_lock_hook)(void);
+extern GCRT_HIDDEN void (*gcrt_stop_unlock_hook)(void);
 extern GCRT_HIDDEN void (*gcrt_roots_hook)(gcrt_gcw *w);
 extern GCRT_HIDDEN void (*gcrt_mark_final_hook)(void);
 /* mark.c, compat/ custom kinds: called for every grey object of a typed span before its

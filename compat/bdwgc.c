@@ -14,6 +14,10 @@
  *   and its key destructor unregisters it at exit).
  * - While all-interior-pointers is on (bdwgc's default), collectable objects get one byte
  *   more, as bdwgc's EXTRA_BYTES, so a pointer one past the end still keeps the object.
+ * - bdwgc's allocation lock (GC_call_with_alloc_lock) is taken by every collection before it
+ *   stops the world, so no thread is asked to stop while it holds the lock; its unlock is
+ *   one store, so a stop reaches the releasing thread only past its caller's next few
+ *   instructions, unless the kernel preempts it there (Guile stores state it moved there).
  * - Uncollectable objects live in a hash set (uncoll) that is itself a registered root range:
  *   the conservative scan of the set marks and traces them. Its updates happen inside gcrt
  *   critical sections, so no pause sees it half-written.
@@ -23,11 +27,13 @@
 #include "internal.h"
 #include "compat/bdwgc.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The deprecated variables are the storage: a program that writes them directly is seen. */
 GC_oom_func GC_oom_fn;
@@ -82,6 +88,7 @@ void gcrt_bdw_unsupported(const char *call) {
 }
 
 static int uncoll_init(void);
+static void alloc_lock_init(void);
 static int disabled;                 /* GC_disable depth */
 static int saved_percent = 100;      /* GOGC while disabled */
 static int64_t saved_limit = INT64_MAX;
@@ -107,6 +114,7 @@ static void bdw_init_slow(void) {
         if ((!g || !*g) && GC_free_space_divisor != 3) gc_set_percent(divisor_percent(GC_free_space_divisor));
         if (getenv("GC_DONT_GC")) GC_dont_gc = 1;
         uncoll_init();
+        alloc_lock_init();
         gcrt_bdw_links_init();
         gcrt_bdw_kinds_init();
         atomic_store_release(&bdw_inited, 1);
@@ -557,27 +565,80 @@ GCRT_API void *GC_call_with_gc_active(GC_fn_type fn, void *cd) {
     return c.ret;
 }
 
-/* A critical section: no stop can begin while fn runs, so a pointer fn reveals from a
- * disappearing link is on this thread's stack or registers before the next mark looks.
- * And a lock: bdwgc's allocation lock also excludes other holders, and programs rely on
- * that (Guile expands VM stacks and reads weak entries under it). It is taken before the
- * section, so a thread waiting for it can still be stopped; recursive, as fn may nest. */
-static pthread_mutex_t alloc_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+/* bdwgc's allocation lock: it excludes other callers (Guile expands VM stacks and reads weak
+ * entries under it) and collections. A collection takes it before it stops the world and
+ * gives it back once the world runs again (gcrt_stop_lock_hook), so no thread is asked to
+ * stop while fn runs: a pointer fn reveals from a disappearing link is on the caller's
+ * stack or in its registers before the next mark looks, and what fn's caller stores right
+ * after the call (Guile's vm_expand_stack stores the moved stack's pointer) is stored
+ * before the thread stops. fn used to run as a gcrt critical section instead: a stop
+ * requested meanwhile parked the thread as the section ended, before the caller's store,
+ * and Guile's thread mark procedure scanned (and returned to the OS) the wrong stack.
+ *
+ * Waiters poll; none sleeps in the kernel on the lock word. A pthread mutex's unlock wakes
+ * a sleeping waiter with a futex call, and a stop signal sent meanwhile (the collection
+ * polling for the lock takes it as soon as it is free) parks the holder on that call's
+ * return, still before the caller's store: Guile threads waiting for weak entries made that
+ * happen within seconds. Unlocking here is one store, so the holder is past its caller's
+ * next instructions before a stop can reach it unless the kernel preempts it in between,
+ * as with bdwgc. Recursive, as fn may nest; fn must not allocate (in bdwgc it deadlocks):
+ * a collection another thread is starting would wait for the lock and fn for it. */
+static uintptr_t lock_owner;   /* &lock_id of the holding thread, or 0 */
+static unsigned lock_depth;    /* written by the holder only */
+static GCRT_TLS char lock_id;  /* its address names the thread, registered or not */
+
+static void alloc_lock_take(void) {
+    uintptr_t me = (uintptr_t)&lock_id;
+    if (atomic_load_relaxed(&lock_owner) == me) {
+        lock_depth++;
+        return;
+    }
+    for (unsigned i = 0;; i++) {
+        uintptr_t free_ = 0;
+        if (atomic_load_relaxed(&lock_owner) == 0 &&
+            __atomic_compare_exchange_n(&lock_owner, &free_, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        if (i < 64) {
+            __builtin_ia32_pause();
+        } else if (i < 96) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    lock_depth = 1;
+}
+
+static void alloc_lock_give(void) {
+    if (atomic_load_relaxed(&lock_owner) != (uintptr_t)&lock_id)
+        gcrt_fatal("GC_alloc_unlock: the calling thread does not hold the allocation lock");
+    if (--lock_depth == 0) atomic_store_release(&lock_owner, 0);
+}
+
+/* A child is the forking thread alone: a lock another thread held in the parent is free. */
+static void alloc_lock_child(void) {
+    if (lock_owner != (uintptr_t)&lock_id) {
+        lock_owner = 0;
+        lock_depth = 0;
+    }
+}
+
+static void alloc_lock_init(void) {
+    gcrt_stop_lock_hook = alloc_lock_take;
+    gcrt_stop_unlock_hook = alloc_lock_give;
+    if (pthread_atfork(NULL, NULL, alloc_lock_child) != 0) gcrt_fatal("GC_init: cannot install a fork handler");
+}
+
 GCRT_API void *GC_call_with_alloc_lock(GC_fn_type fn, void *cd) {
-    gcrt_thread *t = bdw_thread();
-    pthread_mutex_lock(&alloc_lock);
-    gcrt_enter(t);
+    bdw_thread();
+    alloc_lock_take();
     void *r = fn(cd);
-    gcrt_leave(t);
-    pthread_mutex_unlock(&alloc_lock);
+    alloc_lock_give();
     return r;
 }
 GCRT_API void GC_alloc_lock(void) {
-    gcrt_thread *t = bdw_thread();
-    pthread_mutex_lock(&alloc_lock);
-    gcrt_enter(t);
+    bdw_thread();
+    alloc_lock_take();
 }
-GCRT_API void GC_alloc_unlock(void) {
-    gcrt_leave(bdw_thread());
-    pthread_mutex_unlock(&alloc_lock);
-}
+GCRT_API void GC_alloc_unlock(void) { alloc_lock_give(); }

@@ -213,6 +213,8 @@ static void concurrent_mark(uint64_t *bg_cpu, uint64_t *idle_cpu) {
  * thread that finishes it (handed over under gc.lock). */
 void (*gcrt_mark_end_hook)(void);
 void (*gcrt_cycle_start_hook)(void);
+void (*gcrt_stop_lock_hook)(void);
+void (*gcrt_stop_unlock_hook)(void);
 void (*gcrt_roots_hook)(gcrt_gcw *w);
 void (*gcrt_mark_final_hook)(void);
 static trace_info cur;
@@ -275,6 +277,7 @@ static void cycle_begin(bool forced) {
     gcrt_roots_prepare();
     gcrt_meta_fault_ahead();   /* the pauses allocate work buffers */
     warm_roots();
+    if (gcrt_stop_lock_hook) gcrt_stop_lock_hook();
     ucontext_t uc;   /* this thread's registers, where its own stack scan sees them */
     GCRT_CONTEXT_AT_CALL(&uc);
     gcrt_thread *me = gcrt_self;
@@ -315,11 +318,13 @@ static void cycle_begin(bool forced) {
         gcrt_mark_workers(false);
         cur.markcpu = gcrt_thread_cpu_ns() - c0;
         cycle_end(c0);
+        if (gcrt_stop_unlock_hook) gcrt_stop_unlock_hook();
         return;
     }
     cur.stw1cpu = gcrt_thread_cpu_ns() - c0;
     cur.stw1 = gcrt_now_ns() - cur.start;
     gcrt_start_world();
+    if (gcrt_stop_unlock_hook) gcrt_stop_unlock_hook();
     if (unlikely(cur.stopped1)) tl_pause(GCRT_TL_STW1, cur.start, cur.stopped1, cur.start + cur.stw1);
     gcrt_roots_done();
     start_done();
@@ -382,6 +387,7 @@ static void cycle_mark(void) {
 static bool cycle_terminate(bool may_restart) {
     gcrt_gcstate *g = &gcrt_gc;
     if (g->gccheckmark) gcrt_roots_prepare();
+    if (gcrt_stop_lock_hook) gcrt_stop_lock_hook();
     cur.tterm = gcrt_now_ns();
     gcrt_stop_world();
     cur.stopped2 = gcrt_tl_now();
@@ -394,6 +400,7 @@ static bool cycle_terminate(bool may_restart) {
             cur.stw_aborted += d;
             if (d > cur.stw_aborted_max) cur.stw_aborted_max = d;
             gcrt_start_world();
+            if (gcrt_stop_unlock_hook) gcrt_stop_unlock_hook();
             if (unlikely(cur.stopped2)) {
                 tl_pause(GCRT_TL_STW2_RESTART, cur.tterm, cur.stopped2, cur.tterm + d);
                 gcrt_tl_record(GCRT_TL_G_STW2_RESTART, cur.tterm, cur.tterm + d, 0, 0);
@@ -405,6 +412,7 @@ static bool cycle_terminate(bool may_restart) {
     gcrt_mark_drain_all();
     gcrt_mark_workers(false);
     cycle_end(c0);
+    if (gcrt_stop_unlock_hook) gcrt_stop_unlock_hook();
     return true;
 }
 
