@@ -141,21 +141,25 @@ void gcrt_tl_role(int role) { my_role = (uint8_t)role; }
 
 /* ---- recording: lock-free ---- */
 
-static unsigned name_slot(uint32_t tid) { return (tid * 2654435761u) % MAXTIDS; }
-
-/* Claims a slot for this tid and stores the name; a full table leaves the thread unnamed,
- * and a recycled tid keeps the name of the first thread that had it. */
-static void note_name(uint32_t tid) {
-    unsigned h = name_slot(tid);
+/* The slot of tid, claimed for it when claim is set and it has none; NULL when it has
+ * none (or the table is full: the thread stays unnamed). A recycled tid keeps the name of
+ * the first thread that had it. */
+static tl_name *name_slot(uint32_t tid, bool claim) {
+    unsigned h = (tid * 2654435761u) % MAXTIDS;
     for (unsigned i = 0; i < MAXTIDS; i++, h = (h + 1) % MAXTIDS) {
         uint32_t cur = atomic_load_relaxed(&tl.names[h].tid);
-        if (cur == tid) return;
-        if (!cur && __atomic_compare_exchange_n(&tl.names[h].tid, &cur, tid, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            prctl(PR_GET_NAME, tl.names[h].comm, 0, 0, 0);
-            tl.names[h].comm[15] = 0;
-            return;
-        }
-        if (cur == tid) return;
+        if (!cur && claim) __atomic_compare_exchange_n(&tl.names[h].tid, &cur, tid, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        if (cur == tid || (!cur && claim)) return &tl.names[h];   /* a failed CAS loaded cur */
+        if (!cur) return NULL;
+    }
+    return NULL;
+}
+
+static void note_name(uint32_t tid) {
+    tl_name *nm = name_slot(tid, true);
+    if (nm && !nm->comm[0]) {   /* not a recycled tid's */
+        prctl(PR_GET_NAME, nm->comm, 0, 0, 0);
+        nm->comm[15] = 0;
     }
 }
 
@@ -325,16 +329,7 @@ static char *fmt_ticks(char *b, uint64_t t) {
 }
 
 static void name_thread(uint32_t tid, unsigned role) {
-    tl_name *nm = NULL;
-    unsigned h = name_slot(tid);
-    for (unsigned i = 0; i < MAXTIDS; i++, h = (h + 1) % MAXTIDS) {
-        uint32_t cur = atomic_load_relaxed(&tl.names[h].tid);
-        if (cur == tid) {
-            nm = &tl.names[h];
-            break;
-        }
-        if (!cur) break;
-    }
+    tl_name *nm = name_slot(tid, false);
     if (!nm || nm->written) return;   /* unnamed (table full), or named already */
     nm->written = 1;
     char comm[16];
