@@ -453,6 +453,9 @@ static inline void gcrt_live_add(gcrt_cache *c, int64_t d) {
 }
 
 #define GCRT_WBUF_ENTRIES 256
+/* A stopped thread's registers: the general ones, then the vector registers in use (xmm,
+ * the ymm upper halves, the zmm upper halves, zmm16-31: 32 + 32 + 64 + 128 words). */
+#define GCRT_MAX_REGS (NGREG + 256)
 typedef struct gcrt_thread gcrt_thread;
 struct gcrt_thread {
     gcrt_thread *next, *prev;
@@ -464,7 +467,7 @@ struct gcrt_thread {
     volatile int in_gcrt;                     /* inside an allocator critical section */
     volatile int suspend_pending;             /* a stop arrived during the section */
     int bstate;                               /* GCRT_TS_*: in a blocking region? (atomic) */
-    uintptr_t regs[32];                       /* registers saved when suspended */
+    uintptr_t regs[GCRT_MAX_REGS];            /* registers saved when suspended (thread.c) */
     int nregs;
     int64_t assist_debt;                      /* bytes allocated while marking, unpaid */
     unsigned wbn;                             /* entries in wbbuf */
@@ -507,7 +510,9 @@ GCRT_HIDDEN void gcrt_pcache_populate_slow(gcrt_thread *t);
  * would take for roots (a dropped list's head left in one kept the whole list alive under
  * ASan). Callee-saved ones stay. */
 GCRT_HIDDEN void gcrt_context_drop_scratch(ucontext_t *uc);
-#define GCRT_CONTEXT_AT_CALL(uc) (getcontext(uc), gcrt_context_drop_scratch(uc))
+/* Zeroed first: getcontext writes neither the vector registers (dead across a call) nor
+ * most of the FP area, and the scan covers the whole ucontext_t. */
+#define GCRT_CONTEXT_AT_CALL(uc) (memset((uc), 0, sizeof *(uc)), getcontext(uc), gcrt_context_drop_scratch(uc))
 GCRT_HIDDEN void gcrt_threads_init(void);
 /* Start one of gcrt's own helper threads, detached (GC thread, workers, sweeper, ...),
  * named (at most 15 characters) so that top -H and perf tell them apart. The thread names

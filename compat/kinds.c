@@ -45,6 +45,7 @@ enum { PREDEF_KINDS = 4, MAX_KINDS = 64, FREELIST_WORDS = 256 };
 enum { HOW_CONS, HOW_NOSCAN, HOW_HOOK };
 
 typedef struct kind {
+    void **fl;   /* the caller's free list, which gcrt never fills; owned here, as in bdwgc */
     GC_word descr;
     int adjust, clear, how;
 } kind;
@@ -187,10 +188,10 @@ static void roots(gcrt_gcw *w) {
 
 void gcrt_bdw_kinds_init(void) {
     gcrt_bdw_tab_init(&objs, false);
-    kinds[GC_I_PTRFREE] = (kind){0, 0, 1, HOW_NOSCAN};
-    kinds[GC_I_NORMAL] = (kind){0, 1, 1, HOW_CONS};
-    kinds[2] = (kind){0, 1, 1, HOW_CONS};     /* UNCOLLECTABLE */
-    kinds[3] = (kind){0, 0, 1, HOW_NOSCAN};   /* AUNCOLLECTABLE */
+    kinds[GC_I_PTRFREE] = (kind){NULL, 0, 0, 1, HOW_NOSCAN};
+    kinds[GC_I_NORMAL] = (kind){NULL, 0, 1, 1, HOW_CONS};
+    kinds[2] = (kind){NULL, 0, 1, 1, HOW_CONS};     /* UNCOLLECTABLE */
+    kinds[3] = (kind){NULL, 0, 0, 1, HOW_NOSCAN};   /* AUNCOLLECTABLE */
     gcrt_cycle_start_hook = cycle_start;
     gcrt_roots_hook = roots;
     gcrt_mark_final_hook = mark_final;
@@ -261,7 +262,7 @@ GCRT_API unsigned GC_new_kind_inner(void **fl, GC_word descr, int adjust, int cl
     gcrt_lock(&kinds_lock);
     if (nkinds == MAX_KINDS) gcrt_fatal("GC_new_kind: more than %d kinds", MAX_KINDS);
     unsigned k = nkinds;
-    kinds[k] = (kind){descr, adjust, clear, how};
+    kinds[k] = (kind){fl, descr, adjust, clear, how};
     atomic_store_release(&nkinds, k + 1);
     if (how == HOW_HOOK && !have_hooks) {
         have_hooks = 1;

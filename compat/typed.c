@@ -24,12 +24,14 @@ typedef struct layout {
 
 typedef struct descr {
     uint64_t magic;
+    struct descr *next;      /* all_descrs: bdwgc's API never frees a descriptor */
     size_t len, n;           /* bitmap words described, pointer words among them */
     layout *layouts;         /* atomic head */
     size_t offsets[];        /* byte offsets of the pointer words */
 } descr;
 
 static pthread_mutex_t descr_lock = PTHREAD_MUTEX_INITIALIZER;
+static descr *all_descrs;   /* descr_lock; keeps each descriptor owned for the program's life */
 
 GCRT_API GC_descr GC_make_descriptor(const GC_word *bm, size_t len) {
     size_t n = 0;
@@ -42,6 +44,10 @@ GCRT_API GC_descr GC_make_descriptor(const GC_word *bm, size_t len) {
     d->layouts = NULL;
     for (size_t i = 0; i < len; i++)
         if (GC_get_bit(bm, i)) d->offsets[d->n++] = i * sizeof(GC_word);
+    gcrt_lock(&descr_lock);
+    d->next = all_descrs;
+    all_descrs = d;
+    pthread_mutex_unlock(&descr_lock);
     return (GC_descr)(uintptr_t)d;
 }
 

@@ -436,7 +436,7 @@ __attribute__((noinline)) void gcrt_scrub_vector_regs(void) {
 
 /* Before the finalizer thread sleeps: wipe the stack its finalizers used and the vector
  * registers, so stale pointers do not keep finalized objects alive for ever. */
-__attribute__((noinline)) static void scrub_stack(void) {
+__attribute__((noinline)) GCRT_NO_ASAN static void scrub_stack(void) {
     volatile char buf[16 << 10];
     memset((char *)buf, 0, sizeof buf);
     __asm__ volatile("" : : "r"(buf) : "memory");

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <cpuid.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -54,16 +55,70 @@ static pthread_key_t exit_key;
 
 static void save_context(gcrt_thread *t, const ucontext_t *uc) {
     const greg_t *g = uc->uc_mcontext.gregs;
-    t->nregs = NGREG < 32 ? NGREG : 32;
+    t->nregs = NGREG;
     for (int i = 0; i < t->nregs; i++) t->regs[i] = (uintptr_t)g[i];
 }
 
-/* Park until the world restarts. Async-signal-safe: sem_post and futex only. */
-static void park(gcrt_thread *t, const ucontext_t *uc) {
+/* A stopped thread's vector registers, copied out of the signal frame's XSAVE image. The
+ * frame itself is not scanned: XSAVE skips a component in its initial configuration (the
+ * ymm upper halves after vzeroupper, say), the kernel leaves padding and reserved words
+ * unwritten, and all of those bytes keep whatever the thread's dead stack held there (an
+ * address that kept a finalized object alive for good: t_stale_frame). A component whose
+ * XSTATE_BV bit is clear holds zeros. Offsets of the extended components: CPUID leaf 0xd,
+ * read by gcrt_threads_init (the kernel writes the standard, uncompacted layout). */
+enum { X_SSE = 1, X_AVX = 2, X_ZMM_HI256 = 6, X_HI16_ZMM = 7, XSAVE_MAX = 8 };
+static struct { uint32_t off, size; } xcomp[XSAVE_MAX] = {[X_SSE] = {160, 256}};
+#define FP_XSTATE_MAGIC1_ 0x46505853u
+#define UC_FP_XSTATE_ 0x1
+
+static void xstate_layout_init(void) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 0xd) return;
+    for (unsigned i = X_AVX; i < XSAVE_MAX; i++) {
+        __cpuid_count(0xd, i, a, b, c, d);
+        xcomp[i].off = b, xcomp[i].size = a;
+    }
+#endif
+}
+
+static void copy_words(gcrt_thread *t, const char *src, size_t bytes) {
+    size_t n = bytes / sizeof(uintptr_t);
+    if (n > GCRT_MAX_REGS - (size_t)t->nregs) n = GCRT_MAX_REGS - (size_t)t->nregs;
+    memcpy(&t->regs[t->nregs], src, n * sizeof(uintptr_t));
+    t->nregs += (int)n;
+}
+
+static void save_vector_regs(gcrt_thread *t, const ucontext_t *uc) {
+    const char *fx = (const char *)uc->uc_mcontext.fpregs;
+    if (!fx) return;
+    uint32_t magic = 0, xsize = 0;
+    uint64_t bv = 1u << X_SSE;   /* an FXSAVE image always holds the xmm registers */
+    if (uc->uc_flags & UC_FP_XSTATE_) {
+        memcpy(&magic, fx + 464, 4);   /* the kernel's _fpx_sw_bytes in the legacy area's tail */
+        memcpy(&xsize, fx + 480, 4);
+    }
+    if (magic == FP_XSTATE_MAGIC1_ && xsize >= 576) memcpy(&bv, fx + 512, 8);
+    else xsize = 512;
+    static const unsigned comps[] = {X_SSE, X_AVX, X_ZMM_HI256, X_HI16_ZMM};
+    for (unsigned k = 0; k < sizeof comps / sizeof comps[0]; k++) {
+        unsigned i = comps[k];
+        if ((bv >> i & 1) && xcomp[i].size && xcomp[i].off + xcomp[i].size <= xsize)
+            copy_words(t, fx + xcomp[i].off, xcomp[i].size);
+    }
+}
+
+/* Park until the world restarts. Async-signal-safe: sem_post, futex and memcpy only. */
+static void park(gcrt_thread *t, ucontext_t *uc) {
     uint32_t seq = atomic_load_acquire(&stw_seq);
     if (!(seq & 1)) return;   /* a stale signal: the world already restarted */
     save_context(t, uc);
-    t->stop_sp = (uintptr_t)__builtin_frame_address(0);
+    save_vector_regs(t, uc);
+    /* The scan starts at the red zone below the interrupted stack pointer: the signal frame
+     * and this handler's frames lie on the thread's dead stack below it, and any slot there
+     * that nobody wrote still holds what the thread's last deep call left (under ASan, a
+     * finalized object's address from the finalizer call). The registers are in t->regs. */
+    t->stop_sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 128;
     sem_post(&ack_sem);
     while (atomic_load_acquire(&stw_seq) == seq)
         syscall(SYS_futex, &stw_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
@@ -199,6 +254,7 @@ void gcrt_threads_init(void) {
         else sig_suspend = (int)v;
     }
     sem_init(&ack_sem, 0, 0);
+    xstate_layout_init();
     pthread_key_create(&exit_key, thread_exit_hook);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -216,6 +216,13 @@ static int child_work(void)
     CHECK(h >= n, "%lu NULLs but only %lu out-of-memory handler calls", n, h);
     printf("allocs %lu nulls %lu oom_calls %lu num_gc %u heap_sys %llu MiB\n", (unsigned long)atomic_load(&allocs), n,
            h, ms.num_gc, (unsigned long long)(ms.heap_sys / MiB));
+    for (unsigned i = 0; i < 2; i++) {
+        CHECK(gc_remove_roots(w[i].slot, SLOTS * sizeof(void *)) == 0);
+        free(w[i].slot);
+        free(w[i].size);
+        free(w[i].tag);
+        free(w[i].kind);
+    }
     return 0;
 }
 

@@ -110,6 +110,7 @@ int main(void) {
           prof_site(p, "site_late", 1));
     gc_collect();
     prof_write(path);
+    prof_free(p);
     p = prof_read(path);
     near(p, "site_late", 1, (double)t_late.bytes, 0.10);
     check_site(p, "site_keep", &t_keep, true);
@@ -118,10 +119,12 @@ int main(void) {
     site_off(16 << 20);
     gc_collect();
     prof_write(path);
+    prof_free(p);
     p = prof_read(path);
     CHECK(prof_site(p, "site_off", 1) == 0, " rate 0 sampled %" PRId64 " bytes", prof_site(p, "site_off", 1));
     near(p, "site_keep", 3, (double)t_keep.bytes, 0.10);   /* earlier samples stay */
     gc_keep_alive(keep);
+    prof_free(p);
     unlink(path);
     printf("ok\n");
     return 0;

@@ -112,12 +112,14 @@ int main(void) {
 
     setenv("GCRT_PPROF_NOLIBDW", "1", 1);
     prof_write(path);
+    prof_free(p);
     p = prof_read(path);
     check_structure(p, false);
     CHECK(p->nfuncs == 0, " %zu functions without libdw", p->nfuncs);
     printf("addresses only: %zu samples, %zu locations, %zu mappings\n", p->nsamples, p->nlocs, p->nmaps);
 
     CHECK(gc_write_heap_profile(-1) == -EBADF, " bad fd");
+    prof_free(p);
     unlink(path);
     printf("ok\n");
     return 0;

@@ -42,13 +42,13 @@ LISP
 fail=0
 run() {   # run NAME PRELOAD: the three programs, outputs concatenated into $d/NAME.out
   (cd "$d" &&
-   LD_PRELOAD=$2 ecl --norc --load cons.lisp --eval '(quit)' &&
-   LD_PRELOAD=$2 ecl --norc --eval "(progn (compile-file \"fact.lisp\" :output-file \"$d/fact-$1.fas\") (load \"$d/fact-$1.fas\") (quit))" &&
-   LD_PRELOAD=$2 ecl --norc --load threads.lisp --eval '(quit)') 2>"$d/$1.err" |
+   LD_PRELOAD="$2" ecl --norc --load cons.lisp --eval '(quit)' &&
+   LD_PRELOAD="$2" ecl --norc --eval "(progn (compile-file \"fact.lisp\" :output-file \"$d/fact-$1.fas\") (load \"$d/fact-$1.fas\") (quit))" &&
+   LD_PRELOAD="$2" ecl --norc --load threads.lisp --eval '(quit)') 2>"$d/$1.err" |
     sed "s/fact-$1/fact-X/" | grep -v '^;;; \(Compiling\|Finished\|OPTIMIZE\|End of\)' > "$d/$1.out"
 }
 run stock ""
-GODEBUG=gctrace=1 run shim "$lib"
+GODEBUG=gctrace=1 run shim "$preload"
 grep -q '600000 600000 600000 600000' "$d/stock.out" || { echo "stock ecl failed"; tail -5 "$d/stock.err"; fail=1; }
 if ! cmp -s "$d/stock.out" "$d/shim.out"; then echo "output differs"; diff "$d/stock.out" "$d/shim.out" | head -20; grep -v '^gc ' "$d/shim.err" | tail -5; fail=1; fi
 n=$(grep -c '^gc ' "$d/shim.err")

@@ -74,7 +74,7 @@ SCM
 fail=0
 # Each run compiles the script itself (its own cache): the shim runs Guile's compiler too.
 XDG_CACHE_HOME="$d/cs" timeout 300 guile "$d/t.scm" > "$d/stock.out" 2>"$d/stock.err"; rs=$?
-T_AT_ONCE=1 GODEBUG=gctrace=1 XDG_CACHE_HOME="$d/cg" LD_PRELOAD="$lib" timeout 300 guile "$d/t.scm" > "$d/shim.out" 2>"$d/shim.err"; rg=$?
+T_AT_ONCE=1 GODEBUG=gctrace=1 XDG_CACHE_HOME="$d/cg" LD_PRELOAD="$preload" timeout 300 guile "$d/t.scm" > "$d/shim.out" 2>"$d/shim.err"; rg=$?
 [ $rs -eq 0 ] || { echo "stock guile failed ($rs)"; tail -5 "$d/stock.err"; fail=1; }
 [ $rg -eq 0 ] || { echo "guile under the shim failed ($rg)"; grep -v '^gc ' "$d/shim.err" | tail -5; fail=1; }
 if ! cmp -s "$d/stock.out" "$d/shim.out"; then echo "output differs"; diff "$d/stock.out" "$d/shim.out" | head -20; fail=1; fi

@@ -4,12 +4,8 @@
 # and really ran on gcrt (GODEBUG=gctrace=1 prints gcrt's cycle lines). Skips only when w3m
 # is not installed (make test installs it).
 set -u
-build=${GCRT_BUILD:-build}
-lib=$(cd "$build" && pwd)/libgcrt-bdwgc.so
-if ! command -v w3m >/dev/null 2>&1; then
-  echo "SKIP: w3m is not installed (apt-get install w3m); the bdwgc preload check did not run"
-  exit 0
-fi
+. "$(dirname "$0")/bdw_preload.sh"
+need_program w3m w3m
 ldd "$(command -v w3m)" | grep -q 'libgc.so.1' || { echo "w3m is not linked against libgc.so.1"; exit 1; }
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
@@ -34,7 +30,7 @@ fail=0
 for page in small big; do
   for cols in 80 132; do
     w3m -dump -cols $cols -T text/html "$d/$page.html" > "$d/stock.out" 2>"$d/stock.err"
-    GODEBUG=gctrace=1 LD_PRELOAD="$lib" w3m -dump -cols $cols -T text/html "$d/$page.html" > "$d/shim.out" 2>"$d/shim.err"
+    GODEBUG=gctrace=1 LD_PRELOAD="$preload" w3m -dump -cols $cols -T text/html "$d/$page.html" > "$d/shim.out" 2>"$d/shim.err"
     if ! cmp -s "$d/stock.out" "$d/shim.out"; then
       echo "$page.html cols=$cols: output differs"; diff "$d/stock.out" "$d/shim.out" | head -20; fail=1
     fi
