@@ -2,8 +2,11 @@
  * t_blocking: blocking regions (runtime/thread.c; Go's entersyscall/exitsyscall), where a
  * thread faults in a page cache's new chunk outside its critical section.
  *  - a stop-the-world does not wait for a thread inside one: the thread holds the suspend
- *    signal off inside the region for 600 ms (as a long page fault would); collections
- *    started meanwhile each finish in under 150 ms;
+ *    signal off inside the region (as a long page fault would) until the test releases it,
+ *    and three collections each finish while it is still there. (A bound of 150 ms per
+ *    collection stood for this before; beside two CPU hogs and other work at load 19, a
+ *    collection took 302 ms with the thread still in its region, so the bound measured the
+ *    machine. The order of events does not depend on it.)
  *  - the thread's stack above the region stays a root: an object that only the frame
  *    calling the region holds survives those collections intact (gcpoison would have
  *    overwritten it if it had been freed);
@@ -20,8 +23,8 @@
 #define OBJ_WORDS 8
 #define PATTERN 0x5eed5eed5eed5eedull
 
-static volatile int in_region, go, left;
-static int mode;   /* 0: hold the signal off for 600 ms; 1: wait for go */
+static volatile int in_region, go, left, release;
+static int mode;   /* 0: hold the signal off until release (at most 60 s); 1: wait for go */
 
 static void region(void *arg)
 {
@@ -33,7 +36,7 @@ static void region(void *arg)
         pthread_sigmask(SIG_BLOCK, &s, &old);
         in_region = 1;
         double t0 = now_sec();
-        while (now_sec() - t0 < 0.6) {
+        while (!__atomic_load_n(&release, __ATOMIC_ACQUIRE) && now_sec() - t0 < test_seconds(60)) {
             struct timespec d = {0, 1000000};
             nanosleep(&d, NULL);
         }
@@ -78,7 +81,7 @@ int main(void)
     CHECK(gc_pthread_create(&th, NULL, worker, NULL) == 0, "gc_pthread_create");
     wait_flag(&in_region);
     double worst = 0;
-    for (int i = 0; i < 3 && !left; i++) {
+    for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 20000; j++)
         {
             void *volatile g = gc_alloc(64);   /* garbage to free, and reuse the slots of */
@@ -89,10 +92,10 @@ int main(void)
         double d = now_sec() - t0;
         if (d > worst)
             worst = d;
+        CHECK(!__atomic_load_n(&left, __ATOMIC_ACQUIRE), "collection %d ended only after the thread left the "
+              "blocking region where it held the stop signal off: the stop waited for it (%.1f ms)", i + 1, d * 1e3);
     }
-    CHECK(worst < 0.150, "a collection took %.1f ms while a thread held the stop signal off in a "
-          "blocking region: the stop waited for it", worst * 1e3);
-    CHECK(!left, "the region ended before three collections did (machine too slow?)");
+    __atomic_store_n(&release, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     printf("t_blocking: longest collection while a thread was in its region: %.2f ms\n", worst * 1e3);
 
