@@ -466,6 +466,7 @@ struct gcrt_thread {
     uintptr_t snapshot_sp;                    /* stop_sp at pause 1 (0: registered since) */
     volatile int in_gcrt;                     /* inside an allocator critical section */
     volatile int suspend_pending;             /* a stop arrived during the section */
+    int scav_owed;                            /* over the memory limit: release after the section */
     int bstate;                               /* GCRT_TS_*: in a blocking region? (atomic) */
     uintptr_t regs[GCRT_MAX_REGS];            /* registers saved when suspended (thread.c) */
     int nregs;
@@ -850,6 +851,7 @@ GCRT_HIDDEN void gcrt_scavenger_limit_changed(void);
 /* After the page heap handed out pages: over the memory limit, release free pages at once
  * (Go's allocation-time scavenging). Not with heap.lock held. */
 GCRT_HIDDEN void gcrt_scavenge_for_limit(void);
+GCRT_HIDDEN void gcrt_scavenge_owed(gcrt_thread *t);   /* outside any critical section */
 GCRT_HIDDEN void gcrt_scavenge_forced(void);       /* gc_free_os_memory: release everything */
 /* limiter.c: Go's GC CPU limiter (leaky bucket). */
 /* Collector CPU: gc_ns counts towards the limit; idle_ns (marking on CPUs nobody else

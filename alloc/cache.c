@@ -272,6 +272,7 @@ static void *alloc_once(gcrt_thread *t, size_t size, unsigned kind, const gc_typ
 GCRT_ENTRY void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, const gc_type_t *type, size_t count) {
     bool refilled = false, sample = false;
     void *p = alloc_once(t, size, kind, type, count, &refilled, &sample);
+    if (unlikely(t->scav_owed)) gcrt_scavenge_owed(t);
     if (t->cache.pcache.pop_mask || t->cache.pcache.pop_meta) gcrt_pcache_populate_slow(t);
     if (unlikely(gcrt_debug_hooks) && p) gcrt_debug_after_alloc(p);
     if (unlikely(sample) && p) gcrt_mprof_malloc(t, p, gc_size(p));
@@ -297,6 +298,7 @@ GCRT_ENTRY void *gcrt_alloc_slow(gcrt_thread *t, size_t size, unsigned kind, con
             p = alloc_once(t, size, kind, type, count, &refilled, &sample);
         }
     }
+    if (unlikely(t->scav_owed)) gcrt_scavenge_owed(t);
     if (p) {
         if (unlikely(sample)) gcrt_mprof_malloc(t, p, gc_size(p));
         return p;

@@ -12,9 +12,10 @@
  * program's footprint down when neither target asks for it.
  * With the heap in huge pages (alloc/os.c), GOGC-target and idle releases take whole 2 MiB
  * pages only (alloc/heap.c says why); the limit's may break them up.
- * Over the limit itself, the allocating thread releases the excess before it goes on
- * (gcrt_scavenge_for_limit, called by the page heap), unless the CPU limiter is on: then the
- * limit gives way rather than the program.
+ * Over the limit itself, the allocating thread releases the excess before its allocation
+ * returns (gcrt_scavenge_for_limit: the page heap notes the debt, the slow path pays it
+ * outside the critical section), unless the CPU limiter is on: then the limit gives way
+ * rather than the program.
  *
  * Invariants: the scavenger thread is unregistered and never stopped; it takes heap.lock
  * only inside gcrt_heap_scavenge, and gc.lock only through gcrt_pacer_recommit. Registered
@@ -183,16 +184,40 @@ void gcrt_scavenger_limit_changed(void) {
     scavenger_wake();
 }
 
+/* Over the limit, the allocating thread releases the excess, but never inside a critical
+ * section: a stop waits for a thread in one, and releasing tens of MiB is hundreds of madvise
+ * calls, each slow on a loaded machine. In the 600 s soak beside other work (load 15), a
+ * housekeeping gc_read_memstats stopped the world while a worker released for the limit
+ * from inside the page heap: the stopped worker and the stopper waited for it, and a PING
+ * went unanswered for over a second. So inside a section the release is owed
+ * (t->scav_owed) and the allocation's slow path pays it after the section ends
+ * (gcrt_scavenge_owed), SCAV_CHUNK at a time, each chunk a section of its own, so that a
+ * stop waits for one chunk at most. */
 void gcrt_scavenge_for_limit(void) {
     int64_t lim = atomic_load_relaxed(&gcrt_gc.memory_limit);
     if (likely(lim == INT64_MAX)) return;
-    uint64_t mapped = gcrt_mapped_bytes(), l = lim < 0 ? 0 : (uint64_t)lim;
-    if (mapped <= l || gcrt_limiter_on()) return;
+    uint64_t l = lim < 0 ? 0 : (uint64_t)lim;
+    if (gcrt_mapped_bytes() <= l || gcrt_limiter_on()) return;
+    gcrt_thread *t = gcrt_self;
+    if (t && t->in_gcrt) {
+        t->scav_owed = 1;
+        return;
+    }
     uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
-    size_t n = scavenge(mapped - l, 0, false);
+    size_t n = 0;
+    for (uint64_t mapped; (mapped = gcrt_mapped_bytes()) > l && !gcrt_limiter_on();) {
+        size_t got = scavenge(mapped - l < SCAV_CHUNK ? mapped - l : SCAV_CHUNK, 0, false);
+        if (!got) break;
+        n += got;
+    }
     gcrt_limiter_add(gcrt_thread_cpu_ns() - t0, 0);   /* a scavenge assist, for the limiter */
     if (n) gcrt_tl_end(GCRT_TL_SCAV_LIMIT, s0, n, 0);
     atomic_add(&eager_released, n);
+}
+
+void gcrt_scavenge_owed(gcrt_thread *t) {
+    t->scav_owed = 0;
+    gcrt_scavenge_for_limit();
 }
 
 void gcrt_scavenge_forced(void) {
