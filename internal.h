@@ -197,6 +197,7 @@ static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->
  * first span, since it decides the block's size. */
 #define GCRT_GT_MAX_ELEM 512
 extern GCRT_HIDDEN uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];
+extern GCRT_HIDDEN uint8_t gcrt_gt_mark[GCRT_NUM_SPAN_CLASSES];   /* this cycle (mark.c) */
 static inline size_t span_bits_block_bytes(unsigned spc, size_t words) {
     return words * 16 + (gcrt_gt_class[spc] ? words * 8 + 8 : 0);
 }
@@ -686,6 +687,7 @@ GCRT_HIDDEN uint64_t gcrt_thread_cpu_ns(void);
 typedef struct gcrt_gcw {
     void *cur;               /* the marker's own work buffer */
     uint64_t bytes_marked, scan_work, nscanned;
+    uint64_t gt_visits, gt_objs;   /* mark.c: span-local spans taken, objects they had scanned */
     uint32_t gt_local;       /* mark.c: a span-local scan marked into its own span */
     uint64_t gt_lm[GCRT_PAGE_SIZE / 8 / 64];   /* mark.c: those marks, not yet in markbits
                                                   (all zero outside a span scan) */

@@ -29,14 +29,16 @@
  * arriving as the scanner lets go is either seen by it (it takes the span back) or queues
  * the span anew. A span still ONE when taken has only its queued object scanned and is
  * given up with one CAS (ONE -> idle: a marker's ONE -> MANY then fails and it queues the
- * span again). Otherwise the owner scans the grey objects in address order, setting their
- * scanned bits first, until a pass finds none: pointers into the span itself only set
- * mark bits. Black allocation sets scanned bits with its marks. Large objects and oblets,
- * and every object under gcgreentea=0, are queued object by object.
+ * span again). Otherwise the owner scans the grey objects in address order, a bitmap word
+ * at a time, until a pass finds none: pointers into the span itself only set bits in a
+ * private bitmap, ORed into the mark bits with the word's scanned bits once the word is
+ * done. Black allocation sets scanned bits with its marks. Large objects and oblets, and
+ * every object in a cycle that does not mark span-local (gcrt_gt_mark, gt_this_cycle), are
+ * queued object by object.
  *
  * Overflow: if no buffer can be had, the object stays marked but unscanned (a span stays
  * ONE, queued nowhere) and overflow is set; the collector then rescans every marked
- * object in the heap (bdwgc's recovery), after putting every span back to state 0, so
+ * object in the heap (bdwgc's recovery), after putting every span back to idle, so
  * running out of memory never loses an object.
  *
  * Concurrency: while mutators run, a marker reads words that may be changing; each word is
@@ -70,9 +72,10 @@
 #define PREFETCH_RING 8
 #define GT_TAG ((uintptr_t)1)   /* a work entry with bit 0 set: an object of a span-local span */
 enum { GT_IDLE = 0, GT_ONE = 1, GT_MANY = 2 };   /* span-local state word */
-#define GT_DEFAULT 1            /* GODEBUG=gcgreentea unset */
+#define GT_AUTO (-1)            /* GODEBUG=gcgreentea unset: see gt_this_cycle */
 
-uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];
+uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];   /* the layout: spans with scanned bits */
+uint8_t gcrt_gt_mark[GCRT_NUM_SPAN_CLASSES];    /* this cycle: marked span-local (set in pause 1) */
 
 typedef struct workbuf {
     struct workbuf *next;
@@ -88,6 +91,7 @@ static GCRT_STATE struct {
     int nbusy;                 /* live gcws */
     int nidle;                 /* markers waiting for work */
     int overflow;
+    uint64_t gt_visits, gt_objs;   /* span-local spans taken, objects they had scanned (atomic) */
     uint64_t bytes_marked;     /* marked this cycle (atomic) */
     uint64_t scan_work;        /* bytes scanned this cycle (atomic) */
     int64_t bg_credit;         /* scan work done by workers, not yet claimed by assists */
@@ -174,6 +178,10 @@ void gcrt_gcw_dispose(gcrt_gcw *w) {
     workbuf *b = w->cur;
     atomic_add(&M.bytes_marked, w->bytes_marked);
     atomic_add(&M.scan_work, w->scan_work);
+    if (w->gt_visits) {
+        atomic_add(&M.gt_visits, w->gt_visits);
+        atomic_add(&M.gt_objs, w->gt_objs);
+    }
     gcrt_lock(&M.lock);
     if (b->n) {
         b->next = M.full;
@@ -270,7 +278,7 @@ static inline void grey(gcrt_gcw *w, uintptr_t v) {
     if (!span_slot_allocated(s, i) || !mark_slot(w, s, i)) return;
     unsigned spc = s->spanclass;
     if (spanclass_kind(spc) == GCRT_SCAN_NOSCAN) return;
-    if (gcrt_gt_class[spc]) gt_enqueue(w, s, s->base + i * s->elemsize);
+    if (gcrt_gt_mark[spc]) gt_enqueue(w, s, s->base + i * s->elemsize);
     else push(w, s->base + i * s->elemsize);
 }
 
@@ -372,33 +380,29 @@ static inline uint64_t gt_prefetch_next(uint64_t pf, bool up, uintptr_t wbase, s
 }
 
 /* Scan every marked, unscanned object of span-local span s, which this marker owns, in
- * address order: a word of mark bits at a time, re-read after each batch so that marks just
- * made ahead in the word are taken in the same pass; pass after pass, alternating the
- * direction (a structure built bottom-up points backwards), until a pass finds none.
- * Scanned bits are set before the objects are scanned. Returns the bytes scanned. */
+ * address order, a word of mark bits at a time: what this scan marks in the word being
+ * scanned joins it at once (a list laid out in its span is followed with no atomic per
+ * node); pass after pass, alternating the direction (a structure built bottom-up points
+ * backwards), until a pass finds none. A word's private marks and scanned bits are ORed in
+ * once its objects are done; black allocation may set scanned bits beside us, and scanning
+ * such an object again is harmless. Returns the bytes scanned. */
 static size_t scan_span_bits(gcrt_gcw *w, gcrt_span *s, bool typed) {
-    uint64_t *scan = span_scanbits(s);
+    uint64_t *scan = span_scanbits(s), *lm = w->gt_lm;
     size_t words = span_bitmap_words(s), size = s->elemsize, done = 0;
-    uint64_t *lm = w->gt_lm;
     for (bool up = true, any = true; any; up = !up) {
         any = false;
         for (size_t n = 0; n < words; n++) {
             size_t k = up ? n : words - 1 - n;
+            uintptr_t wbase = s->base + k * 64 * size;
+            uint64_t taken = 0;   /* this word's objects scanned here */
             for (;;) {
-                if (lm[k]) {   /* this scan's own marks: what others marked meanwhile is ours too */
-                    uint64_t old = __atomic_fetch_or(&s->markbits[k], lm[k], __ATOMIC_SEQ_CST);
-                    w->bytes_marked += (uint64_t)__builtin_popcountll(lm[k] & ~old) * size;
-                    lm[k] = 0;
-                }
-                uint64_t todo = __atomic_load_n(&s->markbits[k], __ATOMIC_ACQUIRE) & ~atomic_load_relaxed(&scan[k]);
+                uint64_t todo = (__atomic_load_n(&s->markbits[k], __ATOMIC_ACQUIRE) | lm[k]) &
+                                ~__atomic_load_n(&scan[k], __ATOMIC_ACQUIRE) & ~taken;
                 if (!todo) break;
-                /* black allocation may set scanned bits beside us: skip what it took */
-                todo &= ~__atomic_fetch_or(&scan[k], todo, __ATOMIC_ACQ_REL);
-                any |= todo != 0;
+                taken |= todo;
                 /* the batch's objects are known: prefetch GT_PREFETCH of them ahead (a span
                  * that gathered marks while queued holds them at random places) */
                 uint64_t pf = todo;
-                uintptr_t wbase = s->base + k * 64 * size;
                 for (int a = 0; a < GT_PREFETCH && pf; a++) pf = gt_prefetch_next(pf, up, wbase, size);
                 while (todo) {
                     unsigned b = up ? (unsigned)__builtin_ctzll(todo) : 63 - (unsigned)__builtin_clzll(todo);
@@ -406,8 +410,19 @@ static size_t scan_span_bits(gcrt_gcw *w, gcrt_span *s, bool typed) {
                     if (pf) pf = gt_prefetch_next(pf, up, wbase, size);
                     scan_local(w, s, wbase + b * size, typed);
                     done += size;
+                    uint64_t more = lm[k] & ~taken;
+                    taken |= more;
+                    todo |= more;
                 }
             }
+            if (!taken) continue;
+            any = true;
+            if (lm[k]) {   /* what others marked meanwhile was counted by them */
+                uint64_t old = __atomic_fetch_or(&s->markbits[k], lm[k], __ATOMIC_SEQ_CST);
+                w->bytes_marked += (uint64_t)__builtin_popcountll(lm[k] & ~old) * size;
+                lm[k] = 0;
+            }
+            __atomic_fetch_or(&scan[k], taken, __ATOMIC_RELEASE);
         }
     }
     return done;
@@ -439,20 +454,24 @@ static size_t scan_span(gcrt_gcw *w, uintptr_t obj) {
     gcrt_span *s = span_of(obj);
     uint32_t *st = span_gt_state(s);
     size_t done = 0;
+    w->gt_visits++;
     if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == GT_ONE) {
         size_t i = span_objindex(s, obj);
         uint64_t bit = (uint64_t)1 << (i & 63);
         w->gt_local = 0;
-        if (!(__atomic_fetch_or(&span_scanbits(s)[i >> 6], bit, __ATOMIC_ACQ_REL) & bit)) {
-            scan_local(w, s, obj, spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED);
-            done = s->elemsize;
-        }
+        __atomic_fetch_or(&span_scanbits(s)[i >> 6], bit, __ATOMIC_RELEASE);
+        scan_local(w, s, obj, spanclass_kind(s->spanclass) == GCRT_SCAN_TYPED);
+        done = s->elemsize;
         uint32_t one = GT_ONE;
-        if (!w->gt_local && __atomic_compare_exchange_n(st, &one, GT_IDLE, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        if (!w->gt_local && __atomic_compare_exchange_n(st, &one, GT_IDLE, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+            w->gt_objs++;
             return done;
+        }
         __atomic_store_n(st, GT_MANY, __ATOMIC_RELAXED);   /* ours: markers only CAS GT_ONE away */
     }
-    return done + scan_span_owned(w, s);
+    done += scan_span_owned(w, s);
+    w->gt_objs += done / s->elemsize;
+    return done;
 }
 
 /* A work entry: an object of a span-local span, an object or an oblet. */
@@ -581,7 +600,6 @@ static void *worker_main(void *arg) {
 /* Before any span exists (the classes decide their spans' bitmap blocks). */
 void gcrt_mark_init(int nmarkers) {
     M.nmarkers = nmarkers < 1 ? 1 : nmarkers;
-    if (gcrt_gc.gcgreentea < 0) gcrt_gc.gcgreentea = GT_DEFAULT;
     for (unsigned sc = 1; sc < GCRT_NUM_CLASSES && gcrt_gc.gcgreentea; sc++) {
         if (gcrt_class_size[sc] > GCRT_GT_MAX_ELEM) break;
         if (gcrt_class_nelems[sc] > 64 * sizeof(((gcrt_gcw *)0)->gt_lm) / 8) continue;   /* one page each, as yet */
@@ -615,7 +633,29 @@ void gcrt_mark_prepare(void) {
     ensure_reserve();
 }
 
+/* GODEBUG=gcgreentea unset: span-local marking pays when a span, once taken, has several
+ * objects to scan; when it has barely more than one (a random graph, where nearly every
+ * pointer leads to another span), queue state, scanned bits and a second touch of the
+ * bitmaps cost more than the locality gives (randgraph: mark CPU +36%). So after a cycle
+ * whose spans averaged fewer than GT_MIN_DENSITY objects per visit, GT_SKIP cycles mark
+ * object by object, then span-local marking is tried again. */
+#define GT_MIN_DENSITY 2
+#define GT_MIN_VISITS 4096
+#define GT_SKIP 8
+static unsigned gt_skip;
+
+static bool gt_this_cycle(void) {
+    uint64_t v = M.gt_visits, o = M.gt_objs;
+    M.gt_visits = M.gt_objs = 0;
+    if (gcrt_gc.gcgreentea != GT_AUTO) return gcrt_gc.gcgreentea != 0;
+    if (gt_skip) return gt_skip--, false;
+    if (v >= GT_MIN_VISITS && o < v * GT_MIN_DENSITY) return gt_skip = GT_SKIP - 1, false;
+    return true;
+}
+
 void gcrt_mark_begin(void) {
+    if (gt_this_cycle()) memcpy(gcrt_gt_mark, gcrt_gt_class, sizeof gcrt_gt_mark);
+    else memset(gcrt_gt_mark, 0, sizeof gcrt_gt_mark);
     M.bytes_marked = 0;
     M.scan_work = 0;
     M.bg_credit = 0;
@@ -651,13 +691,13 @@ void gcrt_mark_drain_all(void) {
  * span goes back to idle first (no span is queued or being scanned now). */
 static void gt_unqueue(gcrt_span *s, void *arg) {
     (void)arg;
-    if (gcrt_gt_class[s->spanclass]) atomic_store_relaxed(span_gt_state(s), GT_IDLE);
+    if (gcrt_gt_mark[s->spanclass]) atomic_store_relaxed(span_gt_state(s), GT_IDLE);
 }
 
 static void rescan_marked(gcrt_span *s, void *arg) {
     gcrt_gcw *w = arg;
     if (spanclass_kind(s->spanclass) == GCRT_SCAN_NOSCAN) return;
-    if (gcrt_gt_class[s->spanclass]) {
+    if (gcrt_gt_mark[s->spanclass]) {
         uint32_t idle = GT_IDLE;
         if (__atomic_compare_exchange_n(span_gt_state(s), &idle, GT_MANY, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             scan_span_owned(w, s);

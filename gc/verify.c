@@ -85,7 +85,7 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
     }
     unsigned kind = spanclass_kind(s->spanclass);
     if (kind == GCRT_SCAN_NOSCAN) return;
-    if (gcrt_gt_class[s->spanclass]) {   /* span-local marking: no grey object, no queued span */
+    if (gcrt_gt_mark[s->spanclass]) {   /* span-local marking: no grey object, no queued span */
         if (*span_gt_state(s))
             gcrt_fatal("gcverify: span %#lx (class %u) is still queued for span-local marking at mark end",
                        (unsigned long)s->base, sc);
