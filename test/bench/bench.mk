@@ -40,6 +40,7 @@ bench: bench-build $(BUILD)/kvcache $(BUILD)/scheme $(BUILD)/scheme-bdwgc check-
 	@sh test/bench/run-scheme.sh $(BENCH_DIR)
 	@sh test/bench/run-mprof.sh $(BENCH_DIR)
 	@sh test/bench/run-timeline.sh $(BENCH_DIR)
+	@sh test/bench/run-greentea.sh $(BENCH_DIR) | tee $(BENCH_DIR)/report-greentea.txt
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
