@@ -190,6 +190,25 @@ struct gcrt_span {
 
 static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->nelems + 63) / 64; }
 
+/* Span-local marking (gc/mark.c, Go 1.25's "Green Tea"): a span of a class set in
+ * gcrt_gt_class (small scannable objects, GODEBUG=gcgreentea) enters the mark queue as a
+ * whole. Its bitmap block holds, after allocbits and markbits, a "scanned" bitmap and the
+ * queue state word (0: not queued; 1: queued or being scanned). Fixed at gc_init, before the
+ * first span, since it decides the block's size. */
+#define GCRT_GT_MAX_ELEM 512
+extern GCRT_HIDDEN uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];
+extern GCRT_HIDDEN uint8_t gcrt_gt_mark[GCRT_NUM_SPAN_CLASSES];   /* this cycle (mark.c) */
+static inline size_t span_bits_block_bytes(unsigned spc, size_t words) {
+    return words * 16 + (gcrt_gt_class[spc] ? words * 8 + 8 : 0);
+}
+static inline uint64_t *span_scanbits(const gcrt_span *s) {
+    uint64_t *lo = s->allocbits < s->markbits ? s->allocbits : s->markbits;   /* sweeping swaps them */
+    return lo + 2 * span_bitmap_words(s);
+}
+static inline uint32_t *span_gt_state(const gcrt_span *s) {
+    return (uint32_t *)(span_scanbits(s) + span_bitmap_words(s));
+}
+
 /* Arena metadata: page -> span. Every committed page maps to the span, free or in use,
  * that holds it; never-committed pages are NULL. */
 typedef struct gcrt_arena {
@@ -656,6 +675,7 @@ typedef struct gcrt_gcstate {
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
     int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */
+    int gcgreentea;                /* span-local marking (gc/mark.c); -1: unset, the default */
     int memprofilerate;            /* GODEBUG=memprofilerate=N (-1: unset) */
     int memprofilefp;              /* sampled stacks by frame pointers, not libunwind */
 } gcrt_gcstate;
@@ -673,6 +693,10 @@ GCRT_HIDDEN uint64_t gcrt_thread_cpu_ns(void);
 typedef struct gcrt_gcw {
     void *cur;               /* the marker's own work buffer */
     uint64_t bytes_marked, scan_work, nscanned;
+    uint64_t gt_visits, gt_objs;   /* mark.c: span-local spans taken, objects they had scanned */
+    uint32_t gt_local;       /* mark.c: a span-local scan marked into its own span */
+    uint64_t gt_lm[GCRT_PAGE_SIZE / 8 / 64];   /* mark.c: those marks, not yet in markbits
+                                                  (all zero outside a span scan) */
 } gcrt_gcw;
 GCRT_HIDDEN void gcrt_mark_init(int nmarkers);
 GCRT_HIDDEN void gcrt_mark_prepare(void);          /* before pause 1: workers, buffer reserve */

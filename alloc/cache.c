@@ -39,13 +39,17 @@ void gcrt_cache_init(gcrt_cache *c) {
  * pause, which flushes every cache) keeps the fast path free of any GC check. */
 void gcrt_span_blacken_cached(gcrt_span *s) {
     size_t lo = s->blackfrom, hi = s->freeindex;
-    uint64_t n = 0;
+    uint64_t n = 0, *scan = gcrt_gt_class[s->spanclass] ? span_scanbits(s) : NULL;
     while (lo < hi) {
         size_t w = lo >> 6, end = (w + 1) * 64 < hi ? (w + 1) * 64 : hi;
         uint64_t mask = (end - w * 64 == 64 ? ~(uint64_t)0 : (((uint64_t)1 << (end - w * 64)) - 1)) &
                         ~(((uint64_t)1 << (lo - w * 64)) - 1);
         uint64_t fresh = mask & ~s->allocbits[w];
-        if (fresh) n += (uint64_t)__builtin_popcountll(fresh & ~atomic_or(&s->markbits[w], fresh));
+        /* scanned before marked, so a span scanner that sees the marks sees these too: black
+         * objects need no scan (everything they can hold was reachable at the snapshot or is
+         * black itself) */
+        if (fresh && scan) __atomic_fetch_or(&scan[w], fresh, __ATOMIC_RELEASE);
+        if (fresh) n += (uint64_t)__builtin_popcountll(fresh & ~__atomic_fetch_or(&s->markbits[w], fresh, __ATOMIC_RELEASE));
         lo = end;
     }
     s->blackfrom = s->freeindex;

@@ -360,8 +360,8 @@ static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc, gcrt_pcache *pc) {
     size_t words = span_bitmap_words(s);
     /* Both bitmaps in one block: one metadata-lock round trip per span, not two (none
      * from a page cache's reserve). Sweeping swaps the two pointers; the block starts at
-     * the lower one. */
-    s->allocbits = meta_take(pc, words * 16);
+     * the lower one. Span-local marking's scanned bits and queue state follow them. */
+    s->allocbits = meta_take(pc, span_bits_block_bytes(spc, words));
     if (!s->allocbits) return false;
     s->markbits = s->allocbits + words;
     if (spanclass_kind(spc) == GCRT_SCAN_TYPED) {
@@ -374,7 +374,8 @@ static bool span_alloc_bitmaps(gcrt_span *s, unsigned spc, gcrt_pcache *pc) {
 
 static void span_free_bitmaps(gcrt_span *s) {
     size_t words = span_bitmap_words(s);
-    if (s->allocbits) gcrt_meta_free(s->allocbits < s->markbits ? s->allocbits : s->markbits, words * 16);
+    if (s->allocbits)
+        gcrt_meta_free(s->allocbits < s->markbits ? s->allocbits : s->markbits, span_bits_block_bytes(s->spanclass, words));
     if (s->ptrbits) gcrt_meta_free(s->ptrbits, s->npages * GCRT_PAGE_SIZE / 64);
     s->allocbits = s->markbits = s->ptrbits = NULL;
 }

@@ -141,6 +141,7 @@ static bool sweep_span(gcrt_span *s, bool owned, bool give_back, uint64_t *nfree
     s->allocbits = s->markbits;
     memset(old, 0, words * 8);
     s->markbits = old;
+    if (gcrt_gt_class[s->spanclass]) memset(span_scanbits(s), 0, words * 8);   /* next cycle: nothing scanned */
     s->alloccount = (uint16_t)nalloc;
     s->freeindex = 0;
     if (sc) span_refill_alloccache(s);

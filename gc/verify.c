@@ -7,7 +7,8 @@
  * nelems, alloccount matches the allocation bits, no bit past nelems is set, every mark bit
  * is on an allocated slot, and every free slot is free memory (zero; all poison under
  * gcpoison); page-heap invariants: free runs map their pages, are never adjacent, and
- * heap_sys = heap_inuse + heap_free + heap_released + heap_pcache. A violation aborts with the addresses
+ * heap_sys = heap_inuse + heap_free + heap_released + heap_pcache; span-local marking (mark.c)
+ * left no span queued and every mark bit of its spans matches a scanned bit. A violation aborts with the addresses
  * involved, before sweeping could free a reachable object.
  *
  * A word of a conservatively scanned object is taken for a pointer. A non-pointer value
@@ -84,6 +85,20 @@ GCRT_NO_ASAN static void check_span(gcrt_span *s, void *arg) {
     }
     unsigned kind = spanclass_kind(s->spanclass);
     if (kind == GCRT_SCAN_NOSCAN) return;
+    if (gcrt_gt_mark[s->spanclass]) {   /* span-local marking: no grey object, no queued span */
+        if (*span_gt_state(s))
+            gcrt_fatal("gcverify: span %#lx (class %u) is still queued for span-local marking at mark end",
+                       (unsigned long)s->base, sc);
+        const uint64_t *scan = span_scanbits(s);
+        for (size_t k = 0; k < words; k++) {
+            uint64_t d = s->markbits[k] ^ scan[k];
+            if (!d) continue;
+            size_t i = k * 64 + (size_t)__builtin_ctzll(d);
+            gcrt_fatal("gcverify: object %#lx (span %#lx, class %u, slot %zu) is %s at mark end (span-local marking)",
+                       (unsigned long)(s->base + i * s->elemsize), (unsigned long)s->base, sc, i,
+                       bit_get(s->markbits, i) ? "marked but was never scanned" : "scanned but not marked");
+        }
+    }
     for (size_t i = 0; i < s->nelems; i++) {
         if (!bit_get(s->markbits, i)) continue;
         uintptr_t obj = s->base + i * s->elemsize;

@@ -124,6 +124,7 @@ void gcrt_parse_godebug(const char *s) {
         {"disablethp", offsetof(gcrt_gcstate, disablethp)},
         {"memprofilerate", offsetof(gcrt_gcstate, memprofilerate)},
         {"memprofilefp", offsetof(gcrt_gcstate, memprofilefp)},
+        {"gcgreentea", offsetof(gcrt_gcstate, gcgreentea)},
     };
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);

@@ -451,5 +451,42 @@ static TEST_UNUSED int run_checked_then_plain(int argc, char **argv, int (*body)
     return 0;
 }
 
+/* Phased concurrent-mutation tests: nt mutator threads, started here as fn((void *)i)
+ * (i = 0..nt-1), each looping: wait on *bar (nt + 1 parties); return if *stop; one phase
+ * of work; wait on *bar. Between phases, with the mutators parked, check() counts damage.
+ * Runs phases until damage is seen, or `target` cycles and at least 10 phases are done, or
+ * max_seconds have passed; then stops and joins the mutators. Returns the damage found;
+ * *cycles and *phases say what ran. */
+static TEST_UNUSED unsigned long test_phased_run(int nt, void *(*fn)(void *), pthread_barrier_t *bar,
+                                                 volatile int *stop, unsigned long (*check)(void),
+                                                 uint32_t target, double max_seconds, uint32_t *cycles,
+                                                 int *phases)
+{
+    pthread_t th[64];
+    CHECK(nt > 0 && nt <= 64);
+    CHECK(pthread_barrier_init(bar, NULL, (unsigned)nt + 1) == 0);
+    for (int t = 0; t < nt; t++)
+        CHECK(gc_pthread_create(&th[t], NULL, fn, (void *)(intptr_t)t) == 0);
+    gc_memstats_t ms;
+    uint32_t gc0 = read_ms(&ms)->num_gc;
+    double t0 = now_sec();
+    unsigned long bad = 0;
+    *phases = 0;
+    for (;;) {
+        pthread_barrier_wait(bar);
+        pthread_barrier_wait(bar);
+        ++*phases;
+        bad += check();
+        *cycles = read_ms(&ms)->num_gc - gc0;
+        if (bad || (*cycles >= target && *phases >= 10) || now_sec() - t0 > max_seconds)
+            break;
+    }
+    __atomic_store_n(stop, 1, __ATOMIC_SEQ_CST);
+    pthread_barrier_wait(bar);
+    for (int t = 0; t < nt; t++)
+        pthread_join(th[t], NULL);
+    *cycles = read_ms(&ms)->num_gc - gc0;
+    return bad;
+}
 
 #endif /* GCRT_TEST_CHECK_H */

@@ -8,7 +8,7 @@ BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS  = $(TESTCFLAGS) -O2
 BENCH_HDR    := test/bench/bench.h
 
-BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt pause_gcrt barrier_gcrt pool_gcrt memlimit_gcrt weakfinal_gcrt mprof_gcrt timeline_gcrt)
+BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt randgraph_gcrt pause_gcrt barrier_gcrt pool_gcrt memlimit_gcrt weakfinal_gcrt mprof_gcrt timeline_gcrt)
 BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc pause_bdwgc pool_bdwgc weakfinal_bdwgc sleepfloor_malloc)
 
 .PHONY: bench bench-build bench-peers
@@ -40,6 +40,7 @@ bench: bench-build $(BUILD)/kvcache $(BUILD)/scheme $(BUILD)/scheme-bdwgc check-
 	@sh test/bench/run-scheme.sh $(BENCH_DIR)
 	@sh test/bench/run-mprof.sh $(BENCH_DIR)
 	@sh test/bench/run-timeline.sh $(BENCH_DIR)
+	@sh test/bench/run-greentea.sh $(BENCH_DIR) | tee $(BENCH_DIR)/report-greentea.txt
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
