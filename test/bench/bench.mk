@@ -9,7 +9,7 @@ BENCH_CFLAGS  = $(TESTCFLAGS) -O2
 BENCH_HDR    := test/bench/bench.h
 
 BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt pause_gcrt barrier_gcrt pool_gcrt memlimit_gcrt weakfinal_gcrt mprof_gcrt timeline_gcrt)
-BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc pause_bdwgc pool_bdwgc weakfinal_bdwgc sleepfloor_malloc)
+BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc gcbench_malloc binarytrees_bdwgc binarytrees_malloc markscale_bdwgc pause_bdwgc pool_bdwgc weakfinal_bdwgc sleepfloor_malloc)
 
 .PHONY: bench bench-build bench-peers
 
