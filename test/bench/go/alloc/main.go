@@ -76,7 +76,18 @@ func main() {
 	ready.Wait()
 	st := benchstat.Start()
 	close(start)
-	done.Wait()
+	// Go keeps the last 256 pauses and a run collects hundreds of times: fold them into
+	// the maximum ten times a second while the workers run, as alloc.c's main thread does.
+	finished := make(chan struct{})
+	go func() { done.Wait(); close(finished) }()
+	for polling := true; polling; {
+		select {
+		case <-finished:
+			polling = false
+		case <-time.After(100 * time.Millisecond):
+			st.Poll()
+		}
+	}
 	var wall time.Duration
 	for i := 0; i < threads; i++ {
 		if workers[i].wall > wall {
