@@ -12,7 +12,7 @@ DEPS_PKGS := libatomic-ops-dev libunwind-dev pkg-config libgc-dev zlib1g-dev lib
 # Packages that only some targets need; each target names its own with $(call need-pkgs,...).
 TEST_PKGS  := redis-tools bc gdb golang-1.19-go python3 python3-matplotlib
 REPEAT_PKGS := stress-ng
-BENCH_PKGS := redis-server redis-tools golang-1.19-go
+BENCH_PKGS := redis-server redis-tools golang-1.19-go libmimalloc-dev
 # t_timeline_viewer (make test): Chromium for its bundled DevTools, and playwright-core from npm.
 VIEWER_PKGS := chromium nodejs
 PLAYWRIGHT := playwright-core@1.65.1

@@ -29,13 +29,18 @@
  * fast path, refills, lazy sweeping and clearing reused slots, without the DRAM traffic
  * that a heap which only grows adds to every allocation.
  *
+ * gc=1 (gcrt, bdwgc): the same loop with collection on, at the collectors' default pacing:
+ * each thread's live set is its ring (RING objects), everything older is garbage, as the
+ * malloc build frees it; the figure that compares all allocators (and Go's go/alloc) is
+ * mallocs_s, millions of allocations per second of wall time, all threads together.
+ *
  * bw=1 (malloc build): the machine's floor for a heap that only grows: each thread clears
  * and writes the first word of n objects of the same cycling sizes, laid end to end in
  * resident memory (in huge pages), as an allocator with collection off must. Shows what
  * two threads writing new memory cost on this machine's shared memory bandwidth, whatever
  * allocator.
  *
- * usage: alloc_<impl> [threads=N] [n=COUNT] [prefault=1] [rounds=R] -> RESULT bench=alloc ...
+ * usage: alloc_<impl> [threads=N] [n=COUNT] [prefault=1 | rounds=R | gc=1] -> RESULT bench=alloc ...
  *        alloc_malloc bw=1 [threads=N] [n=COUNT]  -> RESULT bench=bw ...
  *        alloc_gcrt meta [mib=256] [size=64]    -> RESULT bench=meta ... (gcrt only)
  */
@@ -59,6 +64,7 @@ typedef struct {
 } worker_t;
 
 static worker_t workers[MAX_THREADS]; /* static data: a root for both collectors */
+static int finished;                   /* workers done with the timed loop */
 static pthread_barrier_t start_barrier;
 
 static inline void *bench_alloc(size_t size)
@@ -170,10 +176,11 @@ static void *worker_main(void *arg)
     alloc_loop(w, w->n);
     bench_clock_t b = bench_clock(RUSAGE_THREAD);
     w->t = bench_elapsed(a, b);
+    __atomic_add_fetch(&finished, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static int run_alloc(int threads, long n, long rounds)
+static int run_alloc(int threads, long n, long rounds, int gc_on)
 {
     pthread_t tid[MAX_THREADS];
     pthread_barrier_init(&start_barrier, NULL, (unsigned)threads);
@@ -192,6 +199,13 @@ static int run_alloc(int threads, long n, long rounds)
             fprintf(stderr, "thread create failed: %d\n", rc);
             return 1;
         }
+    }
+    /* gc=1: gcrt keeps the last 256 pauses and a run collects hundreds of times, so the
+     * main thread folds them into the maximum ten times a second while the workers run */
+    while (gc_on && __atomic_load_n(&finished, __ATOMIC_ACQUIRE) < threads) {
+        struct timespec d = {0, 100000000};
+        nanosleep(&d, NULL);
+        gcstat_poll();
     }
     for (int i = 0; i < threads; i++)
         pthread_join(tid[i], NULL);
@@ -223,9 +237,10 @@ static int run_alloc(int threads, long n, long rounds)
     double total = (double)n * threads;
     /* user/sys: CPU per allocation averaged over all allocations of all threads.
      * wall: time until the last thread finished, divided by the per-thread count. */
-    printf("RESULT bench=alloc impl=%s threads=%d n=%ld user_ns=%.2f sys_ns=%.2f wall_ns=%.2f "
-           "rss_kb=%ld",
-           IMPL_NAME, threads, n, user / total, sys / total, (double)wall / n, max_rss_kb());
+    printf("RESULT bench=alloc impl=%s threads=%d n=%ld gc=%d user_ns=%.2f sys_ns=%.2f wall_ns=%.2f "
+           "mallocs_s=%.2f rss_kb=%ld",
+           IMPL_NAME, threads, n, gc_on, user / total, sys / total, (double)wall / n,
+           total / (double)wall * 1e3, max_rss_kb());
     gcstat_t s = gcstat_read();
     print_gcstat(s);
     printf("\n");
@@ -277,12 +292,17 @@ int main(int argc, char **argv)
         return 2;
     }
     bench_gc_init(argc, argv);
+    int gc_on = arg_long(argc, argv, "gc", 0) != 0;
 #if defined(USE_GCRT)
-    gc_set_percent(-1);
-    if (arg_flag(argc, argv, "meta"))
+    if (arg_flag(argc, argv, "meta")) {
+        gc_set_percent(-1);
         return run_meta(arg_long(argc, argv, "mib", 256), arg_long(argc, argv, "size", 64));
+    }
+    if (!gc_on)
+        gc_set_percent(-1);
 #elif defined(USE_BDWGC)
-    GC_disable();
+    if (!gc_on)
+        GC_disable();
 #endif
     if (arg_flag(argc, argv, "meta")) {
         fprintf(stderr, "meta: gcrt only\n");
@@ -308,11 +328,15 @@ int main(int argc, char **argv)
         return 2;
     }
 #endif
+    if (gc_on && (rounds || arg_long(argc, argv, "prefault", 0))) {
+        fprintf(stderr, "gc=1: not with rounds= or prefault=, which collect by themselves\n");
+        return 2;
+    }
     if (arg_long(argc, argv, "prefault", 0)) {
         worker_t *w = &workers[0];
         alloc_loop(w, (n + n / 8) * threads);
         memset(w->ring, 0, sizeof w->ring);
         collect_now();
     }
-    return run_alloc(threads, n, rounds);
+    return run_alloc(threads, n, rounds, gc_on);
 }

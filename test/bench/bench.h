@@ -4,7 +4,8 @@
  * Each benchmark is one source file compiled once per allocator:
  *   -DUSE_GCRT   gcrt (gc_alloc / gc_alloc_noscan), linked with build/libgcrt.a
  *   -DUSE_BDWGC  bdwgc 8.x (GC_MALLOC / GC_MALLOC_ATOMIC), linked with -lgc
- *   -DUSE_MALLOC glibc malloc/free (alloc.c only)
+ *   -DUSE_MALLOC malloc/free (alloc.c, gcbench.c, binarytrees.c, sleepfloor.c): glibc's, or
+ *                mimalloc's when the run sets LD_PRELOAD (the RESULT line says which: malloc=)
  * The program text is otherwise identical. Every program prints one or more machine-readable
  * lines starting with "RESULT " made of key=value fields; test/bench/run.sh collects them.
  */
@@ -40,6 +41,7 @@
 #define IMPL_NAME "bdwgc"
 #endif
 #else
+#include <dlfcn.h>
 #include <pthread.h>
 #define IMPL_NAME "malloc"
 #endif
@@ -284,6 +286,9 @@ static inline void print_gcstat(gcstat_t s)
         printf(" pauses_lost=%llu", (unsigned long long)s.lost);
 #if defined(USE_BDWGC) && !defined(GCRT_BDWGC)
     printf(" markers=%d", s.markers);
+#elif defined(USE_MALLOC)
+    /* mimalloc, when LD_PRELOADed over glibc, exports its own API besides malloc */
+    printf(" malloc=%s", dlsym(RTLD_DEFAULT, "mi_version") ? "mimalloc" : "glibc");
 #endif
 }
 

@@ -2,6 +2,8 @@
 #   make bench        build every benchmark (gcrt, bdwgc, glibc variants) and run test/bench/run.sh
 #   make bench-build  build only
 #   make bench-peers  build and run only the bdwgc and glibc variants (no libgcrt.a needed)
+#   make bench-peers-table  gcrt against bdwgc, glibc malloc, mimalloc and Go 1.19 in one table
+#                     (test/bench/run-peers.sh; `make bench` runs it too)
 # Binaries go to $(BUILD)/bench/<program>_<impl>. See test/bench/README.md.
 
 BENCH_DIR    := $(BUILD)/bench
@@ -9,9 +11,14 @@ BENCH_CFLAGS  = $(TESTCFLAGS) -O2
 BENCH_HDR    := test/bench/bench.h
 
 BENCH_GCRT_BINS   := $(addprefix $(BENCH_DIR)/,alloc_gcrt churn_gcrt gcbench_gcrt binarytrees_gcrt markscale_gcrt randgraph_gcrt pause_gcrt barrier_gcrt pool_gcrt memlimit_gcrt weakfinal_gcrt mprof_gcrt timeline_gcrt)
-BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc binarytrees_bdwgc markscale_bdwgc pause_bdwgc pool_bdwgc weakfinal_bdwgc sleepfloor_malloc)
+BENCH_PEER_BINS   := $(addprefix $(BENCH_DIR)/,alloc_bdwgc alloc_malloc churn_bdwgc gcbench_bdwgc gcbench_malloc binarytrees_bdwgc binarytrees_malloc markscale_bdwgc pause_bdwgc pool_bdwgc weakfinal_bdwgc sleepfloor_malloc)
 
-.PHONY: bench bench-build bench-peers
+# Go 1.19 programs (test/bench/go/, one module): built offline, the cache under build/.
+GO ?= /usr/lib/go-1.19/bin/go
+BENCH_GO_BINS := $(addprefix $(BENCH_DIR)/go/,gcbench binarytrees alloc pause)
+BENCH_GO_SRCS := test/bench/go/go.mod test/bench/go/benchstat/benchstat.go
+
+.PHONY: bench bench-build bench-peers bench-peers-table
 
 # mprof: the frame-pointer walk needs this file's own frames to keep their frame pointer
 $(BENCH_DIR)/mprof_gcrt: BENCH_CFLAGS += -fno-omit-frame-pointer
@@ -28,11 +35,17 @@ $(BENCH_DIR)/%_malloc: test/bench/%.c $(BENCH_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -DUSE_MALLOC $< -o $@ -pthread
 
-bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS)
+$(BENCH_DIR)/go/%: test/bench/go/%/main.go $(BENCH_GO_SRCS) | check-bench-deps
+	@mkdir -p $(dir $@)
+	cd test/bench/go && GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath $(BENCH_DIR))/go/cache \
+	  GOPATH=$(abspath $(BENCH_DIR))/go/path $(GO) build -o $(abspath $@) ./$*
+
+bench-build: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS) $(BENCH_GO_BINS)
 
 bench: bench-build $(BUILD)/kvcache $(BUILD)/scheme $(BUILD)/scheme-bdwgc check-bench-deps
 	@sh test/bench/run.sh $(BENCH_DIR)
 	@sh test/bench/run-concurrent.sh $(BENCH_DIR)
+	@sh test/bench/run-peers.sh $(BENCH_DIR)
 	@sh test/bench/run-pool.sh $(BENCH_DIR)
 	@sh test/bench/run-pacer.sh $(BENCH_DIR)
 	@sh test/bench/run-kvcache.sh $(BUILD)
@@ -44,3 +57,6 @@ bench: bench-build $(BUILD)/kvcache $(BUILD)/scheme $(BUILD)/scheme-bdwgc check-
 
 bench-peers: $(BENCH_PEER_BINS)
 	@sh test/bench/run.sh $(BENCH_DIR)
+
+bench-peers-table: $(BENCH_GCRT_BINS) $(BENCH_PEER_BINS) $(BENCH_GO_BINS) check-bench-deps
+	@sh test/bench/run-peers.sh $(BENCH_DIR)

@@ -7,8 +7,10 @@
  * 2^(max - d + 4) trees of depth d bottom-up, checking (counting the nodes of) each and
  * dropping it; finally check the long-lived tree. Nodes are two pointers (16 bytes).
  *
- * Compiled with -DUSE_GCRT (gc_alloc) or -DUSE_BDWGC (GC_MALLOC); same text otherwise, same
- * output and checksum (the sum of all checks).
+ * Compiled with -DUSE_GCRT (gc_alloc), -DUSE_BDWGC (GC_MALLOC) or -DUSE_MALLOC (malloc, and
+ * each tree is freed node by node as soon as it has been checked: FREE_TREE, a no-op for the
+ * collectors); same text otherwise, same output and checksum (the sum of all checks). The
+ * malloc build runs on glibc or, with LD_PRELOAD, on mimalloc.
  *
  * usage: binarytrees_<impl> [depth=N] [quiet] [startmarkers]
  */
@@ -21,9 +23,34 @@ typedef struct tnode {
 #if defined(USE_GCRT)
 #define NEW_TNODE() ((tnode_t *)gc_alloc(sizeof(tnode_t)))
 #define STORE(lv, v) GC_STORE(lv, v)
-#else
+#elif defined(USE_BDWGC)
 #define NEW_TNODE() ((tnode_t *)GC_MALLOC(sizeof(tnode_t)))
 #define STORE(lv, v) ((lv) = (v))
+#else
+/* Both collectors hand out zeroed nodes; a leaf's NULL children depend on it. */
+static inline tnode_t *malloc_tnode(void)
+{
+    tnode_t *n = malloc(sizeof *n);
+    if (n)
+        n->left = n->right = NULL;
+    return n;
+}
+#define NEW_TNODE() malloc_tnode()
+#define STORE(lv, v) ((lv) = (v))
+#endif
+
+#if defined(USE_MALLOC)
+static void free_tree(tnode_t *n)
+{
+    if (n->left) {
+        free_tree(n->left);
+        free_tree(n->right);
+    }
+    free(n);
+}
+#define FREE_TREE(t) free_tree(t)
+#else
+#define FREE_TREE(t) ((void)(t))
 #endif
 
 #define MIN_DEPTH 4
@@ -68,7 +95,9 @@ int main(int argc, char **argv)
 
     bench_clock_t c0 = bench_clock(RUSAGE_SELF);
 
-    c = check_tree(bottom_up(max_depth + 1));
+    tnode_t *stretch = bottom_up(max_depth + 1);
+    c = check_tree(stretch);
+    FREE_TREE(stretch);
     total += c;
     if (!quiet)
         printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1, c);
@@ -79,8 +108,11 @@ int main(int argc, char **argv)
     for (int d = MIN_DEPTH; d <= max_depth; d += 2) {
         long iters = 1L << (max_depth - d + MIN_DEPTH);
         c = 0;
-        for (long i = 0; i < iters; i++)
-            c += check_tree(bottom_up(d));
+        for (long i = 0; i < iters; i++) {
+            tnode_t *t = bottom_up(d);
+            c += check_tree(t);
+            FREE_TREE(t);
+        }
         total += c;
         if (!quiet)
             printf("%ld\t trees of depth %d\t check: %ld\n", iters, d, c);
@@ -103,5 +135,6 @@ int main(int argc, char **argv)
 #if defined(USE_GCRT)
     gc_keep_alive(long_lived);
 #endif
+    FREE_TREE(long_lived);
     return 0;
 }

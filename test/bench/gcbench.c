@@ -8,8 +8,10 @@
  * (children allocated and stored into an older parent) and as many bottom-up (children first,
  * then the parent), dropping each; finally check the long-lived data.
  *
- * Compiled with -DUSE_GCRT (gc_alloc nodes, gc_alloc_noscan array) or -DUSE_BDWGC (GC_MALLOC,
- * GC_MALLOC_ATOMIC). Same program text otherwise; prints the same checksum for both.
+ * Compiled with -DUSE_GCRT (gc_alloc nodes, gc_alloc_noscan array), -DUSE_BDWGC (GC_MALLOC,
+ * GC_MALLOC_ATOMIC) or -DUSE_MALLOC (malloc, and each tree is freed node by node as soon as it
+ * is dead: FREE_TREE, a no-op for the collectors). Same program text otherwise; prints the same
+ * checksum for all three. The malloc build runs on glibc or, with LD_PRELOAD, on mimalloc.
  *
  * usage: gcbench_<impl> [scale=K] [quiet] [startmarkers]
  *   scale=K multiplies the number of trees per depth by K (K=1 is the classic benchmark).
@@ -33,10 +35,39 @@ enum {
 #define NEW_NODE() ((node_t *)gc_alloc(sizeof(node_t)))
 #define NEW_DOUBLES(n) ((double *)gc_alloc_noscan((n) * sizeof(double)))
 #define STORE(lv, v) GC_STORE(lv, v)
-#else
+#elif defined(USE_BDWGC)
 #define NEW_NODE() ((node_t *)GC_MALLOC(sizeof(node_t)))
 #define NEW_DOUBLES(n) ((double *)GC_MALLOC_ATOMIC((n) * sizeof(double)))
 #define STORE(lv, v) ((lv) = (v))
+#else
+/* Both collectors hand out zeroed nodes; a leaf's NULL children depend on it. */
+static inline node_t *malloc_node(void)
+{
+    node_t *n = malloc(sizeof *n);
+    if (n)
+        memset(n, 0, sizeof *n);
+    return n;
+}
+#define NEW_NODE() malloc_node()
+#define NEW_DOUBLES(n) ((double *)malloc((n) * sizeof(double)))
+#define STORE(lv, v) ((lv) = (v))
+#endif
+
+#if defined(USE_MALLOC)
+static void free_tree(node_t *n)
+{
+    while (n) { /* recurse left, iterate right, as count_nodes */
+        node_t *r = n->right;
+        free_tree(n->left);
+        free(n);
+        n = r;
+    }
+}
+#define FREE_TREE(t) free_tree(t)
+#define FREE_ARRAY(a) free(a)
+#else
+#define FREE_TREE(t) ((void)(t))
+#define FREE_ARRAY(a) ((void)(a))
 #endif
 
 static int quiet;
@@ -121,6 +152,7 @@ static long time_construction(int depth, long scale)
         populate(depth, t);
         if (i == iters - 1)
             check += count_nodes(t);
+        FREE_TREE(t);
     }
     uint64_t t1 = now_ns();
     say("\tTop down construction took %llu msec\n", (unsigned long long)(t1 - t0) / 1000000);
@@ -129,6 +161,7 @@ static long time_construction(int depth, long scale)
         node_t *t = make_tree(depth);
         if (i == iters - 1)
             check += count_nodes(t);
+        FREE_TREE(t);
     }
     uint64_t t2 = now_ns();
     say("\tBottom up construction took %llu msec\n", (unsigned long long)(t2 - t1) / 1000000);
@@ -152,7 +185,9 @@ int main(int argc, char **argv)
     say(" Stretching memory with a binary tree of depth %d\n", STRETCH_DEPTH);
 
     bench_clock_t c0 = bench_clock(RUSAGE_SELF);
-    long check = count_nodes(make_tree(STRETCH_DEPTH));
+    node_t *stretch = make_tree(STRETCH_DEPTH);
+    long check = count_nodes(stretch);
+    FREE_TREE(stretch);
 
     say(" Creating a long-lived binary tree of depth %d\n", LONG_LIVED_DEPTH);
     node_t *long_lived = alloc_node();
@@ -191,5 +226,7 @@ int main(int argc, char **argv)
     gc_keep_alive(long_lived);
     gc_keep_alive(array);
 #endif
+    FREE_TREE(long_lived);
+    FREE_ARRAY(array);
     return ok ? 0 : 1;
 }

@@ -1,15 +1,18 @@
 // binarytrees: the same workload as test/bench/binarytrees.c (single-threaded; nodes of
-// two pointers), for run-pacer.sh's GOGC sweep against gcrt.
+// two pointers), for run-pacer.sh's GOGC sweep against gcrt and run-peers.sh's table. The
+// pauses are polled after the stretch tree and after each depth, where the C program polls.
 //
-// usage: binarytrees [depth]   prints: RESULT bench=binarytrees impl=go depth= wall_ms= gcs= check=
+// usage: binarytrees [depth]
+//
+//	prints: RESULT bench=binarytrees impl=go depth= wall_ms= cpu_ms= ... rss_kb= gcs= maxpause_us= ... check=
 package main
 
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
-	"time"
+
+	"gcrtbench/benchstat"
 )
 
 type node struct{ left, right *node }
@@ -40,8 +43,9 @@ func main() {
 	if maxDepth < minDepth+2 {
 		maxDepth = minDepth + 2
 	}
-	t0 := time.Now()
+	st := benchstat.Start()
 	total := bottomUp(maxDepth + 1).check()
+	st.Poll()
 	longLived := bottomUp(maxDepth)
 	for d := minDepth; d <= maxDepth; d += 2 {
 		iters := 1 << (maxDepth - d + minDepth)
@@ -50,11 +54,8 @@ func main() {
 			c += bottomUp(d).check()
 		}
 		total += c
+		st.Poll()
 	}
 	total += longLived.check()
-	wall := time.Since(t0)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Printf("RESULT bench=binarytrees impl=go depth=%d wall_ms=%.1f gcs=%d check=%d\n", maxDepth,
-		float64(wall.Microseconds())/1000, ms.NumGC, total)
+	fmt.Printf("RESULT bench=binarytrees impl=go depth=%d%s check=%d\n", maxDepth, st.Tail(), total)
 }
