@@ -193,7 +193,7 @@ static inline size_t span_bitmap_words(const gcrt_span *s) { return ((size_t)s->
 /* Span-local marking (gc/mark.c, Go 1.25's "Green Tea"): a span of a class set in
  * gcrt_gt_class (small scannable objects, GODEBUG=gcgreentea) enters the mark queue as a
  * whole. Its bitmap block holds, after allocbits and markbits, a "scanned" bitmap and the
- * queue state word (0: not queued; 1: queued or being scanned). Fixed at gc_init, before the
+ * queue state word (mark.c's GT_IDLE, GT_ONE, GT_MANY). Fixed at gc_init, before the
  * first span, since it decides the block's size. */
 #define GCRT_GT_MAX_ELEM 512
 extern GCRT_HIDDEN uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];

@@ -67,6 +67,7 @@ static void save_context(gcrt_thread *t, const ucontext_t *uc) {
  * XSTATE_BV bit is clear holds zeros. Offsets of the extended components: CPUID leaf 0xd,
  * read by gcrt_threads_init (the kernel writes the standard, uncompacted layout). */
 enum { X_SSE = 1, X_AVX = 2, X_ZMM_HI256 = 6, X_HI16_ZMM = 7, XSAVE_MAX = 8 };
+static const unsigned xcomps[] = {X_SSE, X_AVX, X_ZMM_HI256, X_HI16_ZMM};   /* the ones copied */
 static struct { uint32_t off, size; } xcomp[XSAVE_MAX] = {[X_SSE] = {160, 256}};
 #define FP_XSTATE_MAGIC1_ 0x46505853u
 #define UC_FP_XSTATE_ 0x1
@@ -75,9 +76,9 @@ static void xstate_layout_init(void) {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     if (__get_cpuid_max(0, NULL) < 0xd) return;
-    for (unsigned i = X_AVX; i < XSAVE_MAX; i++) {
-        __cpuid_count(0xd, i, a, b, c, d);
-        xcomp[i].off = b, xcomp[i].size = a;
+    for (unsigned k = 1; k < sizeof xcomps / sizeof xcomps[0]; k++) {   /* X_SSE: the legacy area */
+        __cpuid_count(0xd, xcomps[k], a, b, c, d);
+        xcomp[xcomps[k]].off = b, xcomp[xcomps[k]].size = a;
     }
 #endif
 }
@@ -100,16 +101,15 @@ static void save_vector_regs(gcrt_thread *t, const ucontext_t *uc) {
     }
     if (magic == FP_XSTATE_MAGIC1_ && xsize >= 576) memcpy(&bv, fx + 512, 8);
     else xsize = 512;
-    static const unsigned comps[] = {X_SSE, X_AVX, X_ZMM_HI256, X_HI16_ZMM};
-    for (unsigned k = 0; k < sizeof comps / sizeof comps[0]; k++) {
-        unsigned i = comps[k];
+    for (unsigned k = 0; k < sizeof xcomps / sizeof xcomps[0]; k++) {
+        unsigned i = xcomps[k];
         if ((bv >> i & 1) && xcomp[i].size && xcomp[i].off + xcomp[i].size <= xsize)
             copy_words(t, fx + xcomp[i].off, xcomp[i].size);
     }
 }
 
 /* Park until the world restarts. Async-signal-safe: sem_post, futex and memcpy only. */
-static void park(gcrt_thread *t, ucontext_t *uc) {
+static void park(gcrt_thread *t, const ucontext_t *uc) {
     uint32_t seq = atomic_load_acquire(&stw_seq);
     if (!(seq & 1)) return;   /* a stale signal: the world already restarted */
     save_context(t, uc);
