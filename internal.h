@@ -675,7 +675,7 @@ typedef struct gcrt_gcstate {
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
     int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */
-    int gcgreentea;                /* span-local marking (gc/mark.c); -1: unset, the default */
+    int gcgreentea;                /* span-local marking (gc/mark.c): 0 off (default), 1 on, 2 adaptive */
     int memprofilerate;            /* GODEBUG=memprofilerate=N (-1: unset) */
     int memprofilefp;              /* sampled stacks by frame pointers, not libunwind */
 } gcrt_gcstate;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Span-local marking (GODEBUG=gcgreentea=1) against object-at-a-time marking (=0) and the
-# default (gcgreentea unset: span-local unless spans average under 2 objects per visit),
+# adaptive mode (gcgreentea=2: span-local unless spans average under 2 objects per visit),
 # same binaries, the modes (GT_MODES, default "0 1 auto") interleaved: binary-trees, GCBench, the random graph
 # (randgraph.c) and the pause probe's 1 GiB heap. Per run, from GODEBUG=gctrace=1: cycles,
 # mark CPU (the assist + background + idle fields of the "ms cpu" group, summed over the
@@ -24,7 +24,7 @@ cmd_of() {
 # one B M: run bench B in mode M once; appends "bench=B gt=M cycles= markcpu_ms= ..." to $raw
 one() {
   err=$(mktemp)
-  gd=gctrace=1; [ "$2" = auto ] || gd=$gd,gcgreentea=$2
+  gd=gctrace=1,gcgreentea=$([ "$2" = auto ] && echo 2 || echo $2)
   /usr/bin/time -f "TIME %e %U %S" env GODEBUG=$gd $(cmd_of "$1") >/dev/null 2>"$err"
   awk -v b="$1" -v m="$2" '
     /^gc [0-9]+ @/ {
@@ -48,7 +48,7 @@ for b in $BENCHES; do
     i=$((i + 1))
   done
 done
-echo "== span-local marking: gcgreentea=$MODES (auto: unset), medians (min..max) of $RUNS runs each, interleaved =="
+echo "== span-local marking: gcgreentea=$MODES (auto: 2), medians (min..max) of $RUNS runs each, interleaved =="
 printf '%-10s %-3s %-18s %-24s %-24s %-20s %-20s\n' bench gt cycles "mark cpu/cycle ms" "mark cpu us/MB marked" "wall s" "cpu s"
 for b in $BENCHES; do
   for m in $MODES; do
