@@ -881,6 +881,26 @@ class Load:
 
 # ---- run ----
 
+SPAWNED = {}
+GCLINE = re.compile(r"^gc (\d+) @([\d.]+)s [^:]*: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock")
+
+
+def miss_context(log, misses, t0):
+    """The server's gctrace lines of the cycles that overlap each missed PING's second
+    (server time = pinger time - spawn time; gc_init runs a few ms after the spawn)."""
+    cycles = []
+    for line in log.splitlines():
+        m = GCLINE.match(line)
+        if m:
+            at = float(m.group(2))
+            cycles.append((at, at + sum(float(m.group(i)) for i in (3, 4, 5)) / 1000.0, line))
+    ctx = []
+    for t in misses[:5]:
+        rel = t - t0
+        ctx.append(dict(server_s=round(rel, 3), cycles=[l for (b, e, l) in cycles if e >= rel - 1.0 and b <= rel + 1.0]))
+    return ctx
+
+
 def start_server(a, out, name="server"):
     env = dict(os.environ, GOMEMLIMIT="64MiB")
     env.pop("GOGC", None)
@@ -890,10 +910,13 @@ def start_server(a, out, name="server"):
         env["GODEBUG"] = ",".join(x for x in (env.get("GODEBUG"), "gctrace=1") if x)
     if a.faults and name == "server":
         env["GCRT_FAULT_MMAP"] = a.faults
+    if name == "server":   # and each cycle's phases per thread (a stall's evidence: who waited for what)
+        env["GODEBUG"] += ",gctracefile=" + os.path.join(os.path.abspath(out), "timeline.json")
     if a.asan:
         env["ASAN_OPTIONS"] = "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=1"
     so = open(os.path.join(out, name + ".out"), "w")
     se = open(os.path.join(out, name + ".log"), "w")
+    SPAWNED[name] = now()   # gctrace's @ counts from gc_init, just after this
     p = subprocess.Popen([a.server, "-p", "0"], stdout=so, stderr=se, env=env, cwd=out)
     for _ in range(400):
         time.sleep(0.05)
@@ -1046,7 +1069,8 @@ def run(a):
         heap_inuse_peak_mib=int(info.get("gc_heap_inuse_peak", li.get("gc_heap_inuse_peak") or 0)) / 1048576.0,
         gc_sys_peak_mib=peak.get("gc_sys", 0) / 1048576.0, limit_mib=LIMIT / 1048576.0,
         gc_cycles=int(info.get("gc_num_gc", 0) or 0), gc_pause_max_ms=int(info.get("gc_pause_max_ns", 0) or 0) / 1e6,
-        server_died=died, stacks=os.path.exists(stacks), server_cpu=sm.get("cpu"))
+        server_died=died, stacks=os.path.exists(stacks), server_cpu=sm.get("cpu"),
+        miss_context=miss_context(log, pg.get("miss_times") or [], SPAWNED["server"]))
     lost = (c.get("lost", 0) + c.get("wrong", 0)) if not c.get("missing") else None
     fails = ["the %s did not report: %s" % (n, r.get("log", "")[-300:]) for n, r in res.items() if r.get("missing")]
     if died:
@@ -1131,6 +1155,10 @@ def format_summary(s):
     L.append("  lost writes: %s" % s["lost_writes"])
     for e in c.get("examples", [])[:10]:
         L.append("    " + e)
+    for m in s.get("miss_context", []):
+        L.append("  PING missed at server time %.3f s; GC cycles within 1 s of it (gctrace; timeline.json has "
+                 "their phases per thread):" % m["server_s"])
+        L.extend("    " + l for l in m["cycles"][:12] or ["(none)"])
     if s["stacks"]:
         L.append("  server thread stacks: stacks.txt")
     L.append("  result: %s" % ("FAIL: " + "; ".join(s["failures"]) if s["failures"] else "PASS"))
