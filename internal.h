@@ -675,7 +675,7 @@ typedef struct gcrt_gcstate {
     int gctrace, gcstoptheworld, gccheckmark, scavtrace, tinyalloc, gcverify;
     int gcpoison, gcstress, gcstorecheck;   /* debug modes: runtime/debug.c */
     int disablethp;                /* no MADV_HUGEPAGE on the heap (alloc/os.c) */
-    int gcgreentea;                /* span-local marking (gc/mark.c): 0 off (default), 1 on, 2 adaptive */
+    int gcgreentea;                /* span-local marking (gc/mark.c): 0 off, 1 on, 2 adaptive (default) */
     int memprofilerate;            /* GODEBUG=memprofilerate=N (-1: unset) */
     int memprofilefp;              /* sampled stacks by frame pointers, not libunwind */
 } gcrt_gcstate;

@@ -34,7 +34,7 @@
 
 GCRT_STATE gcrt_gcstate gcrt_gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .request = PTHREAD_COND_INITIALIZER,
                                    .done = PTHREAD_COND_INITIALIZER, .begun = PTHREAD_COND_INITIALIZER, .percent = 100,
-                                   .memory_limit = INT64_MAX, .memprofilerate = -1};
+                                   .memory_limit = INT64_MAX, .memprofilerate = -1, .gcgreentea = 2};
 int64_t gcrt_heap_live;
 
 uint64_t gcrt_now_ns(void) {

@@ -73,8 +73,9 @@
 #define PREFETCH_RING 8
 #define GT_TAG ((uintptr_t)1)   /* a work entry with bit 0 set: an object of a span-local span */
 enum { GT_IDLE = 0, GT_ONE = 1, GT_MANY = 2 };   /* span-local state word */
-/* GODEBUG=gcgreentea=2: adaptive (gt_this_cycle); see docs/architecture.md for the two
- * races (a private mark left behind, marks lost on release) that kept it off by default. */
+/* GODEBUG=gcgreentea=2, the default: adaptive (gt_this_cycle). docs/architecture.md tells of
+ * the two races (a private mark left behind, marks lost on release) that kept it off for a
+ * while. */
 #define GT_AUTO 2
 
 uint8_t gcrt_gt_class[GCRT_NUM_SPAN_CLASSES];   /* the layout: spans with scanned bits */
