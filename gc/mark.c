@@ -30,8 +30,8 @@
  * marker has just queued the span as ONE, makes it MANY, since marks made while it was
  * owned were queued by no one) or queues the span anew. A span still ONE when taken has
  * only its queued object scanned and is given up with one CAS (ONE -> idle: a marker's
- * ONE -> MANY then fails and it queues the span again). Otherwise the owner scans the grey objects in address order, a bitmap word
- * at a time, until a pass finds none: pointers into the span itself only set bits in a
+ * ONE -> MANY then fails and it queues the span again). Otherwise the owner scans the grey
+ * objects in address order, a bitmap word at a time, until a pass finds none: pointers into the span itself only set bits in a
  * private bitmap, ORed into the mark bits with the word's scanned bits once the word is
  * done. Black allocation sets scanned bits with its marks. Large objects and oblets, and
  * every object in a cycle that does not mark span-local (gcrt_gt_mark, gt_this_cycle), are
@@ -445,14 +445,12 @@ static size_t scan_span_bits(gcrt_gcw *w, gcrt_span *s, bool typed) {
  * takes the span). A span found MANY is queued that way or owned: whoever owns it ends with
  * this same re-read. Returns false when the span is ours again. */
 static bool gt_release(gcrt_span *s) {
-    uint32_t *st = span_gt_state(s), v = GT_IDLE;
+    uint32_t *st = span_gt_state(s);
     __atomic_store_n(st, GT_IDLE, __ATOMIC_SEQ_CST);
     if (!gt_grey_left(s)) return true;
-    for (;;) {
-        if (v == GT_MANY) return true;
-        uint32_t to = GT_MANY;
-        if (__atomic_compare_exchange_n(st, &v, to, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return v == GT_ONE;
-    }
+    for (uint32_t v = GT_IDLE; v != GT_MANY;)   /* a failed CAS reloads v */
+        if (__atomic_compare_exchange_n(st, &v, GT_MANY, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return v == GT_ONE;
+    return true;
 }
 
 /* The owner of s (state GT_MANY) scans it until it lets it go. */

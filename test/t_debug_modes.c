@@ -243,6 +243,8 @@ static const struct tcase cases[] = {
     {"store_malloc", "GODEBUG=gcstorecheck=1", "gcstorecheck: GC_STORE into", case_store_malloc},
     {"store_freed", "GODEBUG=gcstorecheck=1", "inside a freed object of size class 5", case_store_freed},
     {"store_concurrent", "GODEBUG=gcstorecheck=1,gccheckmark=1,gcverify=1", NULL, case_store_concurrent},
+    /* span-local marking every cycle: this case found its two races (docs/architecture.md) */
+    {"store_concurrent_gt", "GODEBUG=gcstorecheck=1,gccheckmark=1,gcverify=1,gcgreentea=1", NULL, case_store_concurrent},
 #ifdef GCRT_ASAN
     {"asan_read", "GODEBUG=", "use-after-poison", case_asan_read},
     {"asan_fake_stack", "ASAN_OPTIONS=detect_stack_use_after_return=1", "detect_stack_use_after_return is on",

@@ -881,7 +881,6 @@ class Load:
 
 # ---- run ----
 
-SPAWNED = {}
 GCLINE = re.compile(r"^gc (\d+) @([\d.]+)s [^:]*: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock")
 
 
@@ -916,8 +915,9 @@ def start_server(a, out, name="server"):
         env["ASAN_OPTIONS"] = "detect_stack_use_after_return=0:detect_leaks=0:halt_on_error=1:abort_on_error=1"
     so = open(os.path.join(out, name + ".out"), "w")
     se = open(os.path.join(out, name + ".log"), "w")
-    SPAWNED[name] = now()   # gctrace's @ counts from gc_init, just after this
+    spawned = now()   # gctrace's @ counts from gc_init, just after this
     p = subprocess.Popen([a.server, "-p", "0"], stdout=so, stderr=se, env=env, cwd=out)
+    p.spawned = spawned
     for _ in range(400):
         time.sleep(0.05)
         with open(os.path.join(out, name + ".out")) as f:
@@ -1070,7 +1070,7 @@ def run(a):
         gc_sys_peak_mib=peak.get("gc_sys", 0) / 1048576.0, limit_mib=LIMIT / 1048576.0,
         gc_cycles=int(info.get("gc_num_gc", 0) or 0), gc_pause_max_ms=int(info.get("gc_pause_max_ns", 0) or 0) / 1e6,
         server_died=died, stacks=os.path.exists(stacks), server_cpu=sm.get("cpu"),
-        miss_context=miss_context(log, pg.get("miss_times") or [], SPAWNED["server"]))
+        miss_context=miss_context(log, pg.get("miss_times") or [], srv.spawned))
     lost = (c.get("lost", 0) + c.get("wrong", 0)) if not c.get("missing") else None
     fails = ["the %s did not report: %s" % (n, r.get("log", "")[-300:]) for n, r in res.items() if r.get("missing")]
     if died:
