@@ -489,4 +489,32 @@ static TEST_UNUSED unsigned long test_phased_run(int nt, void *(*fn)(void *), pt
     return bad;
 }
 
+/* A long singly linked list, 32 bytes a node, numbered from 0: its marking is one chain,
+ * which one marker at a time holds. *head must be a root (static data). */
+typedef struct test_node {
+    struct test_node *next;
+    uint64_t pad[3];
+} test_node;
+
+static TEST_UNUSED void test_list_build(test_node **head, size_t n)
+{
+    test_node *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        test_node *x = gc_alloc(sizeof *x);
+        CHECK(x != NULL);
+        x->pad[0] = i;
+        if (prev) GC_STORE(prev->next, x);
+        else *head = x;
+        prev = x;
+    }
+}
+
+/* Check the list test_list_build made is whole. */
+static TEST_UNUSED void test_list_check(const test_node *head, size_t n)
+{
+    size_t len = 0;
+    for (const test_node *x = head; x; x = x->next) CHECK(x->pad[0] == len++, "list node %zu damaged", len);
+    CHECK(len == n, "list of %zu nodes, not %zu", len, n);
+}
+
 #endif /* GCRT_TEST_CHECK_H */

@@ -20,12 +20,7 @@
 
 #include <pthread.h>
 
-typedef struct node {
-    struct node *next;
-    uint64_t pad[3];
-} node;
-
-static node *head;   /* the live list, reachable from here */
+static test_node *head;   /* the live list, reachable from here */
 static uint32_t gc0;
 static double t0;
 static uint64_t sink;
@@ -53,15 +48,7 @@ static int child(void)
 {
     gc_init();
     const size_t n = (size_t)2 << 20;   /* 2M nodes of 32 bytes: 64 MiB, marked one by one */
-    node *prev = NULL;
-    for (size_t i = 0; i < n; i++) {
-        node *x = gc_alloc(sizeof *x);
-        CHECK(x != NULL);
-        x->pad[0] = i;
-        if (prev) GC_STORE(prev->next, x);
-        else head = x;
-        prev = x;
-    }
+    test_list_build(&head, n);
     gc_collect();
     gc_memstats_t ms;
     gc0 = read_ms(&ms)->num_gc;
@@ -70,9 +57,7 @@ static int child(void)
     for (int i = 0; i < NALLOC; i++) CHECK(gc_pthread_create(&th[i], NULL, allocator, NULL) == 0);
     for (int i = 0; i < NALLOC; i++) pthread_join(th[i], NULL);
     read_ms(&ms);
-    size_t len = 0;
-    for (node *x = head; x; x = x->next) CHECK(x->pad[0] == len++, "list node %zu damaged", len);
-    CHECK(len == n);
+    test_list_check(head, n);
     printf("t_assist_wait child: %u cycles, sink %llu\n", ms.num_gc - gc0, (unsigned long long)sink);
     return 0;
 }

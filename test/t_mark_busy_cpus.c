@@ -24,12 +24,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-typedef struct node {
-    struct node *next;
-    uint64_t pad[3];
-} node;
-
-static node *head;   /* the live list, reachable from here */
+static test_node *head;   /* the live list, reachable from here */
 static atomic_int stop;
 
 static void *spin(void *arg)
@@ -44,15 +39,7 @@ static int child(void)
 {
     CHECK(gc_init() == 0);
     const size_t n = (size_t)2 << 20;   /* 2M nodes of 32 bytes: 64 MiB, marked one by one */
-    node *prev = NULL;
-    for (size_t i = 0; i < n; i++) {
-        node *x = gc_alloc(sizeof *x);
-        CHECK(x != NULL);
-        x->pad[0] = i;
-        if (prev) GC_STORE(prev->next, x);
-        else head = x;
-        prev = x;
-    }
+    test_list_build(&head, n);
     gc_collect();   /* the list built: its first mark runs on a quiet process */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
@@ -63,9 +50,7 @@ static int child(void)
     for (int i = 0; i < 3; i++) gc_collect();
     atomic_store(&stop, 1);
     for (int i = 0; i < nspin; i++) pthread_join(th[i], NULL);
-    size_t len = 0;
-    for (node *x = head; x; x = x->next) CHECK(x->pad[0] == len++, "list node %zu damaged", len);
-    CHECK(len == n);
+    test_list_check(head, n);
     printf("t_mark_busy_cpus child: %d spinning threads\n", nspin);
     return 0;
 }
