@@ -547,6 +547,7 @@ GCRT_HIDDEN bool gcrt_spawn_detached(void *(*fn)(void *), void *arg, const char 
 GCRT_HIDDEN bool gcrt_helpers_can_idle(void);
 GCRT_HIDDEN void gcrt_helper_begin(void);
 GCRT_HIDDEN void gcrt_helper_settle(void);
+extern GCRT_HIDDEN void (*gcrt_helper_lower_hook)(void);   /* tests only */
 GCRT_HIDDEN void gcrt_helper_park(void);
 GCRT_HIDDEN void gcrt_helper_unpark(void);
 GCRT_HIDDEN bool gcrt_helper_raise_tid(pid_t tid);   /* false if tid is no helper */

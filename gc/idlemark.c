@@ -26,6 +26,9 @@
  *   - the end of the mark phase clears `run` before it waits for the slice in progress,
  *     so the worker starts no further slice: it used to take the lock back at once and go
  *     on, each new slice at SCHED_IDLE again, and mark termination waited 40-75 ms;
+ *   - it lowers itself (unpark, settle) only with idle.lock released: a waiter that found
+ *     it raised would not raise it again, and it used to be preempted at SCHED_IDLE
+ *     holding the lock, the end of marking waiting 0.5-1.5 s for it (helper.c);
  *   - without the right to leave SCHED_IDLE again (helper.c) there is no idle worker.
  * The worker is not a registered thread: stop-the-world does not stop it, which is why
  * stop waits for its slice to end before mark termination.
@@ -69,7 +72,11 @@ static void *idle_main(void *arg) {
         gcrt_helper_park();   /* between cycles at normal priority (helper.c) */
         gcrt_lock(&idle.lock);
         while (!atomic_load_relaxed(&idle.run)) pthread_cond_wait(&idle.cond, &idle.lock);
-        gcrt_helper_unpark();   /* holding idle.lock, as a slice does: a waiter raises it */
+        /* Lowered with idle.lock released (helper.c: a waiter that saw it raised would not
+         * raise it again), then each slice takes the lock back at idle priority. */
+        pthread_mutex_unlock(&idle.lock);
+        gcrt_helper_unpark();
+        gcrt_lock(&idle.lock);
         for (unsigned nowork = 0; atomic_load_relaxed(&idle.run);) {
             /* Go: no idle marking while the CPU limiter is on. gcrt also stops it while the
              * memory limit sets the goal and the collector has lately used more CPU than
@@ -96,8 +103,8 @@ static void *idle_main(void *arg) {
              * near half the CPUs when the heap cannot fit under the limit. */
             gcrt_limiter_add(used, 0);
             gcrt_limiter_update();
-            gcrt_helper_settle();   /* a raised slice is over: SCHED_IDLE again */
             pthread_mutex_unlock(&idle.lock);
+            gcrt_helper_settle();   /* a raised slice is over: SCHED_IDLE again, lock released */
             if (did == 0) {   /* others hold the work, or it is all done */
                 gcrt_tl_run_flush(&run, GCRT_TL_MARK_IDLE);
                 struct timespec ts = {0, nowork++ < 16 ? 20000 : 200000};

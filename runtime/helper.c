@@ -37,9 +37,13 @@
  * signal's default action while a helper has work still waits for that helper.
  *
  * Invariants: a helper record is written by its own thread only, except `boosted`, which
- * a waiter sets (CAS 0 -> 1, then the policy change) and the helper clears (after setting
- * SCHED_IDLE again); a waiter may raise a helper that has meanwhile released the lock,
- * which costs that helper one unit at normal priority.
+ * a waiter sets (CAS 0 -> 1, then the policy change) and the helper clears (before it
+ * sets SCHED_IDLE again, re-raising itself if a raise came in meanwhile), so `boosted`
+ * set means the helper is at SCHED_OTHER or about to be; a waiter may raise a helper
+ * that has meanwhile released the lock, which costs that helper one unit at normal
+ * priority. A waiter that finds `boosted` set does not raise, so a helper lowers itself
+ * only where it holds no lock anyone can wait for: such a waiter would block with the
+ * holder back at SCHED_IDLE.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -118,11 +122,29 @@ void gcrt_helper_begin(void) {
     atomic_store_release(&self_helper->idle, lower_self());
 }
 
+/* Back to SCHED_IDLE after a raise, losing none that comes meanwhile: `boosted` is
+ * cleared before the lowering and read again after it, and a raise that set it in
+ * between (whose own policy change may have landed before the lowering) is redone here.
+ * It used to lower first and clear after: lowering oneself beside CPU hogs is a
+ * reschedule, so the helper was preempted in between, at SCHED_IDLE with `boosted` still
+ * set, and every raise skipped it until a CPU went idle (the idle worker, holding
+ * idle.lock, kept the end of marking waiting 0.5-1.5 s beside two hogs per CPU). */
+void (*gcrt_helper_lower_hook)(void);   /* tests: between the lowering and the re-read */
+static void lower_settled(helper *h) {
+    __atomic_store_n(&h->boosted, 0, __ATOMIC_SEQ_CST);
+    lower_self();
+    if (unlikely(gcrt_helper_lower_hook != NULL)) gcrt_helper_lower_hook();
+    if (__atomic_load_n(&h->boosted, __ATOMIC_SEQ_CST)) {
+        struct sched_param sp = {0};
+        sched_setscheduler(0, SCHED_OTHER, &sp);
+    }
+}
+
 void gcrt_helper_settle(void) {
     helper *h = self_helper;
     if (!h || !atomic_load_relaxed(&h->boosted)) return;
-    if (!h->parked) lower_self();
-    atomic_store_release(&h->boosted, 0);
+    if (h->parked) atomic_store_release(&h->boosted, 0);
+    else lower_settled(h);
 }
 
 void gcrt_helper_park(void) {
@@ -136,9 +158,8 @@ void gcrt_helper_park(void) {
 void gcrt_helper_unpark(void) {
     helper *h = self_helper;
     if (!h || !h->parked) return;
-    lower_self();
     h->parked = 0;
-    atomic_store_release(&h->boosted, 0);   /* a raise while parked is spent */
+    lower_settled(h);   /* a raise while parked is spent */
 }
 
 static void raise_helper(helper *h) {
