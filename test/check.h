@@ -517,4 +517,36 @@ static TEST_UNUSED void test_list_check(const test_node *head, size_t n)
     CHECK(len == n, "list of %zu nodes, not %zu", len, n);
 }
 
+/* One gctrace line (runtime/trace in gc/cycle.c; its format is t_gctrace's subject). */
+typedef struct test_gcline {
+    const char *line;   /* its start in the text, and its length */
+    int len;
+    double clock[3];    /* pause 1, concurrent mark, pause 2 (ms wall) */
+    double cpu_assist, cpu_bg, cpu_idle;   /* mark CPU (ms) */
+    unsigned h0, h1, h2, goal;   /* MB */
+    int forced;
+} test_gcline;
+
+/* The next gctrace line at or after *pos in a child's stderr, parsed: 0 when none is left.
+ * Lines that do not parse are skipped. */
+static TEST_UNUSED int test_gctrace_next(const char **pos, test_gcline *L)
+{
+    for (const char *l = *pos; *l; l++) {
+        if ((l != *pos && l[-1] != '\n') || strncmp(l, "gc ", 3) != 0) continue;
+        const char *nl = strchr(l, '\n');
+        L->line = l;
+        L->len = nl ? (int)(nl - l) : (int)strlen(l);
+        double c1, c3;
+        int ok = sscanf(l, "gc %*u @%*fs %*u%%: %lf+%lf+%lf ms clock, %lf+%lf/%lf/%lf+%lf ms cpu, %u->%u->%u MB, %u MB goal",
+                        &L->clock[0], &L->clock[1], &L->clock[2], &c1, &L->cpu_assist, &L->cpu_bg, &L->cpu_idle, &c3,
+                        &L->h0, &L->h1, &L->h2, &L->goal) == 12;
+        *pos = l + L->len;
+        if (!ok) continue;
+        L->forced = L->len >= 8 && strncmp(l + L->len - 8, "(forced)", 8) == 0;
+        return 1;
+    }
+    *pos += strlen(*pos);
+    return 0;
+}
+
 #endif /* GCRT_TEST_CHECK_H */

@@ -74,21 +74,14 @@ int main(int argc, char **argv)
     CHECK(st == 0, "child exited with %d; stderr:\n%s", st, r->err);
     int cycles = 0, over = 0;
     double worst = 0;
-    for (const char *l = r->err; (l = strstr(l, "gc ")); l++) {
-        if (l != r->err && l[-1] != '\n') continue;
-        const char *m = strstr(l, " MB, ");
-        const char *nl = strchr(l, '\n');
-        if (!m || (nl && m > nl)) continue;
-        const char *a = m;
-        while (a > l && a[-1] != ' ') a--;
-        unsigned h0, h1, h2, goal;
-        if (sscanf(a, "%u->%u->%u MB, %u MB goal", &h0, &h1, &h2, &goal) != 4) continue;
+    test_gcline L;
+    for (const char *pos = r->err; test_gctrace_next(&pos, &L);) {
         if (++cycles <= 2) continue;   /* building the list, and the first estimate */
-        double ratio = goal ? (double)h1 / goal : 0;
+        double ratio = L.goal ? (double)L.h1 / L.goal : 0;
         if (ratio > worst) worst = ratio;
-        if ((double)h1 > 1.1 * goal + 2) {
+        if ((double)L.h1 > 1.1 * L.goal + 2) {
             over++;
-            fprintf(stderr, "t_assist_wait: past the hard goal: %.*s\n", nl ? (int)(nl - l) : 200, l);
+            fprintf(stderr, "t_assist_wait: past the hard goal: %.*s\n", L.len, L.line);
         }
     }
     printf("t_assist_wait: %d cycles traced, heap at mark end at most %.2fx the goal, %d past 1.1x + 2 MB\n",

@@ -71,23 +71,17 @@ int main(int argc, char **argv)
     CHECK(st == 0, "child exited with %d; stderr:\n%s", st, r->err);
     int cycles = 0, bad = 0;
     double worst = 0;
-    for (const char *l = r->err; (l = strstr(l, "gc ")); l++) {
-        if (l != r->err && l[-1] != '\n') continue;
-        const char *nl = strchr(l, '\n');
-        const char *c = strstr(l, "%: ");
-        if (!c || (nl && c > nl) || !strstr(l, "(forced)") || (nl && strstr(l, "(forced)") > nl)) continue;
-        double w1, w2, w3, c1, ca, cb, cc, c3;
-        if (sscanf(c + 3, "%lf+%lf+%lf ms clock, %lf+%lf/%lf/%lf+%lf ms cpu", &w1, &w2, &w3, &c1, &ca, &cb, &cc,
-                   &c3) != 8)
-            continue;
+    test_gcline L;
+    for (const char *pos = r->err; test_gctrace_next(&pos, &L);) {
+        if (!L.forced) continue;
         if (++cycles == 1) continue;   /* the quiet one */
-        double mark = ca + cb + cc;
+        double w2 = L.clock[1], mark = L.cpu_assist + L.cpu_bg + L.cpu_idle;
         double ratio = mark > 0 ? w2 / mark : 0;
         if (ratio > worst) worst = ratio;
         printf("t_mark_busy_cpus: mark %.0f ms wall for %.1f ms CPU (%.1fx)\n", w2, mark, ratio);
         if (w2 > 20 * mark + 10) {
             bad++;
-            fprintf(stderr, "t_mark_busy_cpus: mark starved: %.*s\n", nl ? (int)(nl - l) : 200, l);
+            fprintf(stderr, "t_mark_busy_cpus: mark starved: %.*s\n", L.len, L.line);
         }
     }
     CHECK(cycles == 7, "%d forced cycles traced, not 7; stderr:\n%s", cycles, r->err);
