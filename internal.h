@@ -57,6 +57,7 @@
 #define atomic_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define atomic_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define atomic_or(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define atomic_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define atomic_cas(p, expp, v) \
     __atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
@@ -241,6 +242,8 @@ typedef struct gcrt_heap {
     size_t heap_pcache;                 /* bytes of page-cache chunks less folded carvings */
     size_t heap_pcache_rel;             /* of which released to the OS when taken */
     size_t nspans;
+    unsigned runs_out;                  /* runs committing (grow) or scavenging, lock dropped */
+    uint64_t release_epoch;             /* releases of everything begun (gc_free_os_memory) */
 } gcrt_heap;
 
 extern GCRT_HIDDEN gcrt_heap gcrt_heap_;
@@ -259,8 +262,10 @@ GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), vo
  * OS, biggest runs first; returns the bytes released. huge: only whole huge pages (see
  * heap.c), which the background scavenger uses when the heap has transparent huge pages. */
 GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
-/* Growing ahead (alloc/grow.c): one chunk, faulted in, while free pages < reserve. */
-GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve);
+/* Growing ahead (alloc/grow.c): one chunk, faulted in, while free pages < reserve and no
+ * release of everything has begun since the grower read `epoch` (heap.release_epoch). */
+GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch);
+GCRT_HIDDEN void gcrt_grow_cancel(void);   /* drop a pending kick (before a release of everything) */
 GCRT_HIDDEN void gcrt_heap_collapse(void);   /* the grower: 4 KiB pages from before THP */
 GCRT_HIDDEN void gcrt_grow_check(void);            /* after taking pages: wake the grower? */
 GCRT_HIDDEN void gcrt_grow_start(void);            /* at a cycle's end, outside critical sections */

@@ -55,9 +55,12 @@ static void *grower_main(void *arg) {
         gcrt_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);
         grow_kick = 0;
+        /* Read with the kick: a release of everything drops the kick before it advances
+         * the epoch, so an old kick never comes with the new epoch (heap.c). */
+        uint64_t epoch = atomic_load_relaxed(&gcrt_heap_.release_epoch);
         pthread_mutex_unlock(&grow_lock);
         /* each chunk is grown with heap.lock dropped at its end */
-        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve())) {}
+        while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve(), epoch)) {}
         gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
     }
     return NULL;
@@ -72,6 +75,15 @@ void gcrt_grow_check(void) {
     gcrt_lock(&grow_lock);
     grow_kick = 1;
     pthread_cond_signal(&grow_cond);
+    pthread_mutex_unlock(&grow_lock);
+    if (t) gcrt_leave(t);
+}
+
+void gcrt_grow_cancel(void) {
+    gcrt_thread *t = gcrt_self;
+    if (t) gcrt_enter(t);
+    gcrt_lock(&grow_lock);
+    grow_kick = 0;
     pthread_mutex_unlock(&grow_lock);
     if (t) gcrt_leave(t);
 }

@@ -23,6 +23,7 @@
 
 #include <stdio.h>
 #include <sys/mman.h>
+#include <time.h>
 
 GCRT_STATE gcrt_heap gcrt_heap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 gcrt_arena **gcrt_arena_map;
@@ -85,6 +86,18 @@ static inline gcrt_arena *arena_of(uintptr_t p) { return gcrt_arena_map[p >> GCR
 static inline size_t page_idx(uintptr_t p) { return (p >> GCRT_PAGE_SHIFT) & (GCRT_PAGES_PER_ARENA - 1); }
 
 
+/* The released bitmap: one bit per page, 64 pages a word. The scavenger sets the bits of
+ * the run it releases with heap.lock dropped (the run is SPAN_SCAVENGING, its bits its own),
+ * but a word also holds the bits of its neighbours, which threads holding heap.lock (or
+ * another scavenger) set and clear meanwhile. So every write is an atomic read-modify-write
+ * of the word: a plain |= or &= lost a neighbour's update, and a page released with its bit
+ * lost was released and counted again by the next scavenge, leaving heap_free one page
+ * below zero for good (t_scavenge_race). */
+static inline void released_set(uintptr_t p) {
+    size_t k = page_idx(p);
+    atomic_or(&arena_of(p)->released[k >> 6], (uint64_t)1 << (k & 63));
+}
+
 /* Count and optionally clear the released bits of [base, base + n pages); with mask (n <= 64),
  * also set bit i of *mask for each released page i. */
 static size_t released_pages(uintptr_t base, size_t n, bool clear, uint64_t *mask) {
@@ -94,9 +107,9 @@ static size_t released_pages(uintptr_t base, size_t n, bool clear, uint64_t *mas
         gcrt_arena *a = arena_of(p);
         size_t k = page_idx(p);
         uint64_t bit = (uint64_t)1 << (k & 63);
-        if (a->released[k >> 6] & bit) {
+        if (atomic_load_relaxed(&a->released[k >> 6]) & bit) {
             count++;
-            if (clear) a->released[k >> 6] &= ~bit;
+            if (clear) atomic_and(&a->released[k >> 6], ~bit);
             if (mask) *mask |= (uint64_t)1 << i;
         }
     }
@@ -105,7 +118,7 @@ static size_t released_pages(uintptr_t base, size_t n, bool clear, uint64_t *mas
 
 static bool page_released(uintptr_t p) {
     size_t k = page_idx(p);
-    return (arena_of(p)->released[k >> 6] >> (k & 63)) & 1;
+    return (atomic_load_relaxed(&arena_of(p)->released[k >> 6]) >> (k & 63)) & 1;
 }
 
 /* ---- huge pages ----
@@ -126,7 +139,7 @@ static bool page_released(uintptr_t p) {
 static bool huge_all_released(uintptr_t h) {
     const uint64_t *w = &arena_of(h)->released[page_idx(h) >> 6];
     for (size_t i = 0; i < HUGE_WORDS; i++)
-        if (~w[i]) return false;
+        if (~atomic_load_relaxed(&w[i])) return false;
     return true;
 }
 
@@ -285,10 +298,12 @@ static bool grow_run(size_t npages, bool populate) {
      * heap_released, however long a starved grower takes to fault its chunk in. */
     gcrt_heap_.heap_sys += ask;
     gcrt_heap_.heap_free += ask;
+    gcrt_heap_.runs_out++;
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     gcrt_lock(&gcrt_heap_.lock);
+    gcrt_heap_.runs_out--;
     /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
@@ -319,10 +334,10 @@ static bool grow(size_t npages) { return grow_run(npages, false); }
 
 /* One chunk more for the grower, faulted in before it joins the free runs (so no thread
  * takes a page of it meanwhile), when free pages are below `reserve`. */
-bool gcrt_heap_grow_ahead(size_t reserve) {
+bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_lock(&h->lock);
-    bool grew = h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
+    bool grew = h->release_epoch == epoch && h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
     pthread_mutex_unlock(&h->lock);
     return grew;
 }
@@ -487,9 +502,7 @@ static void pcache_return_locked(gcrt_pcache *pc) {
         uintptr_t base = pc->base + (uintptr_t)i * GCRT_PAGE_SIZE;
         size_t rel = 0;
         for (uint64_t sm = m & pc->scav; sm; sm &= sm - 1) {
-            uintptr_t p = pc->base + (uintptr_t)__builtin_ctzll(sm) * GCRT_PAGE_SIZE;
-            size_t k = page_idx(p);
-            arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
+            released_set(pc->base + (uintptr_t)__builtin_ctzll(sm) * GCRT_PAGE_SIZE);
             rel += GCRT_PAGE_SIZE;
         }
         memset(r, 0, sizeof *r);
@@ -783,7 +796,7 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done, bool huge) {
             if (!n) continue;
             if (!gcrt_os_release((void *)b, GCRT_HUGE_SIZE)) return false;
             uint64_t *w = &arena_of(b)->released[page_idx(b) >> 6];
-            for (size_t i = 0; i < HUGE_WORDS; i++) w[i] = ~(uint64_t)0;
+            for (size_t i = 0; i < HUGE_WORDS; i++) atomic_store_relaxed(&w[i], ~(uint64_t)0);   /* s's alone */
             *done += n * GCRT_PAGE_SIZE;
         }
         return true;
@@ -796,31 +809,51 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done, bool huge) {
             lo -= GCRT_PAGE_SIZE;
         if (lo == hi) break;
         if (!gcrt_os_release((void *)lo, hi - lo)) return false;
-        for (uintptr_t p = lo; p < hi; p += GCRT_PAGE_SIZE) {
-            size_t k = page_idx(p);
-            arena_of(p)->released[k >> 6] |= (uint64_t)1 << (k & 63);
-        }
+        for (uintptr_t p = lo; p < hi; p += GCRT_PAGE_SIZE) released_set(p);
         *done += hi - lo;
         hi = lo;
     }
     return true;
 }
 
+/* Releasing everything (gc_free_os_memory: no bound, no idle time) must leave no free page
+ * resident when it returns, so it also waits out the runs others hold with heap.lock dropped:
+ * a grow being committed and faulted in (counted free but in no bin yet) and a run the
+ * background scavenger is releasing (out of the bins). Either was missed, and t_scavenge_race
+ * saw 4 MiB (a grower's chunk) left idle. The grower does not grow on a kick from before the
+ * release (release_epoch; its kick dropped first, so that it cannot read the new epoch for
+ * an old kick): else it faulted in up to its reserve again, for no allocation, right after. */
+#define RELEASE_WAIT_NS 100000
+#define RELEASE_WAIT_MAX 2000   /* 200 ms: then what is in flight stays idle */
 size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_thread *me = gcrt_self;   /* gc_free_os_memory: the caller's cached pages too */
+    bool all = !want && !idle_ns;
     if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
+    if (all) gcrt_grow_cancel();
     size_t total = 0;
+    unsigned waits = 0;
     uint64_t now = heap_now();
     gcrt_lock(&h->lock);
+    if (all) atomic_store_relaxed(&h->release_epoch, h->release_epoch + 1);
     gcrt_span *s;
-    while ((!want || total < want) && (s = scavenge_pick(now, idle_ns, huge))) {
+    for (;;) {
+        if (!(s = (!want || total < want) ? scavenge_pick(now, idle_ns, huge) : NULL)) {
+            if (!all || !h->runs_out || waits++ >= RELEASE_WAIT_MAX) break;
+            pthread_mutex_unlock(&h->lock);
+            struct timespec ts = {0, RELEASE_WAIT_NS};
+            nanosleep(&ts, NULL);
+            gcrt_lock(&h->lock);
+            continue;
+        }
         bin_remove(s);
         s->state = SPAN_SCAVENGING;
+        h->runs_out++;
         pthread_mutex_unlock(&h->lock);
         size_t done;
         bool ok = scavenge_run(s, want ? want - total : 0, &done, huge);
         gcrt_lock(&h->lock);
+        h->runs_out--;
         s->released += done;
         if (s->released == s->npages * GCRT_PAGE_SIZE) s->needzero = 0;
         h->heap_free -= done;

@@ -282,9 +282,16 @@ void gcrt_sweep_finish(void) {
         /* The span in flight may be the background sweeper's. At SCHED_IDLE and preempted,
          * it gets a CPU back only when one goes idle, and a cycle starts only from here:
          * sched_yield hands the CPU to the other work, not to it. It holds the gate for
-         * each batch, so taking the gate raises it (gcrt_lock) and waits for that batch. */
+         * each batch, so taking the gate raises it (gcrt_lock) and waits for that batch.
+         * A registered thread takes it in a critical section: stopped while holding it, it
+         * kept a thread starting a cycle (which takes the gate with the world stopped)
+         * waiting for ever (t_scavenge_race: gc_free_os_memory's collection beside a worker
+         * past its trigger; gdb stacks in docs/evidence/t_scavenge_race-hang.txt). */
+        gcrt_thread *me = gcrt_self;
+        if (me) gcrt_enter(me);
         gcrt_lock(&sweep_gate);
         pthread_mutex_unlock(&sweep_gate);
+        if (me) gcrt_leave(me);
         sched_yield();
     }
     if (n) gcrt_tl_end(GCRT_TL_SWEEP_FINISH, s0, n, 0);

@@ -61,6 +61,9 @@ static void locks(int phase) {
     gcrt_fork_mutex(&gcrt_stats_.lock, phase);
     gcrt_meta_fork(phase);
     gcrt_fork_mutex(&gcrt_heap_.lock, phase);
+    /* A run another thread held with heap.lock dropped is not the child's: no one will put
+     * it back, and gc_free_os_memory must not wait for it (heap.c). */
+    if (phase == GCRT_FORK_CHILD) gcrt_heap_.runs_out = 0;
     for (unsigned i = GCRT_NUM_SPAN_CLASSES; i-- > 0;) gcrt_fork_mutex(&gcrt_central_[i].lock, phase);
     if (phase == GCRT_FORK_CHILD) gcrt_central_init();   /* adaptive class locks again (central.c) */
     gcrt_pool_fork(phase);
