@@ -242,7 +242,7 @@ typedef struct gcrt_heap {
     size_t heap_pcache;                 /* bytes of page-cache chunks less folded carvings */
     size_t heap_pcache_rel;             /* of which released to the OS when taken */
     size_t nspans;
-    unsigned runs_out;                  /* runs committing (grow) or scavenging, lock dropped */
+    unsigned runs_out;                  /* runs committing (grow) or scavenging, lock dropped; atomic */
     uint64_t release_epoch;             /* releases of everything begun (gc_free_os_memory) */
 } gcrt_heap;
 
@@ -266,6 +266,7 @@ GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
  * release of everything has begun since the grower read `epoch` (heap.release_epoch). */
 GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch);
 GCRT_HIDDEN void gcrt_grow_cancel(void);   /* drop a pending kick (before a release of everything) */
+GCRT_HIDDEN void gcrt_heap_release_begin(void);   /* gc_free_os_memory: no growing ahead on old kicks */
 GCRT_HIDDEN void gcrt_heap_collapse(void);   /* the grower: 4 KiB pages from before THP */
 GCRT_HIDDEN void gcrt_grow_check(void);            /* after taking pages: wake the grower? */
 GCRT_HIDDEN void gcrt_grow_start(void);            /* at a cycle's end, outside critical sections */

@@ -23,7 +23,6 @@
 
 #include <stdio.h>
 #include <sys/mman.h>
-#include <time.h>
 
 GCRT_STATE gcrt_heap gcrt_heap_ = {.lock = PTHREAD_MUTEX_INITIALIZER};
 gcrt_arena **gcrt_arena_map;
@@ -298,12 +297,12 @@ static bool grow_run(size_t npages, bool populate) {
      * heap_released, however long a starved grower takes to fault its chunk in. */
     gcrt_heap_.heap_sys += ask;
     gcrt_heap_.heap_free += ask;
-    gcrt_heap_.runs_out++;
+    atomic_add(&gcrt_heap_.runs_out, 1);
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
     if (ok && populate) gcrt_os_fault_in((void *)base, ask);
     gcrt_lock(&gcrt_heap_.lock);
-    gcrt_heap_.runs_out--;
+    atomic_add(&gcrt_heap_.runs_out, -1);
     /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
      * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
      * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
@@ -816,44 +815,37 @@ static bool scavenge_run(gcrt_span *s, size_t want, size_t *done, bool huge) {
     return true;
 }
 
-/* Releasing everything (gc_free_os_memory: no bound, no idle time) must leave no free page
- * resident when it returns, so it also waits out the runs others hold with heap.lock dropped:
- * a grow being committed and faulted in (counted free but in no bin yet) and a run the
- * background scavenger is releasing (out of the bins). Either was missed, and t_scavenge_race
- * saw 4 MiB (a grower's chunk) left idle. The grower does not grow on a kick from before the
- * release (release_epoch; its kick dropped first, so that it cannot read the new epoch for
- * an old kick): else it faulted in up to its reserve again, for no allocation, right after. */
-#define RELEASE_WAIT_NS 100000
-#define RELEASE_WAIT_MAX 2000   /* 200 ms: then what is in flight stays idle */
+/* A release of everything (gc_free_os_memory) begins: the grower must not grow on a kick
+ * from before it. The kick is dropped first, so that the grower cannot read the new epoch
+ * with an old kick (grow.c). Else it faulted in up to its reserve again right after the
+ * release, for no allocation. */
+void gcrt_heap_release_begin(void) {
+    gcrt_grow_cancel();
+    gcrt_thread *t = gcrt_self;   /* heap.lock: only inside a critical section */
+    if (t) gcrt_enter(t);
+    gcrt_lock(&gcrt_heap_.lock);
+    atomic_store_relaxed(&gcrt_heap_.release_epoch, gcrt_heap_.release_epoch + 1);
+    pthread_mutex_unlock(&gcrt_heap_.lock);
+    if (t) gcrt_leave(t);
+}
+
 size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_thread *me = gcrt_self;   /* gc_free_os_memory: the caller's cached pages too */
-    bool all = !want && !idle_ns;
     if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
-    if (all) gcrt_grow_cancel();
     size_t total = 0;
-    unsigned waits = 0;
     uint64_t now = heap_now();
     gcrt_lock(&h->lock);
-    if (all) atomic_store_relaxed(&h->release_epoch, h->release_epoch + 1);
     gcrt_span *s;
-    for (;;) {
-        if (!(s = (!want || total < want) ? scavenge_pick(now, idle_ns, huge) : NULL)) {
-            if (!all || !h->runs_out || waits++ >= RELEASE_WAIT_MAX) break;
-            pthread_mutex_unlock(&h->lock);
-            struct timespec ts = {0, RELEASE_WAIT_NS};
-            nanosleep(&ts, NULL);
-            gcrt_lock(&h->lock);
-            continue;
-        }
+    while ((!want || total < want) && (s = scavenge_pick(now, idle_ns, huge))) {
         bin_remove(s);
         s->state = SPAN_SCAVENGING;
-        h->runs_out++;
+        atomic_add(&h->runs_out, 1);
         pthread_mutex_unlock(&h->lock);
         size_t done;
         bool ok = scavenge_run(s, want ? want - total : 0, &done, huge);
         gcrt_lock(&h->lock);
-        h->runs_out--;
+        atomic_add(&h->runs_out, -1);
         s->released += done;
         if (s->released == s->npages * GCRT_PAGE_SIZE) s->needzero = 0;
         h->heap_free -= done;

@@ -220,9 +220,23 @@ void gcrt_scavenge_owed(gcrt_thread *t) {
     gcrt_scavenge_for_limit();
 }
 
+/* gc_free_os_memory must leave no free page resident when it returns, so it also waits out
+ * the runs others hold with heap.lock dropped: a grow being committed and faulted in
+ * (counted free, in no bin yet) and a run the background scavenger is releasing (out of the
+ * bins). Either was missed, and t_scavenge_race saw 4 MiB (a grower's chunk) left idle. It
+ * waits outside the critical section, so that no stop waits with it. */
+#define RELEASE_WAIT_NS 100000
+#define RELEASE_WAIT_MAX 2000   /* 200 ms: then what is still in flight stays idle */
 void gcrt_scavenge_forced(void) {
     uint64_t s0 = gcrt_tl_now();
+    gcrt_heap_release_begin();
     size_t n = scavenge(0, 0, false);
+    unsigned w = 0;
+    for (; atomic_load_relaxed(&gcrt_heap_.runs_out) && w < RELEASE_WAIT_MAX; w++) {
+        struct timespec ts = {0, RELEASE_WAIT_NS};
+        nanosleep(&ts, NULL);
+    }
+    if (w) n += scavenge(0, 0, false);
     atomic_add(&eager_released, n);
     gcrt_tl_end(GCRT_TL_SCAV_FORCED, s0, n, 0);
     if (gcrt_gc.scavtrace) print_scavtrace(true);
