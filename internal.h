@@ -260,8 +260,10 @@ GCRT_HIDDEN void gcrt_heap_free_batch(gcrt_span *list);   /* linked by next; one
 GCRT_HIDDEN void gcrt_heap_for_each_span(void (*fn)(gcrt_span *s, void *arg), void *arg);
 /* Release up to `want` bytes (0: no bound) of free pages idle for at least `idle_ns` to the
  * OS, biggest runs first; returns the bytes released. huge: only whole huge pages (see
- * heap.c), which the background scavenger uses when the heap has transparent huge pages. */
-GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge);
+ * heap.c), which the background scavenger uses when the heap has transparent huge pages.
+ * *in_flight (may be NULL): all free pages in the bins were released, but other threads
+ * held runs with heap.lock dropped (a grow, a scavenge) that may not be. */
+GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge, bool *in_flight);
 /* Growing ahead (alloc/grow.c): one chunk, faulted in, while free pages < reserve and no
  * release of everything has begun since the grower read `epoch` (heap.release_epoch). */
 GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch);

@@ -66,27 +66,25 @@ static void *grower_main(void *arg) {
     return NULL;
 }
 
-void gcrt_grow_check(void) {
-    gcrt_heap *h = &gcrt_heap_;
-    if (likely(atomic_load_relaxed(&h->heap_sys) < GCRT_THP_MIN_HEAP)) return;
-    if (atomic_load_relaxed(&h->heap_free) >= reserve() || !atomic_load_acquire(&grow_started)) return;
+/* grow_lock inside a critical section (the invariant above). */
+static void set_kick(int kick) {
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
     gcrt_lock(&grow_lock);
-    grow_kick = 1;
-    pthread_cond_signal(&grow_cond);
+    grow_kick = kick;
+    if (kick) pthread_cond_signal(&grow_cond);
     pthread_mutex_unlock(&grow_lock);
     if (t) gcrt_leave(t);
 }
 
-void gcrt_grow_cancel(void) {
-    gcrt_thread *t = gcrt_self;
-    if (t) gcrt_enter(t);
-    gcrt_lock(&grow_lock);
-    grow_kick = 0;
-    pthread_mutex_unlock(&grow_lock);
-    if (t) gcrt_leave(t);
+void gcrt_grow_check(void) {
+    gcrt_heap *h = &gcrt_heap_;
+    if (likely(atomic_load_relaxed(&h->heap_sys) < GCRT_THP_MIN_HEAP)) return;
+    if (atomic_load_relaxed(&h->heap_free) >= reserve() || !atomic_load_acquire(&grow_started)) return;
+    set_kick(1);
 }
+
+void gcrt_grow_cancel(void) { set_kick(0); }
 
 /* At a cycle's end, outside critical sections: start the grower once the heap is big
  * enough to need it. */

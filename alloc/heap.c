@@ -829,14 +829,14 @@ void gcrt_heap_release_begin(void) {
     if (t) gcrt_leave(t);
 }
 
-size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
+size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge, bool *in_flight) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_thread *me = gcrt_self;   /* gc_free_os_memory: the caller's cached pages too */
     if (idle_ns == 0 && me && me->in_gcrt) gcrt_pcache_release(&me->cache.pcache);
     size_t total = 0;
     uint64_t now = heap_now();
     gcrt_lock(&h->lock);
-    gcrt_span *s;
+    gcrt_span *s = NULL;
     while ((!want || total < want) && (s = scavenge_pick(now, idle_ns, huge))) {
         bin_remove(s);
         s->state = SPAN_SCAVENGING;
@@ -855,6 +855,8 @@ size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge) {
         free_run(s, true);
         if (!ok || !done) break;
     }
+    /* Read where the last pick found nothing: every run not out now is released (heap.lock) */
+    if (in_flight) *in_flight = !s && atomic_load_relaxed(&h->runs_out);
     pthread_mutex_unlock(&h->lock);
     return total;
 }

@@ -69,10 +69,10 @@ static uint64_t scav_need(bool *limit) {
 
 /* heap.lock is taken by a registered thread only inside a critical section, so that a
  * stop-the-world never finds it held by a stopped thread. */
-static size_t scavenge(size_t want, uint64_t idle_ns, bool huge) {
+static size_t scavenge(size_t want, uint64_t idle_ns, bool huge, bool *in_flight) {
     gcrt_thread *t = gcrt_self;
     if (t) gcrt_enter(t);
-    size_t n = gcrt_heap_scavenge(want, idle_ns, huge && gcrt_os_thp());
+    size_t n = gcrt_heap_scavenge(want, idle_ns, huge && gcrt_os_thp(), in_flight);
     if (t) gcrt_leave(t);
     return n;
 }
@@ -116,7 +116,7 @@ static void *scavenger_main(void *arg) {
         bool limit;
         for (uint64_t need = scav_need(&limit); need;) {
             uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
-            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0, !limit);
+            size_t n = scavenge(need < SCAV_CHUNK ? need : SCAV_CHUNK, 0, !limit, NULL);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             gcrt_tl_end(GCRT_TL_SCAV, s0, n, 1);
@@ -126,7 +126,7 @@ static void *scavenger_main(void *arg) {
         }
         for (;;) {   /* long-idle pages, at the same pace */
             uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
-            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS, true);
+            size_t n = scavenge(SCAV_CHUNK, SCAV_IDLE_NS, true, NULL);
             uint64_t dt = gcrt_thread_cpu_ns() - t0;
             if (!n) break;
             gcrt_tl_end(GCRT_TL_SCAV, s0, n, 1);
@@ -206,7 +206,7 @@ void gcrt_scavenge_for_limit(void) {
     uint64_t t0 = gcrt_thread_cpu_ns(), s0 = gcrt_tl_now();
     size_t n = 0;
     for (uint64_t mapped; (mapped = gcrt_mapped_bytes()) > l && !gcrt_limiter_on();) {
-        size_t got = scavenge(mapped - l < SCAV_CHUNK ? mapped - l : SCAV_CHUNK, 0, false);
+        size_t got = scavenge(mapped - l < SCAV_CHUNK ? mapped - l : SCAV_CHUNK, 0, false, NULL);
         if (!got) break;
         n += got;
     }
@@ -223,20 +223,22 @@ void gcrt_scavenge_owed(gcrt_thread *t) {
 /* gc_free_os_memory must leave no free page resident when it returns, so it also waits out
  * the runs others hold with heap.lock dropped: a grow being committed and faulted in
  * (counted free, in no bin yet) and a run the background scavenger is releasing (out of the
- * bins). Either was missed, and t_scavenge_race saw 4 MiB (a grower's chunk) left idle. It
- * waits outside the critical section, so that no stop waits with it. */
+ * bins). Either was missed, and t_scavenge_race saw 4 MiB (a grower's chunk) left idle.
+ * Whether any was out is read where the scan ends, under heap.lock (read after it, a run
+ * back meanwhile went unscanned); the waits are outside the critical section, so that no
+ * stop waits with them. */
 #define RELEASE_WAIT_NS 100000
 #define RELEASE_WAIT_MAX 2000   /* 200 ms: then what is still in flight stays idle */
 void gcrt_scavenge_forced(void) {
     uint64_t s0 = gcrt_tl_now();
     gcrt_heap_release_begin();
-    size_t n = scavenge(0, 0, false);
-    unsigned w = 0;
-    for (; atomic_load_relaxed(&gcrt_heap_.runs_out) && w < RELEASE_WAIT_MAX; w++) {
+    bool in_flight;
+    size_t n = scavenge(0, 0, false, &in_flight);
+    for (unsigned w = 0; in_flight && w < RELEASE_WAIT_MAX; w++) {
         struct timespec ts = {0, RELEASE_WAIT_NS};
         nanosleep(&ts, NULL);
+        n += scavenge(0, 0, false, &in_flight);
     }
-    if (w) n += scavenge(0, 0, false);
     atomic_add(&eager_released, n);
     gcrt_tl_end(GCRT_TL_SCAV_FORCED, s0, n, 0);
     if (gcrt_gc.scavtrace) print_scavtrace(true);
