@@ -112,10 +112,9 @@ GCRT_HIDDEN void gcrt_fault_random(uint64_t every, uint64_t seed);   /* GCRT_FAU
 GCRT_HIDDEN void *gcrt_os_reserve(size_t size, size_t align);   /* RW, MAP_NORESERVE, THP */
 GCRT_HIDDEN bool gcrt_os_commit(void *p, size_t size);          /* accounting; fault injection */
 GCRT_HIDDEN bool gcrt_os_release(void *p, size_t size);         /* MADV_DONTNEED */
-GCRT_HIDDEN void gcrt_os_fault_in(void *p, size_t size);        /* touch, content unchanged */
-GCRT_HIDDEN void gcrt_os_collapse(uintptr_t lo, uintptr_t hi);   /* MADV_COLLAPSE, 2 MiB at a time */
+GCRT_HIDDEN void gcrt_os_fault_in(void *p, size_t size, bool huge); /* touch, content unchanged */
 GCRT_HIDDEN bool gcrt_os_thp(void);                             /* heap in huge pages */
-GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t arena, size_t size); /* mark one arena huge */
+GCRT_HIDDEN void gcrt_os_thp_start(uintptr_t lo, size_t size);    /* heap in huge pages from now */
 #define GCRT_THP_MIN_HEAP ((uint64_t)64 << 20)  /* huge pages (and the grower) from here */
 GCRT_HIDDEN void gcrt_os_unmap(void *p, size_t size);
 /* Off-heap metadata: zeroed blocks, never scanned, never part of the GC heap. Sizes are
@@ -215,6 +214,7 @@ static inline uint32_t *span_gt_state(const gcrt_span *s) {
 typedef struct gcrt_arena {
     gcrt_span *spans[GCRT_PAGES_PER_ARENA];
     uint64_t released[GCRT_PAGES_PER_ARENA / 64];  /* free page returned to the OS (zero) */
+    uint32_t small;     /* bit i: huge page i of the arena stays in 4 KiB pages (heap.c) */
     uintptr_t base;
 } gcrt_arena;
 
@@ -233,7 +233,6 @@ typedef struct gcrt_heap {
     gcrt_span_list free_bins[GCRT_FREE_BINS];
     uintptr_t cur_base, cur_end;        /* committed-but-unused tail of the newest arena */
     uintptr_t arena_lo, arena_hi;       /* bounds of all arenas: a fast reject for pointers */
-    uintptr_t collapse_hi;              /* [arena_lo, here) went huge after 4 KiB faults (0: done) */
     gcrt_span *span_free;               /* recycled span descriptors */
     size_t heap_sys;                    /* bytes committed to the heap */
     size_t heap_inuse;                  /* bytes in in-use spans */
@@ -269,7 +268,6 @@ GCRT_HIDDEN size_t gcrt_heap_scavenge(size_t want, uint64_t idle_ns, bool huge, 
 GCRT_HIDDEN bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch);
 GCRT_HIDDEN void gcrt_grow_cancel(void);   /* drop a pending kick (before a release of everything) */
 GCRT_HIDDEN void gcrt_heap_release_begin(void);   /* gc_free_os_memory: no growing ahead on old kicks */
-GCRT_HIDDEN void gcrt_heap_collapse(void);   /* the grower: 4 KiB pages from before THP */
 GCRT_HIDDEN void gcrt_grow_check(void);            /* after taking pages: wake the grower? */
 GCRT_HIDDEN void gcrt_grow_start(void);            /* at a cycle's end, outside critical sections */
 GCRT_HIDDEN void gcrt_grow_fork(int phase);

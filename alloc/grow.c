@@ -42,15 +42,14 @@ static uint64_t reserve(void) {
 static void *grower_main(void *arg) {
     (void)arg;
     /* Not a SCHED_IDLE helper, unlike the sweeper: its work is in the kernel, holding the
-     * address space's locks (MADV_COLLAPSE takes them for writing, MADV_POPULATE_WRITE for
-     * reading, with preemption points inside), which no priority inheritance reaches. At
+     * address space's locks (a fault its VMA's, MADV_POPULATE_WRITE mmap_lock for reading,
+     * with preemption points inside), which no priority inheritance reaches. At
      * idle priority, preempted inside, it kept them while other work held both CPUs: every
      * kvcache thread that faulted or mapped waited in the kernel, unable to answer a stop,
      * and t_soak_quick saw pauses of 0.4-1.1 s and missed PINGs beside `stress-ng --cpu 2`
      * (issue 17). At normal priority it takes a CPU share for the few ms a chunk costs, as
      * the thread that would otherwise fault the chunk in would. */
     gcrt_fault_exempt();
-    gcrt_heap_collapse();   /* it starts at 64 MiB, when the heap has just gone huge (heap.c) */
     for (;;) {
         gcrt_lock(&grow_lock);
         while (!grow_kick) pthread_cond_wait(&grow_cond, &grow_lock);

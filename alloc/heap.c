@@ -128,12 +128,26 @@ static bool page_released(uintptr_t p) {
  *     them), so that it never breaks one up for a few pages and the kernel's khugepaged
  *     has no half-empty huge page to fill back in behind its back;
  *   - taking a page from a wholly released huge page that lies within one free run
- *     counts the rest of it as resident again (take_run: huge_refault).
+ *     counts the rest of it as resident again (take_run: huge_refault), where the heap is
+ *     in huge pages (huge_backed).
+ * What was faulted in before the heap went huge stays in 4 KiB pages (its arena's `small`
+ * bits, set once in grow_run; those pages are never MADV_HUGEPAGE, so neither a fault nor
+ * khugepaged makes them huge): there a fault brings back its page alone. Collapsing them
+ * instead (MADV_COLLAPSE) held the address space's lock for writing across each 2 MiB
+ * copy, and a loaded kvcache's threads, faulting behind it, missed a stop and a PING
+ * for over a second (issue 17; docs/testing.md).
  * Limit-driven and forced releases (GOMEMLIMIT, gc_free_os_memory) still go page by page:
  * they must reach their target. Arenas are 64 MiB-aligned, so a huge page's 256 released
  * bits are four whole words of the bitmap. */
 #define HUGE_PAGES (GCRT_HUGE_SIZE / GCRT_PAGE_SIZE)
 #define HUGE_WORDS (HUGE_PAGES / 64)
+
+_Static_assert(GCRT_ARENA_SIZE / GCRT_HUGE_SIZE <= 32, "an arena's small bits are one word");
+
+static bool huge_backed(uintptr_t h) {
+    gcrt_arena *a = arena_of(h);
+    return gcrt_os_thp() && !((atomic_load_relaxed(&a->small) >> (page_idx(h) / HUGE_PAGES)) & 1);
+}
 
 static bool huge_all_released(uintptr_t h) {
     const uint64_t *w = &arena_of(h)->released[page_idx(h) >> 6];
@@ -159,7 +173,7 @@ static size_t huge_refault(gcrt_span *s, size_t npages) {
     if (!gcrt_os_thp() || !s->released) return 0;
     uintptr_t take_end = s->base + npages * GCRT_PAGE_SIZE, h = huge_down(take_end);
     if (h == take_end || h < s->base || h + GCRT_HUGE_SIZE > s->base + s->npages * GCRT_PAGE_SIZE ||
-        !huge_all_released(h))
+        !huge_backed(h) || !huge_all_released(h))
         return 0;
     return released_pages(take_end, (h + GCRT_HUGE_SIZE - take_end) / GCRT_PAGE_SIZE, true, NULL);
 }
@@ -250,6 +264,7 @@ static bool add_arena_meta(uintptr_t base, size_t size) {
         gcrt_arena *m = gcrt_meta_alloc(sizeof(gcrt_arena));
         if (!m) return false;
         m->base = a;
+        m->small = 0;   /* reserved in huge pages, or marked at the switch (grow_run) */
         atomic_store_release(&gcrt_arena_map[a >> GCRT_ARENA_SHIFT], m);
     }
     if (base < gcrt_heap_.arena_lo) gcrt_heap_.arena_lo = base;
@@ -300,20 +315,24 @@ static bool grow_run(size_t npages, bool populate) {
     atomic_add(&gcrt_heap_.runs_out, 1);
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
-    if (ok && populate) gcrt_os_fault_in((void *)base, ask);
+    if (ok && populate) gcrt_os_fault_in((void *)base, ask, huge_backed(base));
     gcrt_lock(&gcrt_heap_.lock);
     atomic_add(&gcrt_heap_.runs_out, -1);
-    /* Huge pages from here on (os.c), every arena so far included: the heap's huge-page
-     * accounting (huge_refault, whole-huge-page scavenging) holds for every page only so.
-     * Marking only what was not yet committed spared khugepaged collapsing the 4 KiB pages
-     * already faulted in, but a release there then counted pages huge_refault had counted
-     * retained though never faulted (t_thp: the OS held 2 MiB more than gcrt counted).
-     * What is faulted in already the grower collapses into huge pages (grow.c), at once,
-     * rather than leave it to khugepaged. */
+    /* Huge pages from here on (os.c), from the next huge page no one has touched: the
+     * reservation's tail past every chunk claimed so far (grows in flight included), and
+     * the arenas still to come. Every page before it may be faulted in already and stays
+     * in 4 KiB pages (the arenas' small bits), so that a release there and a fault after
+     * it are counted page by page. The tail ends on an arena's end. */
     if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP) {
-        for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE)
-            if (arena_of(a)) gcrt_os_thp_start(a, GCRT_ARENA_SIZE);
-        gcrt_heap_.collapse_hi = base + ask;
+        uintptr_t from = huge_up(gcrt_heap_.cur_base), to = gcrt_heap_.cur_end;
+        if (from > to) from = to;
+        for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
+            gcrt_arena *ar = arena_of(a);
+            if (!ar) continue;
+            size_t n = a + GCRT_ARENA_SIZE <= from || a >= to ? 32 : a >= from ? 0 : (from - a) / GCRT_HUGE_SIZE;
+            atomic_store_relaxed(&ar->small, n >= 32 ? ~(uint32_t)0 : ((uint32_t)1 << n) - 1);
+        }
+        gcrt_os_thp_start(from, to - from);
     }
     if (!ok) {
         if (gcrt_heap_.cur_base == base + ask) gcrt_heap_.cur_base = base;   /* else lost: address space only */
@@ -339,21 +358,6 @@ bool gcrt_heap_grow_ahead(size_t reserve, uint64_t epoch) {
     bool grew = h->release_epoch == epoch && h->heap_free < reserve && grow_run(GCRT_GROW_CHUNK / GCRT_PAGE_SIZE, true);
     pthread_mutex_unlock(&h->lock);
     return grew;
-}
-
-/* The grower's first job (it starts once the heap is huge): collapse what was faulted in as 4 KiB
- * pages before (grow_run), one huge page per call so that the kernel holds the address
- * space's lock for one copy at a time. Left to khugepaged, the same collapses came at
- * random moments, 7 ms each on this project's virtual machines (its copy runs without a
- * preemption point), while a woken program thread waited behind it (perf sched). */
-void gcrt_heap_collapse(void) {
-    gcrt_heap *h = &gcrt_heap_;
-    gcrt_lock(&h->lock);
-    uintptr_t lo = h->arena_lo, hi = h->collapse_hi;
-    h->collapse_hi = 0;
-    pthread_mutex_unlock(&h->lock);
-    for (uintptr_t p = lo & ~(uintptr_t)(GCRT_HUGE_SIZE - 1); p < hi; p += GCRT_HUGE_SIZE)
-        if (arena_of(p)) gcrt_os_collapse(p, p + GCRT_HUGE_SIZE);
 }
 
 /* Metadata for a span: from the page cache's reserve (no lock) when pc is given. Reserve
@@ -562,7 +566,8 @@ static void pcache_populate(void *arg) {
     for (uint64_t f = j->pc->pop_mask; f;) {
         unsigned i;
         size_t n = bit_run_take(&f, &i);
-        gcrt_os_fault_in((void *)(j->pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE), n * GCRT_PAGE_SIZE);
+        uintptr_t p = j->pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE;
+        gcrt_os_fault_in((void *)p, n * GCRT_PAGE_SIZE, huge_backed(huge_down(p)));
     }
     if (j->meta_hi) gcrt_meta_fault_in(j->meta_lo, j->meta_hi);
 }

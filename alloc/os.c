@@ -128,11 +128,11 @@ bool gcrt_os_thp(void) { return atomic_load_relaxed(&thp_on); }
 
 /* A heap under 64 MiB stays in 4 KiB pages: huge pages would round a small program's
  * footprint up (GCBench's peak RSS went from 0.93x bdwgc's to 1.18x), and its faults are
- * few. At 64 MiB (heap.c, heap.lock held) every arena so far is marked, and later ones
- * as they are reserved. */
+ * few. At 64 MiB (heap.c, heap.lock held) what no one has touched yet is marked, and later
+ * arenas as they are reserved; what was faulted in before stays in 4 KiB pages for good. */
 static void meta_thp_start(void);
-void gcrt_os_thp_start(uintptr_t arena, size_t size) {   /* not under disablethp */
-    (void)madvise((void *)arena, size, MADV_HUGEPAGE);   /* a hint: EINVAL without THP */
+void gcrt_os_thp_start(uintptr_t lo, size_t size) {   /* not under disablethp */
+    if (size) (void)madvise((void *)lo, size, MADV_HUGEPAGE);   /* a hint: EINVAL without THP */
     if (!gcrt_os_thp()) meta_thp_start();
     atomic_store_relaxed(&thp_on, 1);
 }
@@ -157,19 +157,13 @@ bool gcrt_os_commit(void *p, size_t size) {
 #endif
 static bool os_populate(void *p, size_t size) { return madvise(p, size, MADV_POPULATE_WRITE) == 0; }
 
-GCRT_NO_ASAN void gcrt_os_fault_in(void *p, size_t size) {   /* the tools see free slots as unaddressable */
-    if (!gcrt_os_thp() && os_populate(p, size)) return;   /* else EINVAL: an older kernel */
+GCRT_NO_ASAN void gcrt_os_fault_in(void *p, size_t size, bool huge) {   /* the tools see free slots as unaddressable */
+    if (!huge && os_populate(p, size)) return;   /* else EINVAL: an older kernel */
     gcrt_scan_roots_begin((uintptr_t)p, (uintptr_t)p + size);
     for (size_t off = 0; off < size; off += 4096) __atomic_fetch_or((volatile char *)p + off, 0, __ATOMIC_RELAXED);
     gcrt_scan_roots_end((uintptr_t)p, (uintptr_t)p + size);
 }
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-void gcrt_os_collapse(uintptr_t lo, uintptr_t hi) {   /* Linux 6.1; before, khugepaged's job */
-    (void)madvise((void *)lo, hi - lo, MADV_COLLAPSE);
-}
 
 bool gcrt_os_release(void *p, size_t size) {
     if (fault_hit(GCRT_FAULT_MADVISE)) return false;
@@ -271,7 +265,7 @@ bool gcrt_meta_ahead(uintptr_t *lo, uintptr_t *hi) {
 /* Fault in a range from gcrt_meta_ahead. Content unchanged, so other threads may already
  * be using blocks carved from it. */
 void gcrt_meta_fault_in(uintptr_t lo, uintptr_t hi) {
-    gcrt_os_fault_in((void *)lo, hi - lo);
+    gcrt_os_fault_in((void *)lo, hi - lo, gcrt_os_thp());
     meta_lock_take();
     if (lo >= meta_res_lo && hi <= meta_res_end) meta_pop_hi = hi;   /* else a new reservation meanwhile */
     meta_busy_lo = meta_busy_hi = 0;
