@@ -9,7 +9,9 @@
  *    asks mincore whether the object's pages are resident: at least half must be, faulted in by the grower (about 95%
  *    are in huge pages, 75-80% in 4 KiB pages on a loaded machine); without it none are;
  *  - the objects are intact, and heap_sys grows by about what was allocated: the grower
- *    keeps at most its reserve (64 MiB) beyond need.
+ *    keeps at most its reserve (64 MiB) beyond need;
+ *  - with everything dropped and released, 96 MiB allocated again does not grow the heap:
+ *    the grower faults released pages back in for its reserve before it commits new ones.
  * The grower shares the CPUs with the program's threads (normal priority since issue 17,
  * docs/architecture.md): its lead is a property of a machine with a CPU to spare, and it is checked only when the paced phase
  * had at least half a CPU idle on average (from /proc/stat). Beside `stress-ng --cpu 2`
@@ -25,6 +27,7 @@
 
 #define MiB ((uint64_t)1 << 20)
 #define OBJ (256 << 10)
+#define REUSE_SLACK (4 * MiB)
 
 static void **live;   /* a gc_alloc'd table, reachable from static data */
 static size_t nlive;
@@ -114,6 +117,22 @@ static int run(void)
         long *p = live[i];
         CHECK(p[0] == (long)i && p[OBJ / sizeof(long) - 1] == ~(long)i, "object %zu damaged", i);
     }
+
+    /* With all of it dropped and released, 96 MiB allocated again at the same pace must
+     * not grow the heap: the grower's reserve comes from the released pages first. When it
+     * committed new chunks beside them, heap_sys grew by its 8 MiB reserve here (264 -> 272 MiB). */
+    memset(live, 0, nlive * sizeof *live);
+    nlive = 0;
+    gc_collect();
+    gc_collect();
+    gc_free_os_memory();
+    gc_read_memstats(&a);
+    grow_by(96 * MiB, 1);
+    gc_read_memstats(&b);
+    printf("96 MiB again after a release: heap_sys %.0f -> %.0f MiB (%.0f MiB released before)\n", a.heap_sys / (double)MiB,
+           b.heap_sys / (double)MiB, a.heap_released / (double)MiB);
+    CHECK(b.heap_sys <= a.heap_sys + REUSE_SLACK, "the heap grew from %.0f to %.0f MiB with %.0f MiB released to reuse",
+          a.heap_sys / (double)MiB, b.heap_sys / (double)MiB, a.heap_released / (double)MiB);
     return 0;
 }
 
