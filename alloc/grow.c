@@ -9,7 +9,9 @@
  * heap of some size runs low on free pages it commits the next chunk and faults it in
  * (gcrt_os_fault_in: in huge pages where os.c asked for them) before the chunk joins
  * the free runs, so the threads that allocate from it find it resident. A thread that
- * outruns the grower grows the heap itself, as before.
+ * outruns the grower grows the heap itself, as before. Released free pages come first:
+ * the grower faults them back in (heap.c, refault_released) and commits new pages only
+ * when free and released pages together are below its reserve.
  *
  * How much: free pages below a reserve of heap_inuse/32 (8..64 MiB) wake it, and it grows
  * until the reserve is free again, within the scavenger's targets (the GOGC retained
@@ -61,6 +63,13 @@ static void *grower_main(void *arg) {
         /* each chunk is grown with heap.lock dropped at its end */
         while (!gcrt_fault_armed() && gcrt_scavenger_room(GCRT_GROW_CHUNK) && gcrt_heap_grow_ahead(reserve(), epoch)) {}
         gcrt_meta_fault_ahead();   /* the grown chunks' spans will want metadata too */
+        /* A reserve it could not fill (the scavenger's targets, or released pages only in
+         * pieces it does not take): every refill kicks again, and each try scans the free
+         * runs under heap.lock, so tries come at most every 10 ms. */
+        if (atomic_load_relaxed(&gcrt_heap_.heap_free) < reserve()) {
+            struct timespec d = {0, 10 * 1000 * 1000};
+            nanosleep(&d, NULL);
+        }
     }
     return NULL;
 }

@@ -131,8 +131,9 @@ static bool page_released(uintptr_t p) {
  *     counts the rest of it as resident again (take_run: huge_refault), where the heap is
  *     in huge pages (huge_backed).
  * What was faulted in before the heap went huge stays in 4 KiB pages (its arena's `small`
- * bits, set once in grow_run; those pages are never MADV_HUGEPAGE, so neither a fault nor
- * khugepaged makes them huge): there a fault brings back its page alone. Collapsing them
+ * bits, set once in grow_run; those pages are never MADV_HUGEPAGE, and under THP "always"
+ * they are MADV_NOHUGEPAGE (os.c), so neither a fault nor khugepaged makes them huge):
+ * there a fault brings back its page alone. Collapsing them
  * instead (MADV_COLLAPSE) held the address space's lock for writing across each 2 MiB
  * copy, and a loaded kvcache's threads, faulting behind it, missed a stop and a PING
  * for over a second (issue 17; docs/testing.md).
@@ -158,6 +159,18 @@ static bool huge_all_released(uintptr_t h) {
 
 static uintptr_t huge_up(uintptr_t p) { return (p + GCRT_HUGE_SIZE - 1) & ~(GCRT_HUGE_SIZE - 1); }
 static uintptr_t huge_down(uintptr_t p) { return p & ~(GCRT_HUGE_SIZE - 1); }
+
+/* Fault in [lo, hi) a huge page's worth at a time, each in the way its region wants
+ * (gcrt_os_fault_in): a range may cross from 4 KiB-backed pages into huge ones. */
+static void fault_in(uintptr_t lo, uintptr_t hi) {
+    while (lo < hi) {
+        uintptr_t h = huge_down(lo) + GCRT_HUGE_SIZE, e = h < hi ? h : hi;
+        bool huge = huge_backed(huge_down(lo));
+        while (e < hi && huge_backed(e) == huge) e = e + GCRT_HUGE_SIZE < hi ? e + GCRT_HUGE_SIZE : hi;
+        gcrt_os_fault_in((void *)lo, e - lo, huge);
+        lo = e;
+    }
+}
 
 /* Run s holds an aligned huge page not all released. */
 static bool huge_unreleased(gcrt_span *s) {
@@ -315,7 +328,7 @@ static bool grow_run(size_t npages, bool populate) {
     atomic_add(&gcrt_heap_.runs_out, 1);
     pthread_mutex_unlock(&gcrt_heap_.lock);
     bool ok = gcrt_os_commit((void *)base, ask);
-    if (ok && populate) gcrt_os_fault_in((void *)base, ask, huge_backed(base));
+    if (ok && populate) fault_in(base, base + ask);
     gcrt_lock(&gcrt_heap_.lock);
     atomic_add(&gcrt_heap_.runs_out, -1);
     /* Huge pages from here on (os.c), from the next huge page no one has touched: the
@@ -324,7 +337,10 @@ static bool grow_run(size_t npages, bool populate) {
      * in 4 KiB pages (the arenas' small bits), so that a release there and a fault after
      * it are counted page by page. The tail ends on an arena's end. */
     if (ok && !gcrt_os_thp() && !gcrt_gc.disablethp && gcrt_heap_.heap_sys >= GCRT_THP_MIN_HEAP) {
-        uintptr_t from = huge_up(gcrt_heap_.cur_base), to = gcrt_heap_.cur_end;
+        /* this grow's own chunk too when it is the last claimed and untouched (a
+         * thread's grow, not the grower's populated one) */
+        uintptr_t from = huge_up(!populate && gcrt_heap_.cur_base == base + ask ? base : gcrt_heap_.cur_base);
+        uintptr_t to = gcrt_heap_.cur_end;
         if (from > to) from = to;
         for (uintptr_t a = gcrt_heap_.arena_lo; a < gcrt_heap_.arena_hi; a += GCRT_ARENA_SIZE) {
             gcrt_arena *ar = arena_of(a);
@@ -350,30 +366,118 @@ static bool grow_run(size_t npages, bool populate) {
 
 static bool grow(size_t npages) { return grow_run(npages, false); }
 
-static gcrt_span *take_run(gcrt_span *s, size_t npages, size_t *rel, uint64_t *mask);
+/* A new descriptor for pages [lo, hi) of free run s (out of the bins), mapped to them,
+ * with their share of s's released bytes moved over. NULL when out of descriptors. */
+static gcrt_span *split_off(gcrt_span *s, uintptr_t lo, uintptr_t hi) {
+    gcrt_span *t = span_desc_alloc();
+    if (!t) return NULL;
+    t->base = lo;
+    t->npages = (hi - lo) / GCRT_PAGE_SIZE;
+    t->state = SPAN_FREE;
+    t->needzero = s->needzero;
+    t->freed_at = s->freed_at;
+    t->released = released_pages(lo, t->npages, false, NULL) * GCRT_PAGE_SIZE;
+    s->released -= t->released;
+    map_range(lo, t->npages, t);
+    return t;
+}
 
-/* The grower's chunk from released pages, where a free run of 64 pages or more is wholly
- * released: faulted back in, not committed anew. Committing while released runs lay idle
- * grew the address space without end under repeated releases of everything
- * (t_scavenge_race: heap_sys 2.6 GB for 5 MiB live). The chunk is the run's head, out of
- * the bins while it is faulted in (SPAN_SCAVENGING: no one allocates from it or merges
- * with it), and counted resident from before, as a new chunk is. heap.lock held, dropped
+/* Pages [lo, hi) of free run s (in its bin) as a run of their own, out of the bins; what
+ * is left of s on either side stays in the bins. Of the two sides the bigger keeps s, so
+ * only the smaller is remapped (the grower's pieces come off the bottom, or just above
+ * the pieces it refaulted before: that side is at most its reserve). NULL, with s in its
+ * bin, when out of descriptors. heap.lock held. */
+static gcrt_span *carve_run(gcrt_span *s, uintptr_t lo, uintptr_t hi) {
+    uintptr_t base = s->base, end = base + s->npages * GCRT_PAGE_SIZE;
+    if (lo == base && hi == end) {
+        bin_remove(s);
+        return s;
+    }
+    bin_remove(s);
+    bool keep_head = lo - base >= end - hi;   /* s keeps a side that is not empty */
+    gcrt_span *piece = split_off(s, lo, hi), *other = NULL;
+    if (!piece) {
+        bin_insert(s);
+        return NULL;
+    }
+    if (keep_head ? hi < end : lo > base) {
+        if (!(other = keep_head ? split_off(s, hi, end) : split_off(s, base, lo))) {
+            s->released += piece->released;
+            map_range(lo, piece->npages, s);
+            span_desc_free(piece);
+            bin_insert(s);
+            return NULL;
+        }
+    }
+    if (keep_head) {
+        s->npages = (lo - base) / GCRT_PAGE_SIZE;
+    } else {
+        s->base = hi;
+        s->npages = (end - hi) / GCRT_PAGE_SIZE;
+    }
+    bin_insert(s);
+    if (other) bin_insert(other);
+    return piece;
+}
+
+/* The lowest released page of [lo, hi), or hi; words with no released page are skipped
+ * 64 pages at a time (the pieces refaulted before lie below the next one). */
+static uintptr_t released_bottom(uintptr_t lo, uintptr_t hi) {
+    while (lo < hi) {
+        size_t k = page_idx(lo);
+        if (!(k & 63) && hi - lo >= 64 * GCRT_PAGE_SIZE && !atomic_load_relaxed(&arena_of(lo)->released[k >> 6])) {
+            lo += 64 * GCRT_PAGE_SIZE;
+            continue;
+        }
+        if (page_released(lo)) return lo;
+        lo += GCRT_PAGE_SIZE;
+    }
+    return hi;
+}
+
+/* The grower's chunk from released pages: the lowest stretch of released pages (up to
+ * npages) of the free run that allocation takes pages from next (find_run's order: the
+ * smallest bin that fits, and in the last bin the lowest address; a run gives its head
+ * first), among those of 64 pages or more with 64 released, faulted back in rather than
+ * new pages committed. Committing while released runs lay idle grew the address space
+ * without end under repeated releases of everything (t_scavenge_race: heap_sys 2.6 GB for
+ * 5 MiB live); refaulting elsewhere than where allocation goes next left every thread
+ * faulting released pages in itself (t_grow: 0 of 49 regions resident ahead). The piece is
+ * carved out of the run (carve_run) and out of the bins while it is faulted in
+ * (SPAN_SCAVENGING: no one allocates from it or merges with it), the rest of the run left
+ * to allocation; it is counted resident from before, as a new chunk is. Where the heap is
+ * in huge pages, a piece that begins or ends inside a wholly released huge page within
+ * the run takes all of it (the first touch faults it in whole). heap.lock held, dropped
  * around the fault-in. */
 static bool refault_released(size_t npages) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_span *s = NULL;
-    for (int b = GCRT_FREE_BINS - 1; b >= 0 && !s; b--)
-        for (s = h->free_bins[b].first; s; s = s->next)
-            if (s->npages >= 64 && s->released == s->npages * GCRT_PAGE_SIZE) break;
-    size_t rel;
-    if (!s || !(s = take_run(s, s->npages < npages ? s->npages : npages, &rel, NULL))) return false;
+    for (uint64_t mask = h->bin_mask & ~(((uint64_t)1 << bin_fit(64)) - 1); mask && !s; mask &= mask - 1) {
+        unsigned b = (unsigned)__builtin_ctzll(mask);
+        for (gcrt_span *t = h->free_bins[b].first; t; t = t->next)
+            if (t->npages >= 64 && t->released >= 64 * GCRT_PAGE_SIZE && (!s || t->base < s->base)) {
+                s = t;
+                if (b < 63) break;   /* bin 63 is first fit by address (find_run) */
+            }
+    }
+    if (!s) return false;
+    uintptr_t base = s->base, end = base + s->npages * GCRT_PAGE_SIZE;
+    uintptr_t lo = released_bottom(base, end), hi = lo;
+    while (hi < end && hi - lo < npages * GCRT_PAGE_SIZE && page_released(hi)) hi += GCRT_PAGE_SIZE;
+    if (lo == hi) return false;
+    uintptr_t hl = huge_down(lo), hh = huge_down(hi - 1);
+    if (hl != lo && hl >= base && huge_backed(hl) && huge_all_released(hl)) lo = hl;
+    if (hh + GCRT_HUGE_SIZE != hi && hh + GCRT_HUGE_SIZE <= end && huge_backed(hh) && huge_all_released(hh))
+        hi = hh + GCRT_HUGE_SIZE;
+    if (!(s = carve_run(s, lo, hi))) return false;
+    size_t rel = released_pages(lo, s->npages, true, NULL);
     s->state = SPAN_SCAVENGING;
     s->released = 0;
     h->heap_released -= rel * GCRT_PAGE_SIZE;
     h->heap_free += rel * GCRT_PAGE_SIZE;
     atomic_add(&h->runs_out, 1);
     pthread_mutex_unlock(&h->lock);
-    gcrt_os_fault_in((void *)s->base, s->npages * GCRT_PAGE_SIZE, huge_backed(huge_down(s->base)));
+    fault_in(lo, hi);
     gcrt_lock(&h->lock);
     atomic_add(&h->runs_out, -1);
     s->freed_at = heap_now();   /* the reserve, not idle pages for the scavenger */
@@ -606,7 +710,7 @@ static void pcache_populate(void *arg) {
         unsigned i;
         size_t n = bit_run_take(&f, &i);
         uintptr_t p = j->pc->pop_base + (uintptr_t)i * GCRT_PAGE_SIZE;
-        gcrt_os_fault_in((void *)p, n * GCRT_PAGE_SIZE, huge_backed(huge_down(p)));
+        fault_in(p, p + n * GCRT_PAGE_SIZE);
     }
     if (j->meta_hi) gcrt_meta_fault_in(j->meta_lo, j->meta_hi);
 }

@@ -17,7 +17,10 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 static long fault_nth[2];
@@ -110,10 +113,30 @@ static void *trim_aligned(void *p, size_t size, size_t align) {
     return (void *)start;
 }
 
+/* THP "always": the kernel backs any anonymous range with huge pages, at a fault and by
+ * khugepaged, unless it is MADV_NOHUGEPAGE. Arenas reserved before the heap goes huge are
+ * marked so, to be in the 4 KiB pages that the accounting counts them in (heap.c, the
+ * arenas' small bits); the switch's MADV_HUGEPAGE overrides it for what it marks. Read
+ * with system calls only (heap.lock held, maybe in a critical section). */
+static bool thp_always(void) {
+    static int v = -1;
+    if (v < 0) {
+        char buf[80] = {0};
+        int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) close(fd);
+        v = n > 0 && strstr(buf, "[always]");
+    }
+    return v;
+}
+
 void *gcrt_os_reserve(size_t size, size_t align) {
     if (fault_hit(GCRT_FAULT_MMAP) || fault_random_hit("an arena reservation", size)) return NULL;
     void *p = reserve_hinted(size, size + align);
-    return p ? trim_aligned(p, size, align) : NULL;
+    if (!p) return NULL;
+    p = trim_aligned(p, size, align);
+    if (!gcrt_os_thp() && !gcrt_gc.disablethp && thp_always()) (void)madvise(p, size, MADV_NOHUGEPAGE);
+    return p;
 }
 
 /* Heap arenas are mapped as transparent huge pages (MADV_HUGEPAGE; GODEBUG=disablethp=1
