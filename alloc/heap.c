@@ -435,8 +435,8 @@ static uintptr_t released_bottom(uintptr_t lo, uintptr_t hi) {
     return hi;
 }
 
-/* The grower's chunk from released pages: the lowest stretch of released pages (up to
- * npages) of the free run that allocation takes pages from next (find_run's order: the
+/* The grower's chunk from released pages: npages from the lowest released page of the
+ * free run that allocation takes pages from next (find_run's order: the
  * smallest bin that fits, and in the last bin the lowest address; a run gives its head
  * first), among those of 64 pages or more with 64 released, faulted back in rather than
  * new pages committed. Committing while released runs lay idle grew the address space
@@ -446,9 +446,8 @@ static uintptr_t released_bottom(uintptr_t lo, uintptr_t hi) {
  * carved out of the run (carve_run) and out of the bins while it is faulted in
  * (SPAN_SCAVENGING: no one allocates from it or merges with it), the rest of the run left
  * to allocation; it is counted resident from before, as a new chunk is. Where the heap is
- * in huge pages, a piece that begins or ends inside a wholly released huge page within
- * the run takes all of it (the first touch faults it in whole). heap.lock held, dropped
- * around the fault-in. */
+ * in huge pages, a piece never ends inside a wholly released huge page (the first touch
+ * faults one in whole). heap.lock held, dropped around the fault-in. */
 static bool refault_released(size_t npages) {
     gcrt_heap *h = &gcrt_heap_;
     gcrt_span *s = NULL;
@@ -462,13 +461,18 @@ static bool refault_released(size_t npages) {
     }
     if (!s) return false;
     uintptr_t base = s->base, end = base + s->npages * GCRT_PAGE_SIZE;
-    uintptr_t lo = released_bottom(base, end), hi = lo;
-    while (hi < end && hi - lo < npages * GCRT_PAGE_SIZE && page_released(hi)) hi += GCRT_PAGE_SIZE;
-    if (lo == hi) return false;
-    uintptr_t hl = huge_down(lo), hh = huge_down(hi - 1);
-    if (hl != lo && hl >= base && huge_backed(hl) && huge_all_released(hl)) lo = hl;
-    if (hh + GCRT_HUGE_SIZE != hi && hh + GCRT_HUGE_SIZE <= end && huge_backed(hh) && huge_all_released(hh))
-        hi = hh + GCRT_HUGE_SIZE;
+    /* npages from the lowest released one, resident pages among them included (faulted
+     * again for nothing, but a stretch cut at the first of them could be a page a try) */
+    uintptr_t lo = released_bottom(base, end);
+    if (lo == end) return false;
+    uintptr_t hi = end - lo > npages * GCRT_PAGE_SIZE ? lo + npages * GCRT_PAGE_SIZE : end, hh = huge_down(hi - 1);
+    /* An end inside a wholly released huge page (lo never is: the page below it is not
+     * released) moves down to it, within the budget, or up when the piece lies in it. */
+    if (hh + GCRT_HUGE_SIZE != hi && huge_backed(hh) && huge_all_released(hh)) {
+        if (hh > lo) hi = hh;
+        else if (hh + GCRT_HUGE_SIZE <= end) hi = hh + GCRT_HUGE_SIZE;
+        else return false;   /* the huge page runs past the run: its rest is not ours to fault */
+    }
     if (!(s = carve_run(s, lo, hi))) return false;
     size_t rel = released_pages(lo, s->npages, true, NULL);
     s->state = SPAN_SCAVENGING;

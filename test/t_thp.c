@@ -4,8 +4,9 @@
  *  - where the system offers THP (enabled = always or madvise), a heap grown past 64 MiB
  *    (66 MiB kept live, then 80 MiB more touched) is backed in part by huge pages (smaps
  *    AnonHugePages over the heap's mappings); with GODEBUG=disablethp=1 on a madvise-only
- *    system, none of it is. The first 64 MiB stay in 4 KiB pages (alloc/heap.c), so they
- *    are kept live: the 80 MiB released, refilled and scavenged below are in huge pages
+ *    system, none of it is. What is faulted in before 64 MiB stays in 4 KiB pages
+ *    (alloc/heap.c), so it is kept live: the 80 MiB released, refilled and scavenged below
+ *    are in huge pages
  *    (with them free, the large objects below landed in 4 KiB pages, and a huge page
  *    partly released there made the scavenger's release no multiple of 2 MiB);
  *  - after gc_free_os_memory() the heap's resident bytes (smaps Rss over its mappings) are
@@ -91,8 +92,8 @@ static const char *thp_mode(void)
     return "never";
 }
 
-/* The first 64 MiB of the heap stay in 4 KiB pages for good (alloc/heap.c): kept live, so
- * that what is released and refilled below is the part in huge pages. */
+/* What the heap faults in before it passes 64 MiB stays in 4 KiB pages (alloc/heap.c):
+ * kept live, so that what is released and refilled below is the part in huge pages. */
 static TEST_NOINLINE void fill_keep(void)
 {
     keep = gc_alloc(KEEP * sizeof *keep);
