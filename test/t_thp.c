@@ -15,7 +15,9 @@
  *    page of them written: a huge page faulted in whole brings back pages beyond the
  *    object's end, which must be counted as retained again, not still released;
  *  - the background scavenger, asked to hold the heap to a smaller GOGC target, releases
- *    whole huge pages only: heap_released grows in multiples of 2 MiB.
+ *    whole huge pages only: heap_released grows in multiples of 2 MiB;
+ *  - the accounting holds in the 4 KiB-backed part of the huge heap too, released and
+ *    refilled with large objects.
  */
 #include "check.h"
 
@@ -212,6 +214,19 @@ int main(int argc, char **argv)
               "the background scavenger broke a huge page up: released %llu bytes",
               (unsigned long long)(b.heap_released - a.heap_released));
     check_accounting("after background scavenging");
+
+    /* The part in 4 KiB pages of a heap that is huge: the first half of the kept objects
+     * (the lowest addresses) dies, is released and refilled with large objects, which fit
+     * best in that hole; a fault there brings back its page alone. */
+    for (size_t i = 0; i < KEEP / 2; i++)
+        keep[i] = NULL;
+    gc_set_percent(-1);
+    gc_collect();
+    gc_collect();
+    gc_free_os_memory();
+    check_accounting("after releasing half of the 4 KiB-backed part");
+    refill(12, 3 * MiB / 2);
+    check_accounting("after 18 MiB of large objects there");
     printf("ok\n");
     return 0;
 }
