@@ -40,6 +40,7 @@ static uint64_t reserve(void) {
     uint64_t r = atomic_load_relaxed(&gcrt_heap_.heap_inuse) / 32;
     return r < RESERVE_MIN ? RESERVE_MIN : r > RESERVE_MAX ? RESERVE_MAX : r;
 }
+static bool reserve_short(void) { return atomic_load_relaxed(&gcrt_heap_.heap_free) < reserve(); }
 
 static void *grower_main(void *arg) {
     (void)arg;
@@ -66,7 +67,7 @@ static void *grower_main(void *arg) {
         /* A reserve it could not fill (the scavenger's targets, or released pages only in
          * pieces it does not take): every refill kicks again, and each try scans the free
          * runs under heap.lock, so tries come at most every 10 ms. */
-        if (atomic_load_relaxed(&gcrt_heap_.heap_free) < reserve()) {
+        if (reserve_short()) {
             struct timespec d = {0, 10 * 1000 * 1000};
             nanosleep(&d, NULL);
         }
@@ -88,7 +89,7 @@ static void set_kick(int kick) {
 void gcrt_grow_check(void) {
     gcrt_heap *h = &gcrt_heap_;
     if (likely(atomic_load_relaxed(&h->heap_sys) < GCRT_THP_MIN_HEAP)) return;
-    if (atomic_load_relaxed(&h->heap_free) >= reserve() || !atomic_load_acquire(&grow_started)) return;
+    if (!reserve_short() || !atomic_load_acquire(&grow_started)) return;
     set_kick(1);
 }
 

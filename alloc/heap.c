@@ -65,20 +65,25 @@ static void bin_remove(gcrt_span *s) {
     if (!gcrt_heap_.free_bins[b].first) gcrt_heap_.bin_mask &= ~((uint64_t)1 << b);
 }
 
-static gcrt_span *find_run(size_t n) {
+/* The run allocation takes n pages from: the smallest bin that fits, and in bin 63 the
+ * lowest address (address-ordered first fit keeps the big runs compact). With min_released,
+ * the same order among the runs with that many bytes released (the grower's refault). */
+static gcrt_span *find_run_released(size_t n, size_t min_released) {
     uint64_t mask = gcrt_heap_.bin_mask & ~(((uint64_t)1 << bin_fit(n)) - 1);
     while (mask) {
         unsigned b = (unsigned)__builtin_ctzll(mask);
         mask &= mask - 1;
-        if (b < 63) return gcrt_heap_.free_bins[b].first;
-        /* Bin 63: address-ordered first fit keeps the big runs compact. */
         gcrt_span *best = NULL;
         for (gcrt_span *s = gcrt_heap_.free_bins[b].first; s; s = s->next)
-            if (s->npages >= n && (!best || s->base < best->base)) best = s;
+            if (s->npages >= n && s->released >= min_released && (!best || s->base < best->base)) {
+                best = s;
+                if (b < 63) break;   /* below bin 63 every run fits: the first */
+            }
         if (best) return best;
     }
     return NULL;
 }
+static gcrt_span *find_run(size_t n) { return find_run_released(n, 0); }
 
 /* ---- page map ---- */
 static inline gcrt_arena *arena_of(uintptr_t p) { return gcrt_arena_map[p >> GCRT_ARENA_SHIFT]; }
@@ -389,11 +394,8 @@ static gcrt_span *split_off(gcrt_span *s, uintptr_t lo, uintptr_t hi) {
  * bin, when out of descriptors. heap.lock held. */
 static gcrt_span *carve_run(gcrt_span *s, uintptr_t lo, uintptr_t hi) {
     uintptr_t base = s->base, end = base + s->npages * GCRT_PAGE_SIZE;
-    if (lo == base && hi == end) {
-        bin_remove(s);
-        return s;
-    }
     bin_remove(s);
+    if (lo == base && hi == end) return s;
     bool keep_head = lo - base >= end - hi;   /* s keeps a side that is not empty */
     gcrt_span *piece = split_off(s, lo, hi), *other = NULL;
     if (!piece) {
@@ -436,8 +438,7 @@ static uintptr_t released_bottom(uintptr_t lo, uintptr_t hi) {
 }
 
 /* The grower's chunk from released pages: npages from the lowest released page of the
- * free run that allocation takes pages from next (find_run's order: the
- * smallest bin that fits, and in the last bin the lowest address; a run gives its head
+ * free run that allocation takes pages from next (find_run's order; a run gives its head
  * first), among those of 64 pages or more with 64 released, faulted back in rather than
  * new pages committed. Committing while released runs lay idle grew the address space
  * without end under repeated releases of everything (t_scavenge_race: heap_sys 2.6 GB for
@@ -450,15 +451,7 @@ static uintptr_t released_bottom(uintptr_t lo, uintptr_t hi) {
  * faults one in whole). heap.lock held, dropped around the fault-in. */
 static bool refault_released(size_t npages) {
     gcrt_heap *h = &gcrt_heap_;
-    gcrt_span *s = NULL;
-    for (uint64_t mask = h->bin_mask & ~(((uint64_t)1 << bin_fit(64)) - 1); mask && !s; mask &= mask - 1) {
-        unsigned b = (unsigned)__builtin_ctzll(mask);
-        for (gcrt_span *t = h->free_bins[b].first; t; t = t->next)
-            if (t->npages >= 64 && t->released >= 64 * GCRT_PAGE_SIZE && (!s || t->base < s->base)) {
-                s = t;
-                if (b < 63) break;   /* bin 63 is first fit by address (find_run) */
-            }
-    }
+    gcrt_span *s = find_run_released(64, 64 * GCRT_PAGE_SIZE);
     if (!s) return false;
     uintptr_t base = s->base, end = base + s->npages * GCRT_PAGE_SIZE;
     /* npages from the lowest released one, resident pages among them included (faulted
